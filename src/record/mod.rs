@@ -1,0 +1,296 @@
+//! What a record is: its static [`Callsite`], its encoded form in a ring ([`encode`],
+//! [`decode`]) and the [`EventDict`] view that processors and renderers work on.
+//!
+//! An `EventDict` borrows everything it can — the message and field names from the static
+//! callsite, string values straight from the ring, bound context from the logger — so building
+//! one for a record allocates nothing in the common case.
+
+pub(crate) mod decode;
+pub(crate) mod encode;
+
+use std::borrow::Cow;
+use std::fmt;
+
+use smallvec::SmallVec;
+
+use crate::Level;
+
+/// Static metadata of one logging statement, made by the logging macros.
+#[derive(Debug)]
+pub struct Callsite {
+    /// The message (`event`).
+    pub message: &'static str,
+    /// The field names, in the order the values are encoded.
+    pub fields: &'static [&'static str],
+    /// `file!()` of the statement.
+    pub file: &'static str,
+    /// `line!()` of the statement.
+    pub line: u32,
+    /// `module_path!()` of the statement.
+    pub module_path: &'static str,
+}
+
+impl Callsite {
+    /// The file name without directories (`main.rs`), ko-log's `filename`.
+    pub fn filename(&self) -> &'static str {
+        match self.file.rfind(['/', '\\']) {
+            Some(i) => &self.file[i + 1..],
+            None => self.file,
+        }
+    }
+
+    /// The last segment of the module path, used as ko-log's `funcName`/`module`.
+    pub fn module(&self) -> &'static str {
+        match self.module_path.rfind("::") {
+            Some(i) => &self.module_path[i + 2..],
+            None => self.module_path,
+        }
+    }
+}
+
+/// A field value as processors and renderers see it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value<'a> {
+    /// A signed integer.
+    I64(i64),
+    /// An unsigned integer.
+    U64(u64),
+    /// A float.
+    F64(f64),
+    /// A boolean.
+    Bool(bool),
+    /// A string borrowed from the record, the callsite or the configuration.
+    Str(&'a str),
+    /// A string made by a processor.
+    String(String),
+    /// A JSON value from the configuration or bound context (objects render as nested JSON).
+    Json(Cow<'a, serde_json::Value>),
+    /// An error logged with `error = &e`: its message and source chain. Renders as its message
+    /// unless `dict_tracebacks` turns it into an [`Value::Exception`].
+    Error(ErrorValue<'a>),
+    /// A structured exception object (`type`, `message`, `chain`, `backtrace`).
+    Exception(ErrorValue<'a>),
+}
+
+impl Value<'_> {
+    /// The value as a string slice, if it is a string.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            Value::String(s) => Some(s),
+            Value::Json(v) => v.as_str(),
+            _ => None,
+        }
+    }
+
+    /// Converts the value to an owned JSON value (used by [`crate::Sink`] records).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Value::I64(v) => J::from(*v),
+            Value::U64(v) => J::from(*v),
+            Value::F64(v) => serde_json::Number::from_f64(*v)
+                .map(J::Number)
+                .unwrap_or_else(|| J::String(float_to_string(*v))),
+            Value::Bool(v) => J::Bool(*v),
+            Value::Str(s) => J::String((*s).to_owned()),
+            Value::String(s) => J::String(s.clone()),
+            Value::Json(v) => v.as_ref().clone(),
+            Value::Error(e) => J::String(e.message.to_owned()),
+            Value::Exception(e) => e.to_json(),
+        }
+    }
+}
+
+/// A non-finite float as text (`NaN`, `inf`, `-inf`); finite floats use ryu.
+pub(crate) fn float_to_string(v: f64) -> String {
+    if v.is_finite() {
+        let mut b = ryu::Buffer::new();
+        b.format_finite(v).to_owned()
+    } else {
+        v.to_string()
+    }
+}
+
+/// An error value: its type name, its `Display` message, and the messages of its source chain.
+#[derive(Clone, PartialEq)]
+pub struct ErrorValue<'a> {
+    /// `std::any::type_name` of the logged error.
+    pub type_name: &'a str,
+    /// The error's `Display` output.
+    pub message: &'a str,
+    /// The source chain, encoded: each entry a little-endian `u32` length then UTF-8 bytes.
+    pub(crate) chain: &'a [u8],
+}
+
+impl<'a> ErrorValue<'a> {
+    /// An error value from its parts and an already-encoded chain (see [`encode::chain_entry`]).
+    pub(crate) fn new(type_name: &'a str, message: &'a str, chain: &'a [u8]) -> ErrorValue<'a> {
+        ErrorValue {
+            type_name,
+            message,
+            chain,
+        }
+    }
+
+    /// The messages of `source()`, `source().source()`, ... in order.
+    pub fn chain(&self) -> impl Iterator<Item = &'a str> + 'a {
+        decode::ChainIter::new(self.chain)
+    }
+
+    /// The structured exception object that `dict_tracebacks` renders.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "type": self.type_name,
+            "message": self.message,
+            "chain": self.chain().collect::<Vec<_>>(),
+        })
+    }
+}
+
+impl fmt::Debug for ErrorValue<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ErrorValue")
+            .field("type_name", &self.type_name)
+            .field("message", &self.message)
+            .field("chain", &self.chain().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// One key/value pair of an [`EventDict`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field<'a> {
+    /// The key.
+    pub key: Cow<'a, str>,
+    /// The value.
+    pub value: Value<'a>,
+}
+
+/// The structured event that processors transform and renderers format (structlog's
+/// `event_dict`): fixed parts (timestamp, level, logger, event, callsite) and an ordered list of
+/// fields — bound context first, then the record's fields, then what processors added.
+#[derive(Debug, Clone)]
+pub struct EventDict<'a> {
+    /// Wall-clock time of the record, nanoseconds since the Unix epoch (UTC).
+    pub timestamp_ns: u64,
+    /// The record's level.
+    pub level: Level,
+    /// The name of the logger that made the record (`app.db`).
+    pub logger: &'a str,
+    /// The message.
+    pub event: Cow<'a, str>,
+    /// The logging statement's static metadata.
+    pub callsite: &'a Callsite,
+    fields: SmallVec<[Field<'a>; 12]>,
+}
+
+impl<'a> EventDict<'a> {
+    /// An event with no fields.
+    pub fn new(
+        timestamp_ns: u64,
+        level: Level,
+        logger: &'a str,
+        callsite: &'a Callsite,
+    ) -> EventDict<'a> {
+        EventDict {
+            timestamp_ns,
+            level,
+            logger,
+            event: Cow::Borrowed(callsite.message),
+            callsite,
+            fields: SmallVec::new(),
+        }
+    }
+
+    /// The fields in order.
+    pub fn fields(&self) -> &[Field<'a>] {
+        &self.fields
+    }
+
+    /// The value of `key`, if present.
+    pub fn get(&self, key: &str) -> Option<&Value<'a>> {
+        self.fields.iter().find(|f| f.key == key).map(|f| &f.value)
+    }
+
+    /// Sets `key` to `value`: replaces the value in place if the key exists, else appends.
+    pub fn insert(&mut self, key: impl Into<Cow<'a, str>>, value: Value<'a>) {
+        let key = key.into();
+        match self.fields.iter_mut().find(|f| f.key == key) {
+            Some(f) => f.value = value,
+            None => self.fields.push(Field { key, value }),
+        }
+    }
+
+    /// Sets `key` to `value` only if the key is absent.
+    pub fn insert_default(&mut self, key: impl Into<Cow<'a, str>>, value: Value<'a>) {
+        let key = key.into();
+        if !self.fields.iter().any(|f| f.key == key) {
+            self.fields.push(Field { key, value });
+        }
+    }
+
+    /// Removes `key`, returning its value.
+    pub fn remove(&mut self, key: &str) -> Option<Value<'a>> {
+        let i = self.fields.iter().position(|f| f.key == key)?;
+        Some(self.fields.remove(i).value)
+    }
+
+    /// Keeps only the fields for which `keep` returns true.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Field<'a>) -> bool) {
+        self.fields.retain(|f| keep(f));
+    }
+
+    /// Mutable access to the values, in order (keys stay fixed).
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Value<'a>> {
+        self.fields.iter_mut().map(|f| &mut f.value)
+    }
+
+    /// The whole event as an owned JSON object (`timestamp` omitted), as [`crate::Sink`]
+    /// records keep it.
+    pub fn to_json_map(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        m.insert("level".into(), self.level.as_str().into());
+        m.insert("logger".into(), self.logger.into());
+        m.insert("event".into(), self.event.as_ref().into());
+        for f in &self.fields {
+            m.insert(f.key.to_string(), f.value.to_json());
+        }
+        m
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static CS: Callsite = Callsite {
+        message: "hello",
+        fields: &[],
+        file: "src/app/main.rs",
+        line: 7,
+        module_path: "app::main",
+    };
+
+    #[test]
+    fn insert_replaces_in_place_and_defaults_do_not_override() {
+        let mut ev = EventDict::new(0, Level::Info, "app", &CS);
+        ev.insert("a", Value::I64(1));
+        ev.insert("b", Value::Bool(true));
+        ev.insert("a", Value::I64(2));
+        ev.insert_default("b", Value::Bool(false));
+        ev.insert_default("c", Value::Str("x"));
+        let keys: Vec<_> = ev.fields().iter().map(|f| f.key.as_ref()).collect();
+        assert_eq!(keys, ["a", "b", "c"]);
+        assert_eq!(ev.get("a"), Some(&Value::I64(2)));
+        assert_eq!(ev.get("b"), Some(&Value::Bool(true)));
+        assert_eq!(ev.remove("a"), Some(Value::I64(2)));
+        assert_eq!(ev.fields().len(), 2);
+    }
+
+    #[test]
+    fn callsite_names() {
+        assert_eq!(CS.filename(), "main.rs");
+        assert_eq!(CS.module(), "main");
+    }
+}

@@ -1,0 +1,87 @@
+//! Writers: the destinations handlers write rendered batches to.
+//!
+//! A writer receives a buffer of whole rendered records and the end offset of each record in
+//! it, so a rotating writer can rotate between records and never split one.
+
+pub(crate) mod sink;
+
+use std::io::{self, Write as _};
+
+use crate::config::HandlerKind;
+use crate::Error;
+
+/// A destination for rendered records.
+pub(crate) trait Writer: Send {
+    /// Writes `buf`, which holds whole records; `ends[i]` is the end offset of record `i`.
+    fn write(&mut self, buf: &[u8], ends: &[usize]) -> io::Result<()>;
+    /// Makes written data visible to readers of the destination (no fsync).
+    fn flush(&mut self) -> io::Result<()>;
+    /// Flushes and releases the destination.
+    fn close(&mut self) -> io::Result<()> {
+        self.flush()
+    }
+    /// Whether the destination is a terminal (coloured output).
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+/// Builds the writer for a handler. Checks what can be checked up front (the directory of a
+/// file exists); the file itself is opened on first write.
+pub(crate) fn build(kind: &HandlerKind) -> Result<Box<dyn Writer>, Error> {
+    match kind {
+        HandlerKind::Null => Ok(Box::new(NullWriter)),
+        HandlerKind::Stream(p) => Ok(Box::new(StreamWriter {
+            use_stderr: p.use_stderr,
+        })),
+        HandlerKind::File(_) | HandlerKind::RotatingFile(_) => Err(Error::new(
+            crate::ErrorKind::Handler,
+            "HANDLER",
+            "FileHandler",
+            "CONFIGURATION",
+            "file handlers are not implemented yet",
+        )),
+    }
+}
+
+/// `null`: discards everything.
+pub(crate) struct NullWriter;
+
+impl Writer for NullWriter {
+    fn write(&mut self, _buf: &[u8], _ends: &[usize]) -> io::Result<()> {
+        Ok(())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `stream`: stdout or stderr, one `write_all` per batch.
+pub(crate) struct StreamWriter {
+    use_stderr: bool,
+}
+
+impl Writer for StreamWriter {
+    fn write(&mut self, buf: &[u8], _ends: &[usize]) -> io::Result<()> {
+        if self.use_stderr {
+            io::stderr().lock().write_all(buf)
+        } else {
+            io::stdout().lock().write_all(buf)
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        if self.use_stderr {
+            io::stderr().flush()
+        } else {
+            io::stdout().flush()
+        }
+    }
+    fn is_terminal(&self) -> bool {
+        use std::io::IsTerminal;
+        if self.use_stderr {
+            io::stderr().is_terminal()
+        } else {
+            io::stdout().is_terminal()
+        }
+    }
+}
