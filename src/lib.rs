@@ -2,19 +2,49 @@
 //!
 //! Producer threads encode records into per-thread SPSC rings; one drainer thread per
 //! [`QueueManager`] batches them, runs each handler's processors, renders and writes.
-//! See `README.md` for the quick start and the configuration reference.
+//!
+//! ```
+//! use kolog::{info, warning, bind, Kolog};
+//!
+//! let kolog = Kolog::default(); // root logger, plain text to stderr
+//! let log = kolog.logger("app").unwrap();
+//! info!(log, "Application started", version = "1.0.0");
+//! let auth = bind!(log, service = "auth", env = "prod");
+//! warning!(auth, "Rate limit exceeded", ip = "192.168.1.1");
+//! let report = kolog.shutdown().unwrap();
+//! assert_eq!(report.written, 2);
+//! ```
 
+mod clock;
 pub mod config;
+mod drain;
 mod error;
+mod front;
+mod kolog;
 mod level;
 pub mod process;
 pub mod record;
 pub(crate) mod render;
+pub(crate) mod ring;
 pub(crate) mod write;
 
-pub use config::{BackpressurePolicy, LoggingSystemConfig, QueueConfig};
-pub use error::{Error, ErrorKind, Severity};
-pub use level::{Level, ParseLevelError};
-pub use process::register_processor;
-pub use record::EventDict;
-pub use write::sink::{Sink, SinkRecord};
+pub use crate::clock::set_fixed_time;
+pub use crate::config::{BackpressurePolicy, LoggingSystemConfig, QueueConfig};
+pub use crate::drain::factory::LoggerFactory;
+pub use crate::drain::queue_manager::{QueueManager, ShutdownReport, Stats};
+pub use crate::error::{Error, ErrorKind, Severity};
+pub use crate::front::life::LifeGuard;
+pub use crate::front::logger::Logger;
+pub use crate::front::value::ToValue;
+pub use crate::kolog::Kolog;
+pub use crate::level::{Level, ParseLevelError};
+pub use crate::process::register_processor;
+pub use crate::record::EventDict;
+pub use crate::write::sink::{Sink, SinkRecord};
+
+/// Used by the macros; not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::front::life::LifeGuard;
+    pub use crate::front::value::{FieldValue, ViaError, ViaValue, Wrap};
+}

@@ -88,9 +88,7 @@ impl<'a> Values<'a> {
                 let type_name = self.take_str()?;
                 let message = self.take_str()?;
                 let chain = self.take_bytes()?;
-                if ChainIter::new(chain).validate().is_none() {
-                    return None;
-                }
+                ChainIter::new(chain).validate()?;
                 Value::Error(ErrorValue::new(type_name, message, chain))
             }
             _ => return None,

@@ -51,7 +51,7 @@ pub enum FieldValue<'a> {
     /// `?value`: formatted with `Debug` on the caller's thread.
     Debug(&'a dyn fmt::Debug),
     /// An error: its type name, message and source chain.
-    Error(&'a (dyn std::error::Error + 'static), &'static str),
+    Error(&'a dyn std::error::Error, &'static str),
 }
 
 /// Per-thread reusable space for formatted values.

@@ -28,6 +28,18 @@ pub struct Callsite {
     pub line: u32,
     /// `module_path!()` of the statement.
     pub module_path: &'static str,
+    /// What kind of statement made it.
+    pub kind: CallsiteKind,
+}
+
+/// What kind of statement a [`Callsite`] belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallsiteKind {
+    /// An ordinary logging statement.
+    Event,
+    /// The end of a lifecycle (`info_life!`): the first value is the elapsed seconds and the
+    /// event reads `End (<seconds>): <message>`.
+    LifeEnd,
 }
 
 impl Callsite {
@@ -270,6 +282,7 @@ mod tests {
         file: "src/app/main.rs",
         line: 7,
         module_path: "app::main",
+        kind: CallsiteKind::Event,
     };
 
     #[test]

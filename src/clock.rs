@@ -1,0 +1,35 @@
+//! The record clock: read on the producer's thread, converted to wall time on the drainer.
+//!
+//! Producers store raw ticks; [`to_unix_nanos`] turns ticks into nanoseconds since the Unix
+//! epoch. Tests can pin the wall time the drainer reports with [`set_fixed_time`], so golden
+//! outputs are byte-for-byte reproducible.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+static FIXED: AtomicU64 = AtomicU64::new(0);
+
+/// Raw ticks for a record's timestamp.
+#[inline]
+pub(crate) fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+/// Nanoseconds since the Unix epoch for raw ticks (or the fixed test time, if set).
+#[inline]
+pub(crate) fn to_unix_nanos(ticks: u64) -> u64 {
+    match FIXED.load(Ordering::Relaxed) {
+        0 => ticks,
+        fixed => fixed,
+    }
+}
+
+/// Makes every record report this wall time (nanoseconds since the Unix epoch) from now on;
+/// `0` restores the real clock. For golden tests; affects every queue manager in the process.
+#[doc(hidden)]
+pub fn set_fixed_time(unix_nanos: u64) {
+    FIXED.store(unix_nanos, Ordering::Relaxed);
+}

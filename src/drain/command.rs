@@ -1,0 +1,16 @@
+//! Requests from handles to the drainer, applied at the start of a drain pass.
+
+use super::handler::Handler;
+use crate::Sink;
+
+pub(crate) enum Command {
+    /// Install handlers; they get the indices `first..first + handlers.len()`.
+    AddHandlers {
+        first: usize,
+        handlers: Vec<Handler>,
+    },
+    /// Divert records of a logger (and its descendants) to a sink.
+    AddSink { logger: String, sink: Sink },
+    /// Stop diverting records of a logger.
+    RemoveSink { logger: String },
+}

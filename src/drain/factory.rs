@@ -1,0 +1,147 @@
+//! [`LoggerFactory`]: compiles a [`LoggingSystemConfig`] into routes and handlers on a queue
+//! manager, and hands out loggers by hierarchical name.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::command::Command;
+use super::handler::Handler;
+use super::route::Route;
+use super::shared::Shared;
+use crate::config::LoggingSystemConfig;
+use crate::process::Chain;
+use crate::render::Renderer;
+use crate::{write, Error, Logger, QueueManager};
+
+struct Configured {
+    route: Arc<Route>,
+    context: Vec<(String, serde_json::Value)>,
+}
+
+/// Builds loggers from a configuration, on a [`QueueManager`] (ko-log's `LoggerFactory`).
+pub struct LoggerFactory {
+    shared: Arc<Shared>,
+    loggers: HashMap<String, Configured>,
+    config: LoggingSystemConfig,
+}
+
+impl LoggerFactory {
+    /// Compiles `config` (handlers, renderers, processor chains) and installs its handlers on
+    /// the queue manager's drainer.
+    pub fn new(
+        config: LoggingSystemConfig,
+        queue_manager: &QueueManager,
+    ) -> Result<LoggerFactory, Error> {
+        let shared = queue_manager.shared.clone();
+        let mut handlers = Vec::new();
+        let mut routes = Vec::new();
+        for lc in &config.loggers {
+            let mut ids = Vec::new();
+            for (i, hc) in lc.handlers.iter().enumerate() {
+                let writer = write::build(&hc.kind)?;
+                let renderer = Renderer::build(&hc.renderer, writer.is_terminal())?;
+                let chain = Chain::build(&hc.processors)?;
+                ids.push(handlers.len());
+                handlers.push(Handler::new(
+                    format!("`{}`[{i}]", lc.name),
+                    chain,
+                    renderer,
+                    writer,
+                ));
+            }
+            routes.push((lc, ids));
+        }
+        let mut next = shared
+            .next_handler
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let first = *next;
+        let mut loggers = HashMap::new();
+        for (lc, ids) in routes {
+            let level = lc.level.unwrap_or(config.default_level);
+            let ids = ids.into_iter().map(|i| i + first).collect();
+            let route = Arc::new(Route::new(level, ids));
+            let context = lc
+                .context
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            loggers.insert(lc.name.clone(), Configured { route, context });
+        }
+        *next += handlers.len();
+        shared
+            .commands
+            .push(Command::AddHandlers { first, handlers });
+        drop(next);
+        shared.flush();
+        Ok(LoggerFactory {
+            shared,
+            loggers,
+            config,
+        })
+    }
+
+    /// Parses a JSON document (the `loggers`/`default_level` schema) and builds the factory.
+    pub fn from_json_str(json: &str, queue_manager: &QueueManager) -> Result<LoggerFactory, Error> {
+        LoggerFactory::new(LoggingSystemConfig::from_json_str(json)?, queue_manager)
+    }
+
+    /// Validates an already-parsed JSON value and builds the factory.
+    pub fn from_json_value(
+        value: &serde_json::Value,
+        queue_manager: &QueueManager,
+    ) -> Result<LoggerFactory, Error> {
+        LoggerFactory::new(LoggingSystemConfig::from_json_value(value)?, queue_manager)
+    }
+
+    /// The configuration the factory was built from.
+    pub fn config(&self) -> &LoggingSystemConfig {
+        &self.config
+    }
+
+    /// The logger `name`: its own configuration if it has one, else the nearest configured
+    /// ancestor's (`app` for `app.db`), else `root`'s; with none of those, an error of kind
+    /// [`ErrorKind::Configuration`](crate::ErrorKind::Configuration).
+    pub fn get_logger(&self, name: &str) -> Result<Logger, Error> {
+        if name.is_empty() {
+            return Err(Error::configuration(
+                "LoggerFactory",
+                "Logger name must not be empty",
+            ));
+        }
+        let mut candidate = name;
+        let configured = loop {
+            if let Some(c) = self.loggers.get(candidate) {
+                break c;
+            }
+            match candidate.rfind('.') {
+                Some(i) => candidate = &candidate[..i],
+                None => match self.loggers.get("root") {
+                    Some(c) => break c,
+                    None => {
+                        return Err(Error::configuration(
+                            "LoggerFactory",
+                            format!("Logger `{name}` not found"),
+                        ))
+                    }
+                },
+            }
+        };
+        Ok(Logger::new(
+            name,
+            configured.route.clone(),
+            self.shared.clone(),
+            configured.context.clone(),
+        ))
+    }
+}
+
+impl std::fmt::Debug for LoggerFactory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<_> = self.loggers.keys().collect();
+        names.sort();
+        f.debug_struct("LoggerFactory")
+            .field("loggers", &names)
+            .finish()
+    }
+}

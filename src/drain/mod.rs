@@ -1,0 +1,398 @@
+//! The drainer: one thread per [`QueueManager`](crate::QueueManager) that polls every ring,
+//! routes each record to its logger's handlers (or a sink), runs their processor chains,
+//! renders into reusable buffers and writes a batch at a time.
+
+pub(crate) mod command;
+pub(crate) mod factory;
+pub(crate) mod handler;
+pub(crate) mod queue_manager;
+pub(crate) mod route;
+pub(crate) mod shared;
+
+use std::borrow::Cow;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use self::command::Command;
+use self::handler::{Delivery, Handler};
+use self::queue_manager::ShutdownReport;
+use self::shared::Shared;
+use crate::clock;
+use crate::config::{RendererConfig, RendererKind};
+use crate::front::logger::LoggerCore;
+use crate::process::Outcome;
+use crate::record::decode::{self, Values};
+use crate::record::{Callsite, CallsiteKind, EventDict, Value};
+use crate::render::Renderer;
+use crate::ring::Consumer;
+use crate::write::sink::{Sink, SinkRecord};
+
+/// Counts of one drain pass, published to the shared counters once per pass.
+#[derive(Default)]
+struct PassCounts {
+    written: u64,
+    filtered: u64,
+    failed: u64,
+}
+
+impl PassCounts {
+    /// Moves `n` records that were counted as written to failed (their write failed).
+    fn write_failed(&mut self, n: u64) {
+        let n = n.min(self.written);
+        self.written -= n;
+        self.failed += n;
+    }
+}
+
+pub(crate) struct Drainer {
+    shared: Arc<Shared>,
+    rings: Vec<Consumer>,
+    handlers: Vec<Handler>,
+    sinks: Vec<(String, Sink)>,
+    sink_renderer: Renderer,
+    sink_buf: Vec<u8>,
+    /// Boxed because records hold the cores' addresses.
+    #[allow(clippy::vec_box)]
+    retiring: Vec<Box<LoggerCore>>,
+    flushed: u64,
+}
+
+impl Drainer {
+    pub(crate) fn new(shared: Arc<Shared>) -> Drainer {
+        let sink_renderer = Renderer::build(&RendererConfig::new(RendererKind::StreamPlain), false)
+            .expect("the default renderer builds");
+        Drainer {
+            shared,
+            rings: Vec::new(),
+            handlers: Vec::new(),
+            sinks: Vec::new(),
+            sink_renderer,
+            sink_buf: Vec::new(),
+            retiring: Vec::new(),
+            flushed: 0,
+        }
+    }
+
+    /// The drainer thread's body: runs until shutdown, then drains within the timeout.
+    pub(crate) fn run(mut self) -> ShutdownReport {
+        let mut idle = 0u32;
+        loop {
+            let ticket = self.shared.flush.requested.load(Ordering::SeqCst);
+            let closing = self.shared.closed.load(Ordering::SeqCst);
+            let n = self.step();
+            if ticket > self.flushed {
+                self.complete_flush(ticket);
+            }
+            self.shared.registry.reclaim(&mut self.rings);
+            if closing {
+                return self.finish();
+            }
+            if n > 0 {
+                idle = 0;
+            } else {
+                idle += 1;
+                if idle < 16 {
+                    std::hint::spin_loop();
+                } else if idle < 64 {
+                    std::thread::yield_now();
+                } else {
+                    std::thread::park_timeout(Duration::from_millis(1));
+                }
+            }
+        }
+    }
+
+    /// One pass: take retired logger cores, apply commands, adopt new rings, drain every ring,
+    /// write the batches, then free the cores (no record drained later can reference them).
+    fn step(&mut self) -> usize {
+        while let Some(core) = self.shared.retired.pop() {
+            self.retiring.push(core);
+        }
+        while let Some(cmd) = self.shared.commands.pop() {
+            self.apply(cmd);
+        }
+        self.shared.registry.adopt(&mut self.rings);
+        let n = self.pass();
+        self.retiring.clear();
+        n
+    }
+
+    fn apply(&mut self, cmd: Command) {
+        match cmd {
+            Command::AddHandlers { first, handlers } => {
+                debug_assert_eq!(first, self.handlers.len());
+                self.handlers.extend(handlers);
+            }
+            Command::AddSink { logger, sink } => {
+                self.sinks.retain(|(name, _)| *name != logger);
+                self.sinks.push((logger, sink));
+            }
+            Command::RemoveSink { logger } => self.sinks.retain(|(name, _)| *name != logger),
+        }
+    }
+
+    fn pass(&mut self) -> usize {
+        let mut counts = PassCounts::default();
+        let mut n = 0;
+        let Drainer {
+            rings,
+            handlers,
+            sinks,
+            sink_renderer,
+            sink_buf,
+            ..
+        } = self;
+        let mut router = Router {
+            handlers,
+            sinks,
+            sink_renderer,
+            sink_buf,
+            counts: &mut counts,
+        };
+        for ring in rings.iter_mut() {
+            n += ring.drain(|payload| router.dispatch(payload));
+        }
+        for h in self.handlers.iter_mut() {
+            let failed = h.write_batch();
+            counts.write_failed(failed);
+        }
+        let c = &self.shared.counters;
+        if counts.written > 0 {
+            c.written.fetch_add(counts.written, Ordering::Relaxed);
+        }
+        if counts.filtered > 0 {
+            c.filtered.fetch_add(counts.filtered, Ordering::Relaxed);
+        }
+        if counts.failed > 0 {
+            c.failed.fetch_add(counts.failed, Ordering::Relaxed);
+        }
+        n
+    }
+
+    fn complete_flush(&mut self, ticket: u64) {
+        for h in &mut self.handlers {
+            h.flush();
+        }
+        self.flushed = ticket;
+        let mut done = self
+            .shared
+            .flush
+            .done
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *done = ticket;
+        self.shared.flush.cond.notify_all();
+    }
+
+    fn finish(mut self) -> ShutdownReport {
+        let started = Instant::now();
+        let deadline = started + self.shared.config.drain_timeout;
+        let mut timed_out = false;
+        loop {
+            self.step();
+            if self.rings.iter().all(|r| r.count_pending() == 0) && !self.shared.registry.has_new()
+            {
+                break;
+            }
+            if Instant::now() >= deadline {
+                timed_out = true;
+                break;
+            }
+        }
+        let left: u64 = self.rings.iter().map(|r| r.count_pending()).sum();
+        self.shared
+            .counters
+            .dropped_timeout
+            .fetch_add(left, Ordering::Relaxed);
+        let mut failed = 0;
+        for h in &mut self.handlers {
+            failed += h.close();
+        }
+        if failed > 0 {
+            let c = &self.shared.counters;
+            c.failed.fetch_add(failed, Ordering::Relaxed);
+            let _ = c
+                .written
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
+                    Some(w.saturating_sub(failed))
+                });
+        }
+        for r in &self.rings {
+            r.ring().wake_waiter();
+        }
+        self.shared.drainer_done.store(true, Ordering::SeqCst);
+        while self.shared.retired.pop().is_some() {}
+        {
+            let _done = self
+                .shared
+                .flush
+                .done
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            self.shared.flush.cond.notify_all();
+        }
+        let stats = queue_manager::stats(&self.shared);
+        ShutdownReport::from_stats(stats, started.elapsed(), timed_out)
+    }
+}
+
+/// Routes decoded records to handlers or sinks during one pass.
+struct Router<'d> {
+    handlers: &'d mut [Handler],
+    sinks: &'d [(String, Sink)],
+    sink_renderer: &'d mut Renderer,
+    sink_buf: &'d mut Vec<u8>,
+    counts: &'d mut PassCounts,
+}
+
+/// Whether a sink registered under `sink_name` captures records of logger `name`: the same
+/// logger, a descendant (`app` captures `app.db`), or everything for `root`.
+fn sink_matches(sink_name: &str, name: &str) -> bool {
+    sink_name == "root"
+        || name == sink_name
+        || (name.len() > sink_name.len()
+            && name.starts_with(sink_name)
+            && name.as_bytes()[sink_name.len()] == b'.')
+}
+
+/// A bound-context JSON value as an event value (scalars unwrapped, so renderers treat them
+/// like record fields).
+fn context_value(v: &serde_json::Value) -> Value<'_> {
+    match v {
+        serde_json::Value::String(s) => Value::Str(s),
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                Value::U64(u)
+            } else if let Some(i) = n.as_i64() {
+                Value::I64(i)
+            } else {
+                Value::F64(n.as_f64().unwrap_or(f64::NAN))
+            }
+        }
+        other => Value::Json(Cow::Borrowed(other)),
+    }
+}
+
+impl Router<'_> {
+    fn dispatch(&mut self, payload: &[u8]) {
+        let Some((h, values)) = decode::header(payload) else {
+            self.counts.failed += 1;
+            return;
+        };
+        // SAFETY: records reach a ring only through `front::emit`, which stores the address
+        // of a `static` Callsite made by a macro (valid for the program's life) and of the
+        // logger's `LoggerCore`, which stays allocated until the drainer frees it in `step`
+        // after a full pass that began after the core was retired — i.e. after this record,
+        // which was published before the last logger handle was dropped, has been drained.
+        let (callsite, core) = unsafe {
+            (
+                &*(h.callsite as usize as *const Callsite),
+                &*(h.logger as usize as *const LoggerCore),
+            )
+        };
+        let mut ev = EventDict::new(
+            clock::to_unix_nanos(h.timestamp),
+            h.level,
+            &core.name,
+            callsite,
+        );
+        for (k, v) in &core.context {
+            ev.insert(k.as_str(), context_value(v));
+        }
+        let mut values = Values::new(values);
+        let mut names = callsite.fields.iter();
+        if callsite.kind == CallsiteKind::LifeEnd {
+            names.next();
+            let secs = match values.next() {
+                Some(Value::F64(s)) => s,
+                _ => 0.0,
+            };
+            ev.event = Cow::Owned(format!("End ({secs:.2}): {}", callsite.message));
+        }
+        for (name, v) in names.zip(values) {
+            ev.insert(*name, v);
+        }
+        if !self.sinks.is_empty() {
+            if let Some((_, sink)) = self
+                .sinks
+                .iter()
+                .rev()
+                .find(|(s, _)| sink_matches(s, &core.name))
+            {
+                let sink = sink.clone();
+                return self.capture(&core.route.handlers, ev, &sink);
+            }
+        }
+        self.deliver(&core.route.handlers, ev);
+    }
+
+    fn deliver(&mut self, route: &[usize], mut ev: EventDict<'_>) {
+        let mut any_buffered = false;
+        let mut any_failed = false;
+        let last = route.len().saturating_sub(1);
+        for (i, &hid) in route.iter().enumerate() {
+            let Some(handler) = self.handlers.get_mut(hid) else {
+                continue;
+            };
+            let (delivery, failed) = if i == last {
+                handler.accept(&mut ev)
+            } else {
+                handler.accept(&mut ev.clone())
+            };
+            self.counts.write_failed(failed);
+            match delivery {
+                Delivery::Buffered => any_buffered = true,
+                Delivery::Filtered => {}
+                Delivery::Failed => any_failed = true,
+            }
+        }
+        if any_failed {
+            self.counts.failed += 1;
+        } else if any_buffered {
+            self.counts.written += 1;
+        } else {
+            self.counts.filtered += 1;
+        }
+    }
+
+    fn capture(&mut self, route: &[usize], mut ev: EventDict<'_>, sink: &Sink) {
+        self.sink_buf.clear();
+        let outcome = match route.first().and_then(|&hid| self.handlers.get_mut(hid)) {
+            Some(handler) => handler.render_for_sink(&mut ev, self.sink_buf),
+            None => {
+                self.sink_renderer.render(&ev, self.sink_buf);
+                Outcome::Keep
+            }
+        };
+        match outcome {
+            Outcome::Keep => {
+                sink.push(
+                    self.sink_buf,
+                    SinkRecord {
+                        timestamp_ns: ev.timestamp_ns,
+                        fields: ev.to_json_map(),
+                    },
+                );
+                self.counts.written += 1;
+            }
+            Outcome::Filtered => self.counts.filtered += 1,
+            Outcome::Panicked => self.counts.failed += 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sink_matches;
+
+    #[test]
+    fn sink_matching_is_hierarchical() {
+        assert!(sink_matches("app", "app"));
+        assert!(sink_matches("app", "app.db"));
+        assert!(!sink_matches("app", "application"));
+        assert!(!sink_matches("app.db", "app"));
+        assert!(sink_matches("root", "anything"));
+    }
+}

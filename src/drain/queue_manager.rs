@@ -1,0 +1,265 @@
+//! [`QueueManager`]: owns the drainer thread, and the flush, stats, sink and shutdown controls.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::command::Command;
+use super::shared::Shared;
+use super::Drainer;
+use crate::{Error, ErrorKind, QueueConfig, Sink};
+
+/// Counters of a queue manager, as [`QueueManager::stats`] reads them.
+///
+/// After [`QueueManager::flush`] returns: `enqueued == written + filtered + failed` for records
+/// logged before the flush. Every record a producer attempted is either `enqueued` or
+/// `dropped` (with the reason in the `dropped_*` fields).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Records accepted into a ring.
+    pub enqueued: u64,
+    /// Records delivered to their handlers (or a sink).
+    pub written: u64,
+    /// Records discarded, for any reason (sum of the `dropped_*` fields).
+    pub dropped: u64,
+    /// Records that failed: a handler's write failed, or a processor panicked.
+    pub failed: u64,
+    /// Records every handler's processors filtered out on purpose (e.g. `filter_by_level`).
+    pub filtered: u64,
+    /// Dropped because the ring was full (`drop` policy).
+    pub dropped_full: u64,
+    /// Dropped to make room for newer records (`drop_oldest` policy).
+    pub dropped_oldest: u64,
+    /// Dropped because the record was larger than the ring.
+    pub dropped_oversize: u64,
+    /// Dropped because they were logged after shutdown began (or while the thread exited).
+    pub dropped_shutdown: u64,
+    /// Dropped because `shutdown` ran out of `drain_timeout` before writing them.
+    pub dropped_timeout: u64,
+    /// Rings currently allocated (one per thread that logged and has not been reclaimed).
+    pub live_rings: usize,
+}
+
+/// What [`QueueManager::shutdown`] did: the final counts and how long draining took.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Records accepted into a ring.
+    pub enqueued: u64,
+    /// Records delivered to their handlers (or a sink).
+    pub written: u64,
+    /// Records discarded, for any reason (sum of the `dropped_*` fields).
+    pub dropped: u64,
+    /// Records that failed to write, or whose processor panicked.
+    pub failed: u64,
+    /// Records filtered out on purpose by processors.
+    pub filtered: u64,
+    /// Dropped because the ring was full (`drop` policy).
+    pub dropped_full: u64,
+    /// Dropped to make room for newer records (`drop_oldest` policy).
+    pub dropped_oldest: u64,
+    /// Dropped because the record was larger than the ring.
+    pub dropped_oversize: u64,
+    /// Dropped because they were logged after shutdown began.
+    pub dropped_shutdown: u64,
+    /// Left unwritten when `drain_timeout` ran out.
+    pub dropped_timeout: u64,
+    /// How long the final drain took.
+    pub drain_time: Duration,
+    /// Whether `drain_timeout` ran out before everything was written.
+    pub timed_out: bool,
+}
+
+impl ShutdownReport {
+    pub(crate) fn from_stats(s: Stats, drain_time: Duration, timed_out: bool) -> ShutdownReport {
+        ShutdownReport {
+            enqueued: s.enqueued,
+            written: s.written,
+            dropped: s.dropped,
+            failed: s.failed,
+            filtered: s.filtered,
+            dropped_full: s.dropped_full,
+            dropped_oldest: s.dropped_oldest,
+            dropped_oversize: s.dropped_oversize,
+            dropped_shutdown: s.dropped_shutdown,
+            dropped_timeout: s.dropped_timeout,
+            drain_time,
+            timed_out,
+        }
+    }
+}
+
+pub(crate) fn stats(shared: &Shared) -> Stats {
+    let (rings, live_rings) = shared.registry.totals();
+    let c = &shared.counters;
+    let dropped_shutdown = c.dropped_shutdown.load(Ordering::Relaxed);
+    let dropped_timeout = c.dropped_timeout.load(Ordering::Relaxed);
+    Stats {
+        enqueued: rings.enqueued,
+        written: c.written.load(Ordering::Relaxed),
+        failed: c.failed.load(Ordering::Relaxed),
+        filtered: c.filtered.load(Ordering::Relaxed),
+        dropped: rings.dropped_full
+            + rings.dropped_oldest
+            + rings.dropped_oversize
+            + dropped_shutdown
+            + dropped_timeout,
+        dropped_full: rings.dropped_full,
+        dropped_oldest: rings.dropped_oldest,
+        dropped_oversize: rings.dropped_oversize,
+        dropped_shutdown,
+        dropped_timeout,
+        live_rings,
+    }
+}
+
+/// The queue and its drainer thread (ko-log's `QueueManager`).
+///
+/// Start one, build loggers on it with [`LoggerFactory`](crate::LoggerFactory), and shut it
+/// down (or drop it) at the end. [`Kolog`](crate::Kolog) does all of that in one call.
+///
+/// ```no_run
+/// use kolog::{QueueManager, QueueConfig, LoggerFactory, info};
+/// let qm = QueueManager::start(QueueConfig::default()).unwrap();
+/// let factory = LoggerFactory::from_json_str(
+///     r#"{"loggers": [{"name": "app", "handlers": [{"type": "null"}]}]}"#, &qm).unwrap();
+/// let log = factory.get_logger("app").unwrap();
+/// info!(log, "hello", n = 1);
+/// let report = qm.shutdown().unwrap();
+/// assert_eq!(report.written, 1);
+/// ```
+pub struct QueueManager {
+    pub(crate) shared: Arc<Shared>,
+    drainer: Mutex<Option<JoinHandle<ShutdownReport>>>,
+}
+
+impl QueueManager {
+    /// Starts the drainer thread.
+    pub fn start(config: QueueConfig) -> Result<QueueManager, Error> {
+        if config.max_queue_size == 0 {
+            return Err(Error::configuration(
+                "QueueManager",
+                "queue.max_queue_size must be at least 1",
+            ));
+        }
+        let shared = Shared::new(config);
+        let drainer = Drainer::new(shared.clone());
+        let handle = std::thread::Builder::new()
+            .name("kolog-drainer".into())
+            .spawn(move || drainer.run())
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::QueueManager,
+                    "QUEUE",
+                    "QueueManager",
+                    "STARTUP",
+                    format!("cannot spawn the drainer thread: {e}"),
+                )
+                .with_source(e)
+            })?;
+        let _ = shared.drainer.set(handle.thread().clone());
+        Ok(QueueManager {
+            shared,
+            drainer: Mutex::new(Some(handle)),
+        })
+    }
+
+    /// The queue settings.
+    pub fn config(&self) -> &QueueConfig {
+        &self.shared.config
+    }
+
+    /// Each thread's ring size in bytes (derived from `max_queue_size`).
+    pub fn ring_bytes(&self) -> usize {
+        self.shared.ring_bytes
+    }
+
+    /// Returns once every record enqueued before the call has been written (or counted as
+    /// failed). Returns at once after shutdown.
+    pub fn flush(&self) {
+        self.shared.flush();
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> Stats {
+        stats(&self.shared)
+    }
+
+    /// Diverts the records of `logger_name` (and its descendants; `root` for all) to `sink`
+    /// instead of their handlers' destinations, rendered as the logger's first handler renders
+    /// them. Takes effect for every record logged after the call returns.
+    pub fn add_sink(&self, logger_name: &str, sink: Sink) {
+        self.reconfigure(Command::AddSink {
+            logger: logger_name.to_owned(),
+            sink,
+        });
+    }
+
+    /// Stops diverting the records of `logger_name`; its handlers write again.
+    pub fn remove_sink(&self, logger_name: &str) {
+        self.reconfigure(Command::RemoveSink {
+            logger: logger_name.to_owned(),
+        });
+    }
+
+    /// Applies `cmd` between the records logged before the call and those logged after it:
+    /// the first flush drains the former under the old routing, the second makes the drainer
+    /// apply the command before it reads any later record.
+    fn reconfigure(&self, cmd: Command) {
+        self.flush();
+        self.shared.commands.push(cmd);
+        self.flush();
+    }
+
+    /// Stops accepting records, drains what is queued within `drain_timeout`, closes the
+    /// handlers and returns the final counts. Calling it again is an error.
+    pub fn shutdown(&self) -> Result<ShutdownReport, Error> {
+        let handle = self
+            .drainer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::QueueManager,
+                    "QUEUE",
+                    "QueueManager",
+                    "LIFECYCLE",
+                    "the queue manager is already shut down",
+                )
+                .with_severity(crate::Severity::Warning)
+            })?;
+        self.shared.closed.store(true, Ordering::SeqCst);
+        self.shared.wake_drainer();
+        handle.join().map_err(|_| {
+            Error::new(
+                ErrorKind::QueueManager,
+                "QUEUE",
+                "QueueManager",
+                "WORKER",
+                "the drainer thread panicked",
+            )
+            .with_severity(crate::Severity::Critical)
+        })
+    }
+
+    /// Whether `shutdown` has begun.
+    pub fn is_shut_down(&self) -> bool {
+        self.shared.is_closed()
+    }
+}
+
+impl Drop for QueueManager {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+impl std::fmt::Debug for QueueManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueueManager")
+            .field("config", &self.shared.config)
+            .field("shut_down", &self.is_shut_down())
+            .finish()
+    }
+}

@@ -1,0 +1,111 @@
+//! State shared by a queue manager's producers, its drainer and its handles.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::thread::Thread;
+
+use crossbeam_queue::SegQueue;
+
+use super::command::Command;
+use crate::config::{BackpressurePolicy, QueueConfig};
+use crate::front::logger::LoggerCore;
+use crate::ring::registry::Registry;
+
+/// Counters written by the drainer (and by producers on cold paths).
+#[derive(Default)]
+pub(crate) struct DrainCounters {
+    pub written: AtomicU64,
+    pub filtered: AtomicU64,
+    pub failed: AtomicU64,
+    pub dropped_shutdown: AtomicU64,
+    pub dropped_timeout: AtomicU64,
+}
+
+/// Flush barrier state: tickets requested and completed.
+#[derive(Default)]
+pub(crate) struct FlushState {
+    pub requested: AtomicU64,
+    pub done: Mutex<u64>,
+    pub cond: Condvar,
+}
+
+pub(crate) struct Shared {
+    /// Unique in the process; keys a thread's producer cache.
+    pub id: u64,
+    pub config: QueueConfig,
+    pub policy: BackpressurePolicy,
+    pub ring_bytes: usize,
+    pub registry: Registry,
+    pub commands: SegQueue<Command>,
+    /// Logger cores whose last handle was dropped; freed by the drainer once no ring can
+    /// still reference them.
+    pub retired: SegQueue<Box<LoggerCore>>,
+    pub flush: FlushState,
+    pub closed: AtomicBool,
+    pub drainer_done: AtomicBool,
+    pub drainer: OnceLock<Thread>,
+    pub counters: DrainCounters,
+    /// Next free index in the drainer's handler table; held while handlers are handed over so
+    /// they arrive in index order.
+    pub next_handler: Mutex<usize>,
+}
+
+impl Shared {
+    pub(crate) fn new(config: QueueConfig) -> Arc<Shared> {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        Arc::new(Shared {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            policy: config.backpressure_policy,
+            ring_bytes: crate::ring::ring_bytes(config.max_queue_size),
+            config,
+            registry: Registry::default(),
+            commands: SegQueue::new(),
+            retired: SegQueue::new(),
+            flush: FlushState::default(),
+            closed: AtomicBool::new(false),
+            drainer_done: AtomicBool::new(false),
+            drainer: OnceLock::new(),
+            counters: DrainCounters::default(),
+            next_handler: Mutex::new(0),
+        })
+    }
+
+    /// Wakes the drainer if it is parked.
+    pub(crate) fn wake_drainer(&self) {
+        if let Some(t) = self.drainer.get() {
+            t.unpark();
+        }
+    }
+
+    #[inline]
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Hands a logger core to the drainer to free once no queued record can reference it.
+    pub(crate) fn retire(&self, core: Box<LoggerCore>) {
+        if self.drainer_done.load(Ordering::Acquire) {
+            drop(core);
+        } else {
+            self.retired.push(core);
+        }
+    }
+
+    /// Waits until every record enqueued before the call has been written.
+    pub(crate) fn flush(&self) {
+        if self.drainer_done.load(Ordering::Acquire) {
+            return;
+        }
+        let ticket = self.flush.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        self.wake_drainer();
+        let mut done = self.flush.done.lock().unwrap_or_else(|e| e.into_inner());
+        while *done < ticket && !self.drainer_done.load(Ordering::Acquire) {
+            let (d, _) = self
+                .flush
+                .cond
+                .wait_timeout(done, std::time::Duration::from_millis(50))
+                .unwrap_or_else(|e| e.into_inner());
+            done = d;
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! [`Logger`]: a cheap, cloneable handle that checks the level and encodes records.
+
+use std::sync::Arc;
+
+use super::value::FieldValue;
+use crate::drain::route::Route;
+use crate::drain::shared::Shared;
+use crate::record::Callsite;
+use crate::Level;
+
+/// What a record points at: the logger's name, route and bound context. Owned by the logger
+/// handles; when the last handle goes, it is retired to the drainer, which frees it only after
+/// every record that may reference it has been drained.
+pub(crate) struct LoggerCore {
+    pub name: Box<str>,
+    pub route: Arc<Route>,
+    pub context: Vec<(String, serde_json::Value)>,
+}
+
+pub(crate) struct LoggerInner {
+    pub route: Arc<Route>,
+    pub shared: Arc<Shared>,
+    core: Option<Box<LoggerCore>>,
+}
+
+impl LoggerInner {
+    pub(crate) fn core(&self) -> &LoggerCore {
+        self.core
+            .as_deref()
+            .expect("logger core lives as long as its handles")
+    }
+}
+
+impl Drop for LoggerInner {
+    fn drop(&mut self) {
+        if let Some(core) = self.core.take() {
+            self.shared.retire(core);
+        }
+    }
+}
+
+/// A logger: a name, a level, bound context, and the queue its records go to.
+///
+/// `Clone + Send + Sync` and cheap to clone (one `Arc`). Get one with
+/// [`Kolog::logger`](crate::Kolog::logger) or [`LoggerFactory::get_logger`](crate::LoggerFactory::get_logger),
+/// log with [`info!`](crate::info) and friends, and derive loggers with more context with
+/// [`bind!`](crate::bind).
+#[derive(Clone)]
+pub struct Logger {
+    pub(crate) inner: Arc<LoggerInner>,
+}
+
+impl Logger {
+    pub(crate) fn new(
+        name: &str,
+        route: Arc<Route>,
+        shared: Arc<Shared>,
+        context: Vec<(String, serde_json::Value)>,
+    ) -> Logger {
+        let core = Box::new(LoggerCore {
+            name: name.into(),
+            route: route.clone(),
+            context,
+        });
+        Logger {
+            inner: Arc::new(LoggerInner {
+                route,
+                shared,
+                core: Some(core),
+            }),
+        }
+    }
+
+    /// The logger's name (`app.db`).
+    pub fn name(&self) -> &str {
+        &self.inner.core().name
+    }
+
+    /// The minimum level of records this logger passes on.
+    pub fn level(&self) -> Level {
+        self.inner.route.level()
+    }
+
+    /// Whether a record at `level` would be logged: one atomic load.
+    #[inline(always)]
+    pub fn enabled(&self, level: Level) -> bool {
+        self.inner.route.enabled(level)
+    }
+
+    /// The bound context, in binding order.
+    pub fn context(&self) -> &[(String, serde_json::Value)] {
+        &self.inner.core().context
+    }
+
+    /// A new logger with `fields` merged into this one's context (later keys win); this logger
+    /// is unchanged. Used by [`bind!`](crate::bind).
+    pub fn bind_fields(&self, fields: &[(&str, FieldValue<'_>)]) -> Logger {
+        let mut context = self.context().to_vec();
+        for (k, v) in fields {
+            let v = field_to_json(v);
+            match context.iter_mut().find(|(key, _)| key == k) {
+                Some(slot) => slot.1 = v,
+                None => context.push(((*k).to_owned(), v)),
+            }
+        }
+        Logger::new(
+            self.name(),
+            self.inner.route.clone(),
+            self.inner.shared.clone(),
+            context,
+        )
+    }
+
+    /// Encodes and enqueues a record. Called by the macros after the level check.
+    #[doc(hidden)]
+    #[inline]
+    pub fn __emit(&self, level: Level, callsite: &'static Callsite, values: &[FieldValue<'_>]) {
+        super::emit::emit(&self.inner, level, callsite, values);
+    }
+}
+
+impl std::fmt::Debug for Logger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Logger")
+            .field("name", &self.name())
+            .field("level", &self.level())
+            .field("context", &self.context())
+            .finish()
+    }
+}
+
+fn field_to_json(v: &FieldValue<'_>) -> serde_json::Value {
+    use serde_json::Value as J;
+    match *v {
+        FieldValue::I64(x) => J::from(x),
+        FieldValue::U64(x) => J::from(x),
+        FieldValue::F64(x) => serde_json::Number::from_f64(x)
+            .map(J::Number)
+            .unwrap_or_else(|| J::String(x.to_string())),
+        FieldValue::Bool(x) => J::Bool(x),
+        FieldValue::Str(s) => J::String(s.to_owned()),
+        FieldValue::Display(d) => J::String(d.to_string()),
+        FieldValue::Debug(d) => J::String(format!("{d:?}")),
+        FieldValue::Error(e, _) => J::String(e.to_string()),
+    }
+}

@@ -1,0 +1,189 @@
+//! The logging macros. A statement expands to a static [`Callsite`](crate::record::Callsite),
+//! one atomic level check, and — only when enabled — an array of captured values handed to the
+//! encoder.
+
+/// Logs at a level given as an expression: `log!(logger, Level::Info, "msg", k = v)`.
+///
+/// Fields: `k = v` (integers, floats, bools, strings, or an error by reference, `error = &e`),
+/// `k = %v` (formatted with `Display`), `k = ?v` (formatted with `Debug`), or `k` alone for
+/// `k = k`.
+#[macro_export]
+macro_rules! log {
+    ($logger:expr, $level:expr, $msg:literal $(,)?) => {
+        $crate::__kolog_record!(@ ($logger) ($level) ($msg) [] [])
+    };
+    ($logger:expr, $level:expr, $msg:literal, $($fields:tt)+) => {
+        $crate::__kolog_record!(@ ($logger) ($level) ($msg) [] [] $($fields)+)
+    };
+}
+
+/// Logs at `TRACE`.
+#[macro_export]
+macro_rules! trace {
+    ($logger:expr, $($rest:tt)+) => { $crate::log!($logger, $crate::Level::Trace, $($rest)+) };
+}
+
+/// Logs at `DEBUG`.
+#[macro_export]
+macro_rules! debug {
+    ($logger:expr, $($rest:tt)+) => { $crate::log!($logger, $crate::Level::Debug, $($rest)+) };
+}
+
+/// Logs at `INFO`.
+///
+/// ```
+/// let kolog = kolog::Kolog::default();
+/// let log = kolog.logger("root").unwrap();
+/// let addr = std::net::Ipv4Addr::LOCALHOST;
+/// kolog::info!(log, "Processing request", user_id = 123, ip = %addr, ok = true);
+/// ```
+#[macro_export]
+macro_rules! info {
+    ($logger:expr, $($rest:tt)+) => { $crate::log!($logger, $crate::Level::Info, $($rest)+) };
+}
+
+/// Logs at `WARNING`.
+#[macro_export]
+macro_rules! warning {
+    ($logger:expr, $($rest:tt)+) => { $crate::log!($logger, $crate::Level::Warning, $($rest)+) };
+}
+
+/// Logs at `ERROR`.
+#[macro_export]
+macro_rules! error {
+    ($logger:expr, $($rest:tt)+) => { $crate::log!($logger, $crate::Level::Error, $($rest)+) };
+}
+
+/// Logs at `CRITICAL`.
+#[macro_export]
+macro_rules! critical {
+    ($logger:expr, $($rest:tt)+) => { $crate::log!($logger, $crate::Level::Critical, $($rest)+) };
+}
+
+/// Captures one field value (autoref specialisation, see `kolog::front::value`).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __kolog_value {
+    (% $v:expr) => {
+        $crate::__private::FieldValue::Display(&$v)
+    };
+    (? $v:expr) => {
+        $crate::__private::FieldValue::Debug(&$v)
+    };
+    ($v:expr) => {{
+        #[allow(unused_imports)]
+        use $crate::__private::{ViaError as _, ViaValue as _};
+        (&&&$crate::__private::Wrap(&$v)).__kolog_value()
+    }};
+}
+
+/// Munches `k = v, ...` into a list of names and a list of values, then expands the record.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __kolog_record {
+    (@ ($logger:expr) ($level:expr) ($msg:expr) [$($n:expr),*] [$($v:expr),*]) => {{
+        static __KOLOG_CALLSITE: $crate::record::Callsite = $crate::record::Callsite {
+            message: $msg,
+            fields: &[$($n),*],
+            file: file!(),
+            line: line!(),
+            module_path: module_path!(),
+            kind: $crate::record::CallsiteKind::Event,
+        };
+        let __kolog_logger: &$crate::Logger = &$logger;
+        let __kolog_level: $crate::Level = $level;
+        if __kolog_logger.enabled(__kolog_level) {
+            __kolog_logger.__emit(__kolog_level, &__KOLOG_CALLSITE, &[$($v),*]);
+        }
+    }};
+    (@ $l:tt $lv:tt $m:tt [$($n:expr),*] [$($v:expr),*] $k:ident = % $val:expr $(, $($rest:tt)*)?) => {
+        $crate::__kolog_record!(@ $l $lv $m [$($n,)* stringify!($k)] [$($v,)* $crate::__kolog_value!(% $val)] $($($rest)*)?)
+    };
+    (@ $l:tt $lv:tt $m:tt [$($n:expr),*] [$($v:expr),*] $k:ident = ? $val:expr $(, $($rest:tt)*)?) => {
+        $crate::__kolog_record!(@ $l $lv $m [$($n,)* stringify!($k)] [$($v,)* $crate::__kolog_value!(? $val)] $($($rest)*)?)
+    };
+    (@ $l:tt $lv:tt $m:tt [$($n:expr),*] [$($v:expr),*] $k:ident = $val:expr $(, $($rest:tt)*)?) => {
+        $crate::__kolog_record!(@ $l $lv $m [$($n,)* stringify!($k)] [$($v,)* $crate::__kolog_value!($val)] $($($rest)*)?)
+    };
+    (@ $l:tt $lv:tt $m:tt [$($n:expr),*] [$($v:expr),*] $k:ident $(, $($rest:tt)*)?) => {
+        $crate::__kolog_record!(@ $l $lv $m [$($n,)* stringify!($k)] [$($v,)* $crate::__kolog_value!($k)] $($($rest)*)?)
+    };
+}
+
+/// A new [`Logger`](crate::Logger) with more bound context; the original is unchanged.
+///
+/// ```
+/// let kolog = kolog::Kolog::default();
+/// let log = kolog.logger("root").unwrap();
+/// let auth = kolog::bind!(log, service = "auth", env = "prod");
+/// let req = kolog::bind!(auth, request_id = "abc123");
+/// assert_eq!(req.context().len(), 3);
+/// assert!(log.context().is_empty());
+/// ```
+#[macro_export]
+macro_rules! bind {
+    ($logger:expr $(,)?) => { ::core::clone::Clone::clone(&$logger) };
+    ($logger:expr, $($fields:tt)+) => {
+        $crate::__kolog_bind!(@ ($logger) [] $($fields)+)
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __kolog_bind {
+    (@ ($logger:expr) [$($f:expr),*]) => {{
+        let __kolog_logger: &$crate::Logger = &$logger;
+        __kolog_logger.bind_fields(&[$($f),*])
+    }};
+    (@ $l:tt [$($f:expr),*] $k:ident = % $val:expr $(, $($rest:tt)*)?) => {
+        $crate::__kolog_bind!(@ $l [$($f,)* (stringify!($k), $crate::__kolog_value!(% $val))] $($($rest)*)?)
+    };
+    (@ $l:tt [$($f:expr),*] $k:ident = ? $val:expr $(, $($rest:tt)*)?) => {
+        $crate::__kolog_bind!(@ $l [$($f,)* (stringify!($k), $crate::__kolog_value!(? $val))] $($($rest)*)?)
+    };
+    (@ $l:tt [$($f:expr),*] $k:ident = $val:expr $(, $($rest:tt)*)?) => {
+        $crate::__kolog_bind!(@ $l [$($f,)* (stringify!($k), $crate::__kolog_value!($val))] $($($rest)*)?)
+    };
+    (@ $l:tt [$($f:expr),*] $k:ident $(, $($rest:tt)*)?) => {
+        $crate::__kolog_bind!(@ $l [$($f,)* (stringify!($k), $crate::__kolog_value!($k))] $($($rest)*)?)
+    };
+}
+
+/// Logs `Begin: <msg>` at INFO now and `End (<seconds>): <msg>` when the returned guard is
+/// dropped. Fields are bound to the guard's logger, which the guard derefs to.
+///
+/// ```
+/// let kolog = kolog::Kolog::default();
+/// let log = kolog.logger("root").unwrap();
+/// {
+///     let q = kolog::info_life!(log, "Database query", table = "users");
+///     kolog::info!(q, "Did work");
+/// } // logs "End (0.00): Database query"
+/// ```
+#[macro_export]
+macro_rules! info_life {
+    ($logger:expr, $msg:literal $(, $($fields:tt)*)?) => {{
+        static __KOLOG_BEGIN: $crate::record::Callsite = $crate::record::Callsite {
+            message: concat!("Begin: ", $msg),
+            fields: &[],
+            file: file!(),
+            line: line!(),
+            module_path: module_path!(),
+            kind: $crate::record::CallsiteKind::Event,
+        };
+        static __KOLOG_END: $crate::record::Callsite = $crate::record::Callsite {
+            message: $msg,
+            fields: &["elapsed"],
+            file: file!(),
+            line: line!(),
+            module_path: module_path!(),
+            kind: $crate::record::CallsiteKind::LifeEnd,
+        };
+        $crate::__private::LifeGuard::start(
+            $crate::bind!($logger $(, $($fields)*)?),
+            $crate::Level::Info,
+            &__KOLOG_BEGIN,
+            &__KOLOG_END,
+        )
+    }};
+}

@@ -1,0 +1,109 @@
+//! How the macros capture field values without allocating: integers, floats, bools and strings
+//! are taken as they are; `%v` and `?v` are formatted on the caller into the ring; an error
+//! (`error = &e`) keeps its source chain.
+//!
+//! The macros pick the capture by autoref specialisation: `(&&&Wrap(&v)).__kolog_value()`
+//! resolves to [`ViaValue`] when the type implements [`ToValue`], else to [`ViaError`] when it
+//! implements `std::error::Error`.
+
+pub use crate::record::encode::FieldValue;
+
+/// Types that can be a field value as they are.
+pub trait ToValue {
+    /// The value to encode.
+    fn to_value(&self) -> FieldValue<'_>;
+}
+
+macro_rules! to_value_int {
+    ($variant:ident as $as:ty: $($t:ty),*) => {$(
+        impl ToValue for $t {
+            #[inline(always)]
+            fn to_value(&self) -> FieldValue<'_> {
+                FieldValue::$variant(*self as $as)
+            }
+        }
+    )*};
+}
+
+to_value_int!(I64 as i64: i8, i16, i32, i64, isize);
+to_value_int!(U64 as u64: u8, u16, u32, u64, usize);
+to_value_int!(F64 as f64: f32, f64);
+
+impl ToValue for bool {
+    #[inline(always)]
+    fn to_value(&self) -> FieldValue<'_> {
+        FieldValue::Bool(*self)
+    }
+}
+
+impl ToValue for str {
+    #[inline(always)]
+    fn to_value(&self) -> FieldValue<'_> {
+        FieldValue::Str(self)
+    }
+}
+
+impl ToValue for String {
+    #[inline(always)]
+    fn to_value(&self) -> FieldValue<'_> {
+        FieldValue::Str(self)
+    }
+}
+
+impl ToValue for std::borrow::Cow<'_, str> {
+    #[inline(always)]
+    fn to_value(&self) -> FieldValue<'_> {
+        FieldValue::Str(self)
+    }
+}
+
+impl ToValue for Box<str> {
+    #[inline(always)]
+    fn to_value(&self) -> FieldValue<'_> {
+        FieldValue::Str(self)
+    }
+}
+
+impl ToValue for std::sync::Arc<str> {
+    #[inline(always)]
+    fn to_value(&self) -> FieldValue<'_> {
+        FieldValue::Str(self)
+    }
+}
+
+impl<T: ToValue + ?Sized> ToValue for &T {
+    #[inline(always)]
+    fn to_value(&self) -> FieldValue<'_> {
+        (**self).to_value()
+    }
+}
+
+/// Wraps a captured reference for autoref specialisation (used by the macros).
+#[doc(hidden)]
+pub struct Wrap<'a, T: ?Sized>(pub &'a T);
+
+/// First choice: a [`ToValue`] type.
+#[doc(hidden)]
+pub trait ViaValue<'a> {
+    fn __kolog_value(&self) -> FieldValue<'a>;
+}
+
+impl<'a, T: ToValue + ?Sized> ViaValue<'a> for &&Wrap<'a, T> {
+    #[inline(always)]
+    fn __kolog_value(&self) -> FieldValue<'a> {
+        self.0.to_value()
+    }
+}
+
+/// Second choice: an error, kept with its type name and source chain.
+#[doc(hidden)]
+pub trait ViaError<'a> {
+    fn __kolog_value(&self) -> FieldValue<'a>;
+}
+
+impl<'a, E: std::error::Error> ViaError<'a> for &Wrap<'a, E> {
+    #[inline(always)]
+    fn __kolog_value(&self) -> FieldValue<'a> {
+        FieldValue::Error(self.0, std::any::type_name::<E>().trim_start_matches('&'))
+    }
+}

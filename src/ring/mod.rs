@@ -1,0 +1,446 @@
+//! Per-thread SPSC byte rings and their registry.
+//!
+//! A [`Ring`] holds variable-length records in a power-of-two byte buffer. Each record sits in
+//! a slot: an 8-byte header (`u32` payload length, `u32` tag) then the payload, padded to a
+//! multiple of 8. A record that does not fit before the end of the buffer is preceded by a
+//! padding slot that fills the rest, so every payload is contiguous.
+//!
+//! The producer side ([`Producer`]) and the consumer side ([`Consumer`]) are separate handles:
+//! neither is `Clone`, both are `Send` but not `Sync`, so each index has exactly one writer.
+//! Each side keeps a cached copy of the other side's index and reloads it only when the ring
+//! looks full (producer) or empty (consumer), as in rtrb and crossbeam's `ArrayQueue`.
+
+pub(crate) mod registry;
+pub(crate) mod sync;
+
+use std::alloc::{self, Layout};
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+
+use crossbeam_utils::CachePadded;
+
+use self::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
+
+const SLOT_HEADER: usize = 8;
+const TAG_RECORD: u32 = 1;
+const TAG_PAD: u32 = 2;
+/// Smallest ring, in bytes.
+pub(crate) const MIN_RING_BYTES: usize = 4096;
+/// Bytes per record assumed when sizing a ring from `max_queue_size`.
+pub(crate) const TYPICAL_RECORD_BYTES: usize = 128;
+
+/// The ring size for a `max_queue_size`: `next_power_of_two(max(n * 128, 4096))`.
+pub(crate) fn ring_bytes(max_queue_size: usize) -> usize {
+    max_queue_size
+        .saturating_mul(TYPICAL_RECORD_BYTES)
+        .clamp(MIN_RING_BYTES, 1 << 30)
+        .next_power_of_two()
+}
+
+/// The slot size of a payload of `len` bytes.
+#[inline]
+fn slot_len(len: usize) -> usize {
+    (SLOT_HEADER + len + 7) & !7
+}
+
+/// Who to wake when a full ring gets space.
+pub(crate) enum Waiter {
+    /// A parked thread.
+    Thread(std::thread::Thread),
+    /// A pending future (the async front end).
+    #[allow(dead_code)]
+    Task(std::task::Waker),
+}
+
+/// Counters written only by the producer (plain load + store, no read-modify-write).
+#[derive(Default)]
+pub(crate) struct ProducerCounters {
+    /// Records published.
+    pub enqueued: AtomicU64,
+    /// Records discarded because the ring was full (`Drop`).
+    pub dropped_full: AtomicU64,
+    /// Records discarded to make room (`DropOldest`).
+    pub dropped_oldest: AtomicU64,
+    /// Records larger than the ring.
+    pub dropped_oversize: AtomicU64,
+}
+
+impl ProducerCounters {
+    #[inline]
+    fn bump(counter: &AtomicU64) {
+        counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+}
+
+/// The shared part of one ring.
+pub(crate) struct Ring {
+    buf: NonNull<u8>,
+    cap: usize,
+    /// Next byte the producer writes (monotonic; position is `head & (cap - 1)`).
+    head: CachePadded<AtomicUsize>,
+    /// Next byte the consumer reads (monotonic).
+    tail: CachePadded<AtomicUsize>,
+    /// Producer-written counters, on their own cache line.
+    pub(crate) counters: CachePadded<ProducerCounters>,
+    /// Set when the producer handle is dropped (its thread exited).
+    producer_gone: AtomicBool,
+    /// Set while a producer waits for space; the consumer wakes `waiter` after freeing space.
+    waiting: AtomicBool,
+    waiter: Mutex<Option<Waiter>>,
+}
+
+// SAFETY: the buffer is only accessed through `Producer` (bytes in [tail, tail + cap) not yet
+// published) and `Consumer` (bytes in [tail, head)), which never overlap: the producer writes
+// only after the consumer released the bytes (tail store with Release / load with Acquire) and
+// the consumer reads only after the producer published them (head store Release / load
+// Acquire). Everything else in `Ring` is atomics or a mutex.
+unsafe impl Send for Ring {}
+// SAFETY: as above; shared access goes through atomics and the two single-owner handles.
+unsafe impl Sync for Ring {}
+
+impl Ring {
+    fn layout(cap: usize) -> Layout {
+        Layout::from_size_align(cap, 64).expect("ring layout")
+    }
+
+    /// A ring of `cap` bytes (a power of two, at least 64), split into its two handles.
+    pub(crate) fn with_capacity(cap: usize) -> (Producer, Consumer) {
+        assert!(cap.is_power_of_two() && cap >= 64);
+        let layout = Ring::layout(cap);
+        // SAFETY: the layout has a non-zero size. Zeroed memory means every byte is
+        // initialised; large allocations come as untouched zero pages, so a thread that logs
+        // once touches only one page.
+        let ptr = unsafe { alloc::alloc_zeroed(layout) };
+        let buf = NonNull::new(ptr).unwrap_or_else(|| alloc::handle_alloc_error(layout));
+        let ring = Arc::new(Ring {
+            buf,
+            cap,
+            head: CachePadded::new(AtomicUsize::new(0)),
+            tail: CachePadded::new(AtomicUsize::new(0)),
+            counters: CachePadded::new(ProducerCounters::default()),
+            producer_gone: AtomicBool::new(false),
+            waiting: AtomicBool::new(false),
+            waiter: Mutex::new(None),
+        });
+        let producer = Producer {
+            ring: ring.clone(),
+            head: 0,
+            cached_tail: 0,
+            _not_sync: PhantomData,
+        };
+        let consumer = Consumer {
+            ring,
+            tail: 0,
+            _not_sync: PhantomData,
+        };
+        (producer, consumer)
+    }
+
+    /// Whether the producer is gone and every record was consumed: the ring can be freed.
+    pub(crate) fn is_abandoned(&self) -> bool {
+        self.producer_gone.load(Ordering::Acquire)
+            && self.head.load(Ordering::Acquire) == self.tail.load(Ordering::Acquire)
+    }
+
+    /// Registers `waiter` to be woken when space is freed. The caller must re-check for space
+    /// after this returns, then park or return `Pending`.
+    pub(crate) fn register_waiter(&self, waiter: Waiter) {
+        *self.waiter.lock().unwrap_or_else(|e| e.into_inner()) = Some(waiter);
+        self.waiting.store(true, Ordering::SeqCst);
+    }
+
+    /// Wakes the registered waiter, if any.
+    pub(crate) fn wake_waiter(&self) {
+        if self.waiting.swap(false, Ordering::SeqCst) {
+            let waiter = self.waiter.lock().unwrap_or_else(|e| e.into_inner()).take();
+            match waiter {
+                Some(Waiter::Thread(t)) => t.unpark(),
+                Some(Waiter::Task(w)) => w.wake(),
+                None => {}
+            }
+        }
+    }
+
+    fn slot_ptr(&self, pos: usize) -> *mut u8 {
+        debug_assert!(pos < self.cap);
+        // SAFETY: `pos < cap`, so the result stays inside the allocation.
+        unsafe { self.buf.as_ptr().add(pos) }
+    }
+
+    fn write_slot_header(&self, pos: usize, len: usize, tag: u32) {
+        let mut h = [0u8; SLOT_HEADER];
+        h[..4].copy_from_slice(&(len as u32).to_le_bytes());
+        h[4..].copy_from_slice(&tag.to_le_bytes());
+        // SAFETY: `pos` is 8-aligned and `pos + 8 <= cap` (slots never straddle the end), and
+        // the producer owns these bytes (see `Producer::push`).
+        unsafe { std::ptr::copy_nonoverlapping(h.as_ptr(), self.slot_ptr(pos), SLOT_HEADER) };
+    }
+
+    fn read_slot_header(&self, pos: usize) -> (usize, u32) {
+        let mut h = [0u8; SLOT_HEADER];
+        // SAFETY: as in `write_slot_header`; the caller owns these bytes (consumer: published
+        // and not yet released).
+        unsafe { std::ptr::copy_nonoverlapping(self.slot_ptr(pos), h.as_mut_ptr(), SLOT_HEADER) };
+        let len = u32::from_le_bytes(h[..4].try_into().unwrap()) as usize;
+        let tag = u32::from_le_bytes(h[4..].try_into().unwrap());
+        (len, tag)
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        // SAFETY: `buf` was allocated in `with_capacity` with this layout and is freed once.
+        unsafe { alloc::dealloc(self.buf.as_ptr(), Ring::layout(self.cap)) };
+    }
+}
+
+/// Why a push did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PushError {
+    /// Not enough free space now.
+    Full,
+    /// The record can never fit in this ring.
+    TooLarge,
+}
+
+/// The producing end of a ring. Owned by one thread (its thread-local), `Send` but not `Sync`.
+pub(crate) struct Producer {
+    ring: Arc<Ring>,
+    head: usize,
+    cached_tail: usize,
+    _not_sync: PhantomData<Cell<()>>,
+}
+
+impl Producer {
+    /// The shared ring.
+    pub(crate) fn ring(&self) -> &Arc<Ring> {
+        &self.ring
+    }
+
+    /// Reserves a slot for a payload of exactly `len` bytes, lets `fill` write it, and
+    /// publishes it.
+    #[inline]
+    pub(crate) fn push(
+        &mut self,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> Result<(), PushError> {
+        let ring = &*self.ring;
+        let cap = ring.cap;
+        let slot = slot_len(len);
+        if slot > cap {
+            return Err(PushError::TooLarge);
+        }
+        let pos = self.head & (cap - 1);
+        let to_end = cap - pos;
+        let need = if slot <= to_end { slot } else { to_end + slot };
+        if cap - (self.head - self.cached_tail) < need {
+            self.cached_tail = ring.tail.load(Ordering::Acquire);
+            if cap - (self.head - self.cached_tail) < need {
+                return Err(PushError::Full);
+            }
+        }
+        let mut head = self.head;
+        let mut pos = pos;
+        if slot > to_end {
+            ring.write_slot_header(pos, to_end - SLOT_HEADER, TAG_PAD);
+            head += to_end;
+            pos = 0;
+        }
+        ring.write_slot_header(pos, len, TAG_RECORD);
+        // SAFETY: [pos + 8, pos + 8 + len) lies inside the buffer (pos + slot <= cap) and is
+        // free: the free-space check above shows the consumer released it (Acquire load of
+        // tail), and the consumer will not read it before the Release store of head below.
+        let payload =
+            unsafe { std::slice::from_raw_parts_mut(ring.slot_ptr(pos).add(SLOT_HEADER), len) };
+        fill(payload);
+        head += slot;
+        self.head = head;
+        ring.head.store(head, Ordering::Release);
+        ProducerCounters::bump(&ring.counters.enqueued);
+        Ok(())
+    }
+
+    /// Whether a payload of `len` bytes fits now (reloads the consumer's index).
+    pub(crate) fn has_room(&mut self, len: usize) -> bool {
+        let cap = self.ring.cap;
+        let slot = slot_len(len);
+        let to_end = cap - (self.head & (cap - 1));
+        let need = if slot <= to_end { slot } else { to_end + slot };
+        self.cached_tail = self.ring.tail.load(Ordering::SeqCst);
+        cap - (self.head - self.cached_tail) >= need
+    }
+
+    /// Counts a record discarded because the ring was full.
+    pub(crate) fn count_dropped_full(&self) {
+        ProducerCounters::bump(&self.ring.counters.dropped_full);
+    }
+
+    /// Counts a record that can never fit.
+    pub(crate) fn count_dropped_oversize(&self) {
+        ProducerCounters::bump(&self.ring.counters.dropped_oversize);
+    }
+}
+
+impl Drop for Producer {
+    fn drop(&mut self) {
+        self.ring.producer_gone.store(true, Ordering::Release);
+    }
+}
+
+/// The consuming end of a ring, owned by the drainer.
+pub(crate) struct Consumer {
+    ring: Arc<Ring>,
+    tail: usize,
+    _not_sync: PhantomData<Cell<()>>,
+}
+
+/// How often (in bytes consumed) the consumer releases space while draining a long run.
+const RELEASE_EVERY: usize = 64 * 1024;
+
+impl Consumer {
+    /// The shared ring.
+    pub(crate) fn ring(&self) -> &Arc<Ring> {
+        &self.ring
+    }
+
+    /// Calls `f` with the payload of every record published so far, in order, releasing the
+    /// space as it goes. Returns the number of records.
+    pub(crate) fn drain(&mut self, mut f: impl FnMut(&[u8])) -> usize {
+        let ring = &*self.ring;
+        let head = ring.head.load(Ordering::Acquire);
+        let mut tail = self.tail;
+        let mut released = tail;
+        let mut n = 0;
+        while tail != head {
+            let pos = tail & (ring.cap - 1);
+            let (len, tag) = ring.read_slot_header(pos);
+            let slot = slot_len(len);
+            if tag == TAG_RECORD {
+                // SAFETY: [pos + 8, pos + 8 + len) was published by the producer (Acquire load
+                // of head above) and is not released until the tail store below, so the
+                // producer does not write it while this shared slice lives.
+                let payload =
+                    unsafe { std::slice::from_raw_parts(ring.slot_ptr(pos).add(SLOT_HEADER), len) };
+                f(payload);
+                n += 1;
+            }
+            tail += slot;
+            if tail - released >= RELEASE_EVERY {
+                ring.tail.store(tail, Ordering::SeqCst);
+                released = tail;
+                ring.wake_waiter();
+            }
+        }
+        self.tail = tail;
+        if released != tail {
+            ring.tail.store(tail, Ordering::SeqCst);
+        }
+        if n > 0 {
+            ring.wake_waiter();
+        }
+        n
+    }
+
+    /// Number of records published and not yet consumed (walks the ring; for shutdown
+    /// accounting).
+    pub(crate) fn count_pending(&self) -> u64 {
+        let ring = &*self.ring;
+        let head = ring.head.load(Ordering::Acquire);
+        let mut tail = self.tail;
+        let mut n = 0;
+        while tail != head {
+            let (len, tag) = ring.read_slot_header(tail & (ring.cap - 1));
+            if tag == TAG_RECORD {
+                n += 1;
+            }
+            tail += slot_len(len);
+        }
+        n
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(ring_bytes(0), 4096);
+        assert_eq!(ring_bytes(10_000), 2 * 1024 * 1024);
+        assert_eq!(slot_len(0), 8);
+        assert_eq!(slot_len(1), 16);
+        assert_eq!(slot_len(8), 16);
+    }
+
+    #[test]
+    fn push_and_drain_in_order_across_wraps() {
+        let (mut p, mut c) = Ring::with_capacity(256);
+        let mut expected = Vec::new();
+        let mut got = Vec::new();
+        for i in 0..10_000u32 {
+            let len = (i % 37) as usize + 1;
+            let payload: Vec<u8> = (0..len).map(|j| (i as usize + j) as u8).collect();
+            loop {
+                match p.push(len, |b| b.copy_from_slice(&payload)) {
+                    Ok(()) => break,
+                    Err(PushError::Full) => {
+                        c.drain(|b| got.push(b.to_vec()));
+                    }
+                    Err(PushError::TooLarge) => unreachable!(),
+                }
+            }
+            expected.push(payload);
+        }
+        c.drain(|b| got.push(b.to_vec()));
+        assert_eq!(got, expected);
+        assert_eq!(p.ring().counters.enqueued.load(Ordering::Relaxed), 10_000);
+    }
+
+    #[test]
+    fn too_large_and_full() {
+        let (mut p, mut c) = Ring::with_capacity(64);
+        assert_eq!(p.push(57, |_| {}), Err(PushError::TooLarge));
+        assert_eq!(p.push(56, |_| {}), Ok(()));
+        assert_eq!(p.push(0, |_| {}), Err(PushError::Full));
+        assert_eq!(c.count_pending(), 1);
+        assert_eq!(c.drain(|b| assert_eq!(b.len(), 56)), 1);
+        assert_eq!(p.push(0, |_| {}), Ok(()));
+    }
+
+    #[test]
+    fn abandoned_after_producer_drop_and_drain() {
+        let (p, mut c) = Ring::with_capacity(64);
+        let ring = c.ring().clone();
+        let mut p = p;
+        p.push(3, |b| b.copy_from_slice(b"abc")).unwrap();
+        drop(p);
+        assert!(!ring.is_abandoned());
+        c.drain(|_| {});
+        assert!(ring.is_abandoned());
+    }
+
+    #[test]
+    fn concurrent_producer_consumer() {
+        let (mut p, mut c) = Ring::with_capacity(1024);
+        let t = std::thread::spawn(move || {
+            for i in 0..200_000u64 {
+                let bytes = i.to_le_bytes();
+                let len = 8 + (i % 13) as usize;
+                while p.push(len, |b| b[..8].copy_from_slice(&bytes)).is_err() {
+                    std::hint::spin_loop();
+                }
+            }
+        });
+        let mut next = 0u64;
+        while next < 200_000 {
+            c.drain(|b| {
+                assert_eq!(u64::from_le_bytes(b[..8].try_into().unwrap()), next);
+                assert_eq!(b.len(), 8 + (next % 13) as usize);
+                next += 1;
+            });
+        }
+        t.join().unwrap();
+    }
+}

@@ -1,0 +1,175 @@
+mod common;
+
+use kolog::config::{HandlerKind, RendererKind};
+use kolog::{bind, info, warning, Kolog, Level, QueueConfig, Sink};
+
+fn kolog() -> Kolog {
+    Kolog::from_config(common::system(
+        vec![
+            common::logger(
+                "root",
+                Some(Level::Info),
+                HandlerKind::Null,
+                RendererKind::StreamPlain,
+            ),
+            common::logger(
+                "app",
+                Some(Level::Debug),
+                HandlerKind::Null,
+                RendererKind::StreamPlain,
+            ),
+        ],
+        QueueConfig::default(),
+    ))
+    .unwrap()
+}
+
+#[test]
+fn sink_captures_structured_records_in_order() {
+    let k = kolog();
+    let sink = Sink::new();
+    k.queue_manager().add_sink("app", sink.clone());
+    let log = k.logger("app.db").unwrap();
+    for i in 0..100u64 {
+        info!(
+            log,
+            "row",
+            i,
+            neg = -(i as i64),
+            f = 0.5,
+            ok = true,
+            s = "x y"
+        );
+    }
+    k.flush();
+    let records = sink.records();
+    assert_eq!(records.len(), 100);
+    for (i, r) in records.iter().enumerate() {
+        assert_eq!(r.get("event").unwrap(), "row");
+        assert_eq!(r.get("logger").unwrap(), "app.db");
+        assert_eq!(r.get("level").unwrap(), "INFO");
+        assert_eq!(r.get("i").unwrap(), i as u64);
+        assert_eq!(r.get("neg").unwrap(), -(i as i64));
+        assert_eq!(r.get("f").unwrap(), 0.5);
+        assert_eq!(r.get("ok").unwrap(), true);
+        assert_eq!(r.get("s").unwrap(), "x y");
+    }
+    assert_eq!(sink.events().len(), 100);
+    sink.clear();
+    assert!(sink.is_empty());
+    let stats = k.stats();
+    assert_eq!(stats.enqueued, 100);
+    assert_eq!(stats.written, 100);
+    assert_eq!(stats.dropped, 0);
+}
+
+#[test]
+fn bind_is_immutable_and_chains() {
+    let k = kolog();
+    let sink = Sink::new();
+    k.queue_manager().add_sink("app", sink.clone());
+    let log = k.logger("app").unwrap();
+    let api = bind!(log, service = "api", version = "v1");
+    let req = bind!(api, request_id = "abc123", version = "v2");
+    info!(log, "plain");
+    info!(api, "Request received", endpoint = "/users");
+    warning!(req, "Processing", user_id = 456);
+    k.flush();
+    let r = sink.records();
+    assert_eq!(r.len(), 3);
+    assert_eq!(r[0].fields.len(), 3, "{:?}", r[0]);
+    assert_eq!(r[1].get("service").unwrap(), "api");
+    assert_eq!(r[1].get("version").unwrap(), "v1");
+    assert_eq!(r[1].get("endpoint").unwrap(), "/users");
+    assert_eq!(r[2].get("version").unwrap(), "v2");
+    assert_eq!(r[2].get("request_id").unwrap(), "abc123");
+    assert_eq!(r[2].get("user_id").unwrap(), 456);
+    assert_eq!(r[2].get("level").unwrap(), "WARNING");
+    let keys: Vec<_> = r[2].fields.keys().cloned().collect();
+    assert!(keys.contains(&"service".to_string()));
+    assert_eq!(api.context().len(), 2);
+    assert!(log.context().is_empty());
+}
+
+#[test]
+fn levels_filter_per_logger() {
+    let k = kolog();
+    let sink = Sink::new();
+    k.queue_manager().add_sink("root", sink.clone());
+    let root = k.logger("other").unwrap();
+    let app = k.logger("app.x").unwrap();
+    kolog::debug!(root, "hidden");
+    kolog::debug!(app, "shown");
+    kolog::log!(root, Level::Error, "err");
+    k.flush();
+    let ev: Vec<_> = sink
+        .records()
+        .iter()
+        .map(|r| r.get("event").unwrap().clone())
+        .collect();
+    assert_eq!(ev, ["shown", "err"]);
+    assert!(!root.enabled(Level::Debug));
+    assert!(app.enabled(Level::Debug));
+}
+
+#[test]
+fn remove_sink_restores_handlers() {
+    let k = kolog();
+    let sink = Sink::new();
+    let log = k.logger("app").unwrap();
+    k.queue_manager().add_sink("app", sink.clone());
+    info!(log, "a");
+    k.queue_manager().remove_sink("app");
+    info!(log, "b");
+    k.flush();
+    assert_eq!(sink.len(), 1);
+    assert_eq!(k.stats().written, 2);
+}
+
+#[test]
+fn unknown_logger_without_root_is_a_configuration_error() {
+    let k = Kolog::from_config(common::system(
+        vec![common::logger(
+            "app",
+            None,
+            HandlerKind::Null,
+            RendererKind::StreamPlain,
+        )],
+        QueueConfig::default(),
+    ))
+    .unwrap();
+    assert!(k.logger("app.db.pool").is_ok());
+    let err = k.logger("billing").unwrap_err();
+    assert_eq!(err.kind(), kolog::ErrorKind::Configuration);
+    assert_eq!(
+        err.code(),
+        "CONFIGURATION::LoggerFactory::VALIDATION::ERROR"
+    );
+    assert!(err.msg().contains("billing"), "{}", err.msg());
+}
+
+#[test]
+fn info_life_logs_begin_and_end_with_elapsed_seconds() {
+    let k = kolog();
+    let sink = Sink::new();
+    k.queue_manager().add_sink("app", sink.clone());
+    let log = k.logger("app").unwrap();
+    {
+        let q = kolog::info_life!(log, "Database query", table = "users");
+        info!(q, "Did work");
+        std::thread::sleep(std::time::Duration::from_millis(120));
+    }
+    k.flush();
+    let r = sink.records();
+    assert_eq!(r.len(), 3);
+    assert_eq!(r[0].get("event").unwrap(), "Begin: Database query");
+    assert_eq!(r[0].get("table").unwrap(), "users");
+    assert_eq!(r[1].get("event").unwrap(), "Did work");
+    assert_eq!(r[1].get("table").unwrap(), "users");
+    let end = r[2].get("event").unwrap().as_str().unwrap();
+    assert!(
+        end.starts_with("End (0.1") && end.ends_with("): Database query"),
+        "{end}"
+    );
+    assert_eq!(end.len(), "End (0.12): Database query".len());
+}

@@ -1,0 +1,63 @@
+//! 10,000 threads that each log one record and exit: every record is written, and the rings
+//! of exited threads are reclaimed.
+mod common;
+
+use kolog::config::{HandlerKind, RendererKind};
+use kolog::{info, Kolog, Level, QueueConfig, Sink};
+
+#[test]
+fn ten_thousand_short_lived_threads_lose_nothing_and_leak_no_rings() {
+    let k = Kolog::from_config(common::system(
+        vec![common::logger(
+            "root",
+            Some(Level::Info),
+            HandlerKind::Null,
+            RendererKind::StreamPlain,
+        )],
+        QueueConfig {
+            max_queue_size: 1000,
+            ..QueueConfig::default()
+        },
+    ))
+    .unwrap();
+    let sink = Sink::new();
+    k.queue_manager().add_sink("root", sink.clone());
+    let log = k.logger("churn").unwrap();
+    let mut peak_live = 0;
+    for batch in 0..100u64 {
+        let handles: Vec<_> = (0..100u64)
+            .map(|i| {
+                let log = log.clone();
+                std::thread::spawn(move || info!(log, "hello", n = batch * 100 + i))
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        peak_live = peak_live.max(k.stats().live_rings);
+    }
+    k.flush();
+    // Abandoned rings are reclaimed by the drainer after they are drained.
+    let mut live = usize::MAX;
+    for _ in 0..200 {
+        k.flush();
+        live = k.stats().live_rings;
+        if live == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(live, 0, "rings of exited threads must be reclaimed");
+    assert!(peak_live <= 200, "live rings stay bounded, saw {peak_live}");
+    let stats = k.stats();
+    assert_eq!(stats.enqueued, 10_000);
+    assert_eq!(stats.written, 10_000);
+    assert_eq!(stats.dropped, 0);
+    let mut seen: Vec<u64> = sink
+        .records()
+        .iter()
+        .map(|r| r.get("n").unwrap().as_u64().unwrap())
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (0..10_000).collect::<Vec<_>>());
+}
