@@ -34,7 +34,7 @@ pub use crate::drain::factory::LoggerFactory;
 pub use crate::drain::queue_manager::{QueueManager, ShutdownReport, Stats};
 pub use crate::error::{Error, ErrorKind, Severity};
 pub use crate::front::life::LifeGuard;
-pub use crate::front::logger::Logger;
+pub use crate::front::logger::{EnqueueFuture, Logger};
 pub use crate::front::value::ToValue;
 pub use crate::kolog::Kolog;
 pub use crate::level::{Level, ParseLevelError};
@@ -46,5 +46,6 @@ pub use crate::write::sink::{Sink, SinkRecord};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::front::life::LifeGuard;
+    pub use crate::front::logger::EnqueueFuture;
     pub use crate::front::value::{FieldValue, ViaError, ViaValue, Wrap};
 }

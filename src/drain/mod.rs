@@ -19,7 +19,7 @@ use self::handler::{Delivery, Handler};
 use self::queue_manager::ShutdownReport;
 use self::shared::Shared;
 use crate::clock;
-use crate::config::{RendererConfig, RendererKind};
+use crate::config::{BackpressurePolicy, RendererConfig, RendererKind};
 use crate::front::logger::LoggerCore;
 use crate::process::Outcome;
 use crate::record::decode::{self, Values};
@@ -27,6 +27,61 @@ use crate::record::{Callsite, CallsiteKind, EventDict, Value};
 use crate::render::Renderer;
 use crate::ring::Consumer;
 use crate::write::sink::{Sink, SinkRecord};
+
+/// Which records a pass takes.
+#[derive(Clone, Copy)]
+enum Cutoff {
+    /// Records stamped before the pass began: a record stamped earlier but published later
+    /// cannot then be overtaken by one stamped after it (Quill's strict timestamp order).
+    Now,
+    /// Everything published (the final drain at shutdown).
+    Everything,
+}
+
+/// A record's timestamp, from its encoded header (0 if malformed, so it is taken at once).
+fn timestamp_of(payload: &[u8]) -> u64 {
+    decode::header(payload).map_or(0, |(h, _)| h.timestamp)
+}
+
+/// Drains every ring's published records stamped at or before `cutoff`, merged across rings
+/// in timestamp order: runs of one ring are taken while they are not later than the next
+/// record of any other ring. Returns the number of records.
+fn merge(
+    rings: &mut [Consumer],
+    keys: &mut Vec<Option<u64>>,
+    cutoff: u64,
+    mut f: impl FnMut(&[u8]),
+) -> usize {
+    keys.clear();
+    for r in rings.iter_mut() {
+        r.snapshot();
+        keys.push(r.next_key(timestamp_of));
+    }
+    let mut n = 0;
+    loop {
+        let mut best: Option<(usize, u64)> = None;
+        let mut second = u64::MAX;
+        for (i, k) in keys.iter().enumerate() {
+            let Some(k) = *k else { continue };
+            match best {
+                Some((_, b)) if k >= b => second = second.min(k),
+                _ => {
+                    if let Some((_, b)) = best {
+                        second = second.min(b);
+                    }
+                    best = Some((i, k));
+                }
+            }
+        }
+        let Some((i, k)) = best else { break };
+        if k > cutoff {
+            break;
+        }
+        n += rings[i].drain_while(second.min(cutoff), timestamp_of, &mut f);
+        keys[i] = rings[i].next_key(timestamp_of);
+    }
+    n
+}
 
 /// Counts of one drain pass, published to the shared counters once per pass.
 #[derive(Default)]
@@ -52,6 +107,10 @@ pub(crate) struct Drainer {
     sinks: Vec<(String, Sink)>,
     sink_renderer: Renderer,
     sink_buf: Vec<u8>,
+    /// Records copied out of a ring under `drop_oldest`.
+    copy_buf: Vec<u8>,
+    /// Each ring's next timestamp during a merge.
+    keys: Vec<Option<u64>>,
     /// Boxed because records hold the cores' addresses.
     #[allow(clippy::vec_box)]
     retiring: Vec<Box<LoggerCore>>,
@@ -69,6 +128,8 @@ impl Drainer {
             sinks: Vec::new(),
             sink_renderer,
             sink_buf: Vec::new(),
+            copy_buf: Vec::new(),
+            keys: Vec::new(),
             retiring: Vec::new(),
             flushed: 0,
         }
@@ -80,7 +141,7 @@ impl Drainer {
         loop {
             let ticket = self.shared.flush.requested.load(Ordering::SeqCst);
             let closing = self.shared.closed.load(Ordering::SeqCst);
-            let n = self.step();
+            let n = self.step(Cutoff::Now);
             if ticket > self.flushed {
                 self.complete_flush(ticket);
             }
@@ -105,7 +166,7 @@ impl Drainer {
 
     /// One pass: take retired logger cores, apply commands, adopt new rings, drain every ring,
     /// write the batches, then free the cores (no record drained later can reference them).
-    fn step(&mut self) -> usize {
+    fn step(&mut self, cutoff: Cutoff) -> usize {
         while let Some(core) = self.shared.retired.pop() {
             self.retiring.push(core);
         }
@@ -113,7 +174,11 @@ impl Drainer {
             self.apply(cmd);
         }
         self.shared.registry.adopt(&mut self.rings);
-        let n = self.pass();
+        let cutoff = match cutoff {
+            Cutoff::Now => clock::now(),
+            Cutoff::Everything => u64::MAX,
+        };
+        let n = self.pass(cutoff);
         self.retiring.clear();
         n
     }
@@ -132,7 +197,7 @@ impl Drainer {
         }
     }
 
-    fn pass(&mut self) -> usize {
+    fn pass(&mut self, cutoff: u64) -> usize {
         let mut counts = PassCounts::default();
         let mut n = 0;
         let Drainer {
@@ -141,8 +206,12 @@ impl Drainer {
             sinks,
             sink_renderer,
             sink_buf,
+            copy_buf,
+            shared,
+            keys,
             ..
         } = self;
+        let copy = shared.policy == BackpressurePolicy::DropOldest;
         let mut router = Router {
             handlers,
             sinks,
@@ -150,8 +219,13 @@ impl Drainer {
             sink_buf,
             counts: &mut counts,
         };
-        for ring in rings.iter_mut() {
-            n += ring.drain(|payload| router.dispatch(payload));
+        if copy {
+            // Drop-oldest rings are copied out a run at a time, ring by ring.
+            for ring in rings.iter_mut() {
+                n += ring.drain_copied(copy_buf, |payload| router.dispatch(payload));
+            }
+        } else {
+            n = merge(rings, keys, cutoff, |payload| router.dispatch(payload));
         }
         for h in self.handlers.iter_mut() {
             let failed = h.write_batch();
@@ -190,7 +264,7 @@ impl Drainer {
         let deadline = started + self.shared.config.drain_timeout;
         let mut timed_out = false;
         loop {
-            self.step();
+            self.step(Cutoff::Everything);
             if self.rings.iter().all(|r| r.count_pending() == 0) && !self.shared.registry.has_new()
             {
                 break;
@@ -275,6 +349,17 @@ fn context_value(v: &serde_json::Value) -> Value<'_> {
     }
 }
 
+fn seconds(v: Option<Value<'_>>) -> f64 {
+    match v {
+        Some(Value::F64(s)) => s,
+        _ => 0.0,
+    }
+}
+
+fn name_of<'v>(v: &'v Option<Value<'_>>) -> &'v str {
+    v.as_ref().and_then(Value::as_str).unwrap_or("")
+}
+
 impl Router<'_> {
     fn dispatch(&mut self, payload: &[u8]) {
         let Some((h, values)) = decode::header(payload) else {
@@ -303,13 +388,25 @@ impl Router<'_> {
         }
         let mut values = Values::new(values);
         let mut names = callsite.fields.iter();
-        if callsite.kind == CallsiteKind::LifeEnd {
+        let mut take = || {
             names.next();
-            let secs = match values.next() {
-                Some(Value::F64(s)) => s,
-                _ => 0.0,
-            };
-            ev.event = Cow::Owned(format!("End ({secs:.2}): {}", callsite.message));
+            values.next()
+        };
+        match callsite.kind {
+            CallsiteKind::Event => {}
+            CallsiteKind::LifeEnd => {
+                let secs = seconds(take());
+                ev.event = Cow::Owned(format!("End ({secs:.2}): {}", callsite.message));
+            }
+            CallsiteKind::NamedBegin => {
+                let name = take();
+                ev.event = Cow::Owned(format!("Begin: {}", name_of(&name)));
+            }
+            CallsiteKind::NamedEnd => {
+                let name = take();
+                let secs = seconds(take());
+                ev.event = Cow::Owned(format!("End ({secs:.2}): {}", name_of(&name)));
+            }
         }
         for (name, v) in names.zip(values) {
             ev.insert(*name, v);

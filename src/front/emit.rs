@@ -4,6 +4,7 @@
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use smallvec::SmallVec;
@@ -53,7 +54,8 @@ impl Local {
     }
 }
 
-/// Encodes and enqueues one record (the level check has passed).
+/// Encodes and enqueues one record (the level check has passed). Under `Block` a full ring
+/// makes the caller wait; see [`emit_async`] for the variant that never blocks.
 #[inline]
 pub(crate) fn emit(
     inner: &LoggerInner,
@@ -61,10 +63,42 @@ pub(crate) fn emit(
     callsite: &'static Callsite,
     values: &[FieldValue<'_>],
 ) {
+    encode_and_enqueue(inner, level, callsite, values, Wait::Park);
+}
+
+/// Like [`emit`], but when the ring is full under `Block` the record is encoded into an owned
+/// buffer and returned, for an [`EnqueueFuture`] to publish once there is room.
+#[inline]
+pub(crate) fn emit_async(
+    inner: &LoggerInner,
+    level: Level,
+    callsite: &'static Callsite,
+    values: &[FieldValue<'_>],
+) -> Option<Vec<u8>> {
+    encode_and_enqueue(inner, level, callsite, values, Wait::Return)
+}
+
+/// What a producer does when the ring is full under `Block`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    /// Spin, yield, then park until the drainer frees space.
+    Park,
+    /// Hand the encoded record back to the caller.
+    Return,
+}
+
+#[inline]
+fn encode_and_enqueue(
+    inner: &LoggerInner,
+    level: Level,
+    callsite: &'static Callsite,
+    values: &[FieldValue<'_>],
+    wait: Wait,
+) -> Option<Vec<u8>> {
     let shared = &inner.shared;
     if shared.is_closed() {
         count_shutdown_drop(shared);
-        return;
+        return None;
     }
     let header = Header {
         level,
@@ -78,31 +112,34 @@ pub(crate) fn emit(
             // inside a Display impl finds the thread-local free.
             let mut scratch = std::mem::take(&mut cell.borrow_mut().scratch);
             let len = encode::prepare(values, &mut scratch);
-            enqueue(
-                &mut cell.borrow_mut(),
-                shared,
+            let record = Record {
                 len,
-                &header,
+                header: &header,
                 values,
-                &scratch,
-            );
+                scratch: &scratch,
+            };
+            let pending = enqueue(&mut cell.borrow_mut(), shared, &record, wait);
             cell.borrow_mut().scratch = scratch;
+            pending
         } else {
             let scratch = Scratch::default();
             let len = encode::prepare(values, &mut Scratch::default());
-            enqueue(
-                &mut cell.borrow_mut(),
-                shared,
+            let record = Record {
                 len,
-                &header,
+                header: &header,
                 values,
-                &scratch,
-            );
+                scratch: &scratch,
+            };
+            enqueue(&mut cell.borrow_mut(), shared, &record, wait)
         }
     });
-    if done.is_err() {
-        // The thread is exiting and its thread-local is gone: nowhere to queue.
-        count_shutdown_drop(shared);
+    match done {
+        Ok(pending) => pending,
+        Err(_) => {
+            // The thread is exiting and its thread-local is gone: nowhere to queue.
+            count_shutdown_drop(shared);
+            None
+        }
     }
 }
 
@@ -124,21 +161,44 @@ fn count_shutdown_drop(shared: &Shared) {
         .fetch_add(1, Ordering::Relaxed);
 }
 
+/// A record ready to be written into a ring.
+struct Record<'r, 'v> {
+    len: usize,
+    header: &'r Header,
+    values: &'r [FieldValue<'v>],
+    scratch: &'r Scratch,
+}
+
+impl Record<'_, '_> {
+    #[inline]
+    fn push(&self, producer: &mut Producer) -> Result<(), PushError> {
+        producer.push(self.len, |dst| {
+            encode::write(dst, self.header, self.values, self.scratch)
+        })
+    }
+
+    fn to_vec(&self) -> Vec<u8> {
+        let mut v = vec![0; self.len];
+        encode::write(&mut v, self.header, self.values, self.scratch);
+        v
+    }
+}
+
 #[inline]
 fn enqueue(
     local: &mut Local,
     shared: &Arc<Shared>,
-    len: usize,
-    header: &Header,
-    values: &[FieldValue<'_>],
-    scratch: &Scratch,
-) {
+    record: &Record<'_, '_>,
+    wait: Wait,
+) -> Option<Vec<u8>> {
     let producer = local.producer(shared);
-    let fill = |dst: &mut [u8]| encode::write(dst, header, values, scratch);
-    match producer.push(len, fill) {
-        Ok(()) => {}
-        Err(PushError::TooLarge) => producer.count_dropped_oversize(),
-        Err(PushError::Full) => full(producer, shared, len, header, values, scratch),
+    match record.push(producer) {
+        Ok(()) => None,
+        Err(PushError::TooLarge) => {
+            producer.count_dropped_oversize();
+            None
+        }
+        Err(PushError::Full) => full(producer, shared, record, wait),
     }
 }
 
@@ -147,30 +207,53 @@ fn enqueue(
 fn full(
     producer: &mut Producer,
     shared: &Shared,
-    len: usize,
-    header: &Header,
-    values: &[FieldValue<'_>],
-    scratch: &Scratch,
-) {
+    record: &Record<'_, '_>,
+    wait: Wait,
+) -> Option<Vec<u8>> {
     match shared.policy {
-        BackpressurePolicy::Drop | BackpressurePolicy::DropOldest => producer.count_dropped_full(),
+        BackpressurePolicy::Drop => producer.count_dropped_full(),
+        BackpressurePolicy::DropOldest => {
+            let mut attempt = 0u32;
+            loop {
+                match record.push(producer) {
+                    Ok(()) => break,
+                    Err(PushError::TooLarge) => {
+                        producer.count_dropped_oversize();
+                        break;
+                    }
+                    Err(PushError::Full) => {}
+                }
+                if !producer.evict_oldest() {
+                    // The drainer is copying a bounded run out; it releases it in microseconds.
+                    attempt += 1;
+                    if attempt > 64 {
+                        std::thread::yield_now();
+                    }
+                }
+            }
+        }
+        BackpressurePolicy::Block if wait == Wait::Return => return Some(record.to_vec()),
         BackpressurePolicy::Block => {
             let mut attempt = 0u32;
             loop {
-                let fill = |dst: &mut [u8]| encode::write(dst, header, values, scratch);
-                match producer.push(len, fill) {
-                    Ok(()) => return,
-                    Err(PushError::TooLarge) => return producer.count_dropped_oversize(),
+                match record.push(producer) {
+                    Ok(()) => break,
+                    Err(PushError::TooLarge) => {
+                        producer.count_dropped_oversize();
+                        break;
+                    }
                     Err(PushError::Full) => {}
                 }
                 if shared.is_closed() {
-                    return count_shutdown_drop(shared);
+                    count_shutdown_drop(shared);
+                    break;
                 }
-                wait_for_space(producer, shared, len, attempt);
+                wait_for_space(producer, shared, record.len, attempt);
                 attempt += 1;
             }
         }
     }
+    None
 }
 
 /// Bounded spin, then yield, then park until the drainer frees space (with a timeout as a
@@ -189,4 +272,39 @@ fn wait_for_space(producer: &mut Producer, shared: &Shared, len: usize, attempt:
             std::thread::park_timeout(Duration::from_millis(1));
         }
     }
+}
+
+/// Publishes an already-encoded record from an [`EnqueueFuture`]: `Ready` once it is in this
+/// thread's ring (or counted as dropped), `Pending` with the waker registered when full.
+pub(crate) fn poll_enqueue(inner: &LoggerInner, bytes: &[u8], cx: &mut Context<'_>) -> Poll<()> {
+    let shared = &inner.shared;
+    if shared.is_closed() {
+        count_shutdown_drop(shared);
+        return Poll::Ready(());
+    }
+    let polled = LOCAL.try_with(|cell| {
+        let mut local = cell.borrow_mut();
+        let producer = local.producer(shared);
+        loop {
+            match producer.push(bytes.len(), |dst| dst.copy_from_slice(bytes)) {
+                Ok(()) => return Poll::Ready(()),
+                Err(PushError::TooLarge) => {
+                    producer.count_dropped_oversize();
+                    return Poll::Ready(());
+                }
+                Err(PushError::Full) => {}
+            }
+            producer
+                .ring()
+                .register_waiter(Waiter::Task(cx.waker().clone()));
+            shared.wake_drainer();
+            if !producer.has_room(bytes.len()) {
+                return Poll::Pending;
+            }
+        }
+    });
+    polled.unwrap_or_else(|_| {
+        count_shutdown_drop(shared);
+        Poll::Ready(())
+    })
 }

@@ -111,6 +111,62 @@ impl Logger {
         )
     }
 
+    /// Encodes and enqueues a record without ever blocking: the returned future completes once
+    /// the record is in the ring. Called by the async macros after the level check.
+    #[doc(hidden)]
+    #[inline]
+    pub fn __emit_async(
+        &self,
+        level: Level,
+        callsite: &'static Callsite,
+        values: &[FieldValue<'_>],
+    ) -> EnqueueFuture {
+        match super::emit::emit_async(&self.inner, level, callsite, values) {
+            None => EnqueueFuture::ready(),
+            Some(bytes) => EnqueueFuture {
+                pending: Some((self.inner.clone(), bytes)),
+            },
+        }
+    }
+
+    /// Logs `Begin: <name>` at INFO, awaits `future`, logs `End (<seconds>): <name>`, and
+    /// returns the future's output. Never blocks the executor.
+    pub async fn ainfo_life<F: std::future::Future>(&self, name: &str, future: F) -> F::Output {
+        static BEGIN: Callsite = Callsite {
+            message: "",
+            fields: &["name"],
+            file: file!(),
+            line: line!(),
+            module_path: module_path!(),
+            kind: crate::record::CallsiteKind::NamedBegin,
+        };
+        static END: Callsite = Callsite {
+            message: "",
+            fields: &["name", "elapsed"],
+            file: file!(),
+            line: line!(),
+            module_path: module_path!(),
+            kind: crate::record::CallsiteKind::NamedEnd,
+        };
+        let enabled = self.enabled(Level::Info);
+        if enabled {
+            let begin = self.__emit_async(Level::Info, &BEGIN, &[FieldValue::Str(name)]);
+            begin.await;
+        }
+        let start = std::time::Instant::now();
+        let output = future.await;
+        if enabled {
+            let secs = start.elapsed().as_secs_f64();
+            let end = self.__emit_async(
+                Level::Info,
+                &END,
+                &[FieldValue::Str(name), FieldValue::F64(secs)],
+            );
+            end.await;
+        }
+        output
+    }
+
     /// Encodes and enqueues a record. Called by the macros after the level check.
     #[doc(hidden)]
     #[inline]
@@ -125,6 +181,48 @@ impl std::fmt::Debug for Logger {
             .field("name", &self.name())
             .field("level", &self.level())
             .field("context", &self.context())
+            .finish()
+    }
+}
+
+/// Returned by the async macros (`ainfo!` ...): completes once the record is enqueued. Under
+/// `Block` with a full ring it waits for space through its waker, never blocking the thread.
+/// Dropping it before completion discards the record whole (nothing half-written).
+#[must_use = "the record is enqueued when the future is awaited"]
+pub struct EnqueueFuture {
+    pending: Option<(Arc<LoggerInner>, Vec<u8>)>,
+}
+
+impl EnqueueFuture {
+    /// A future that is already complete (the record was enqueued, dropped, or disabled).
+    #[doc(hidden)]
+    pub fn ready() -> EnqueueFuture {
+        EnqueueFuture { pending: None }
+    }
+}
+
+impl std::future::Future for EnqueueFuture {
+    type Output = ();
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        let Some((inner, bytes)) = &self.pending else {
+            return std::task::Poll::Ready(());
+        };
+        let poll = super::emit::poll_enqueue(inner, bytes, cx);
+        if poll.is_ready() {
+            self.pending = None;
+        }
+        poll
+    }
+}
+
+impl std::fmt::Debug for EnqueueFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnqueueFuture")
+            .field("pending", &self.pending.is_some())
             .finish()
     }
 }

@@ -10,11 +10,60 @@
 #[macro_export]
 macro_rules! log {
     ($logger:expr, $level:expr, $msg:literal $(,)?) => {
-        $crate::__kolog_record!(@ ($logger) ($level) ($msg) [] [])
+        $crate::__kolog_record!(@ sync ($logger) ($level) ($msg) [] [])
     };
     ($logger:expr, $level:expr, $msg:literal, $($fields:tt)+) => {
-        $crate::__kolog_record!(@ ($logger) ($level) ($msg) [] [] $($fields)+)
+        $crate::__kolog_record!(@ sync ($logger) ($level) ($msg) [] [] $($fields)+)
     };
+}
+
+/// Async [`log!`]: returns a future that completes once the record is enqueued. Under `Block`
+/// with a full ring it waits for space through its waker and never blocks the executor
+/// thread. The future is `Send + 'static`.
+#[macro_export]
+macro_rules! alog {
+    ($logger:expr, $level:expr, $msg:literal $(,)?) => {
+        $crate::__kolog_record!(@ async ($logger) ($level) ($msg) [] [])
+    };
+    ($logger:expr, $level:expr, $msg:literal, $($fields:tt)+) => {
+        $crate::__kolog_record!(@ async ($logger) ($level) ($msg) [] [] $($fields)+)
+    };
+}
+
+/// Async `DEBUG`; see [`alog!`].
+#[macro_export]
+macro_rules! adebug {
+    ($logger:expr, $($rest:tt)+) => { $crate::alog!($logger, $crate::Level::Debug, $($rest)+) };
+}
+
+/// Async `INFO`; see [`alog!`].
+///
+/// ```
+/// # async fn run(log: kolog::Logger) {
+/// kolog::ainfo!(log, "Processing request", user_id = 123).await;
+/// # }
+/// ```
+#[macro_export]
+macro_rules! ainfo {
+    ($logger:expr, $($rest:tt)+) => { $crate::alog!($logger, $crate::Level::Info, $($rest)+) };
+}
+
+/// Async `WARNING`; see [`alog!`].
+#[macro_export]
+macro_rules! awarning {
+    ($logger:expr, $($rest:tt)+) => { $crate::alog!($logger, $crate::Level::Warning, $($rest)+) };
+}
+
+/// Async `ERROR`; see [`alog!`].
+#[macro_export]
+macro_rules! aerror {
+    ($logger:expr, $($rest:tt)+) => { $crate::alog!($logger, $crate::Level::Error, $($rest)+) };
+}
+
+/// Async `CRITICAL`; see [`alog!`].
+#[macro_export]
+macro_rules! acritical {
+    ($logger:expr, $($rest:tt)+) => { $crate::alog!($logger, $crate::Level::Critical, $($rest)+) };
 }
 
 /// Logs at `TRACE`.
@@ -60,6 +109,22 @@ macro_rules! critical {
     ($logger:expr, $($rest:tt)+) => { $crate::log!($logger, $crate::Level::Critical, $($rest)+) };
 }
 
+/// The static callsite of a logging statement.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __kolog_callsite {
+    ($msg:expr, [$($n:expr),*]) => {
+        $crate::record::Callsite {
+            message: $msg,
+            fields: &[$($n),*],
+            file: file!(),
+            line: line!(),
+            module_path: module_path!(),
+            kind: $crate::record::CallsiteKind::Event,
+        }
+    };
+}
+
 /// Captures one field value (autoref specialisation, see `kolog::front::value`).
 #[doc(hidden)]
 #[macro_export]
@@ -81,32 +146,38 @@ macro_rules! __kolog_value {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __kolog_record {
-    (@ ($logger:expr) ($level:expr) ($msg:expr) [$($n:expr),*] [$($v:expr),*]) => {{
-        static __KOLOG_CALLSITE: $crate::record::Callsite = $crate::record::Callsite {
-            message: $msg,
-            fields: &[$($n),*],
-            file: file!(),
-            line: line!(),
-            module_path: module_path!(),
-            kind: $crate::record::CallsiteKind::Event,
-        };
+    (@ sync ($logger:expr) ($level:expr) ($msg:expr) [$($n:expr),*] [$($v:expr),*]) => {{
+        static __KOLOG_CALLSITE: $crate::record::Callsite = $crate::__kolog_callsite!($msg, [$($n),*]);
         let __kolog_logger: &$crate::Logger = &$logger;
         let __kolog_level: $crate::Level = $level;
         if __kolog_logger.enabled(__kolog_level) {
             __kolog_logger.__emit(__kolog_level, &__KOLOG_CALLSITE, &[$($v),*]);
         }
     }};
-    (@ $l:tt $lv:tt $m:tt [$($n:expr),*] [$($v:expr),*] $k:ident = % $val:expr $(, $($rest:tt)*)?) => {
-        $crate::__kolog_record!(@ $l $lv $m [$($n,)* stringify!($k)] [$($v,)* $crate::__kolog_value!(% $val)] $($($rest)*)?)
+    (@ async ($logger:expr) ($level:expr) ($msg:expr) [$($n:expr),*] [$($v:expr),*]) => {{
+        static __KOLOG_CALLSITE: $crate::record::Callsite = $crate::__kolog_callsite!($msg, [$($n),*]);
+        let __kolog_logger: &$crate::Logger = &$logger;
+        let __kolog_level: $crate::Level = $level;
+        // Bound in a `let` so the captured values (which may borrow non-Sync data) are dropped
+        // before the caller awaits: the future itself owns no borrows and is `Send`.
+        let __kolog_future = if __kolog_logger.enabled(__kolog_level) {
+            __kolog_logger.__emit_async(__kolog_level, &__KOLOG_CALLSITE, &[$($v),*])
+        } else {
+            $crate::__private::EnqueueFuture::ready()
+        };
+        __kolog_future
+    }};
+    (@ $mode:ident $l:tt $lv:tt $m:tt [$($n:expr),*] [$($v:expr),*] $k:ident = % $val:expr $(, $($rest:tt)*)?) => {
+        $crate::__kolog_record!(@ $mode $l $lv $m [$($n,)* stringify!($k)] [$($v,)* $crate::__kolog_value!(% $val)] $($($rest)*)?)
     };
-    (@ $l:tt $lv:tt $m:tt [$($n:expr),*] [$($v:expr),*] $k:ident = ? $val:expr $(, $($rest:tt)*)?) => {
-        $crate::__kolog_record!(@ $l $lv $m [$($n,)* stringify!($k)] [$($v,)* $crate::__kolog_value!(? $val)] $($($rest)*)?)
+    (@ $mode:ident $l:tt $lv:tt $m:tt [$($n:expr),*] [$($v:expr),*] $k:ident = ? $val:expr $(, $($rest:tt)*)?) => {
+        $crate::__kolog_record!(@ $mode $l $lv $m [$($n,)* stringify!($k)] [$($v,)* $crate::__kolog_value!(? $val)] $($($rest)*)?)
     };
-    (@ $l:tt $lv:tt $m:tt [$($n:expr),*] [$($v:expr),*] $k:ident = $val:expr $(, $($rest:tt)*)?) => {
-        $crate::__kolog_record!(@ $l $lv $m [$($n,)* stringify!($k)] [$($v,)* $crate::__kolog_value!($val)] $($($rest)*)?)
+    (@ $mode:ident $l:tt $lv:tt $m:tt [$($n:expr),*] [$($v:expr),*] $k:ident = $val:expr $(, $($rest:tt)*)?) => {
+        $crate::__kolog_record!(@ $mode $l $lv $m [$($n,)* stringify!($k)] [$($v,)* $crate::__kolog_value!($val)] $($($rest)*)?)
     };
-    (@ $l:tt $lv:tt $m:tt [$($n:expr),*] [$($v:expr),*] $k:ident $(, $($rest:tt)*)?) => {
-        $crate::__kolog_record!(@ $l $lv $m [$($n,)* stringify!($k)] [$($v,)* $crate::__kolog_value!($k)] $($($rest)*)?)
+    (@ $mode:ident $l:tt $lv:tt $m:tt [$($n:expr),*] [$($v:expr),*] $k:ident $(, $($rest:tt)*)?) => {
+        $crate::__kolog_record!(@ $mode $l $lv $m [$($n,)* stringify!($k)] [$($v,)* $crate::__kolog_value!($k)] $($($rest)*)?)
     };
 }
 

@@ -40,6 +40,11 @@ pub enum CallsiteKind {
     /// The end of a lifecycle (`info_life!`): the first value is the elapsed seconds and the
     /// event reads `End (<seconds>): <message>`.
     LifeEnd,
+    /// The start of a lifecycle with a run-time name (`ainfo_life`): the first value is the
+    /// name and the event reads `Begin: <name>`.
+    NamedBegin,
+    /// The end of such a lifecycle: the values are the name and the elapsed seconds.
+    NamedEnd,
 }
 
 impl Callsite {

@@ -9,6 +9,12 @@
 //! neither is `Clone`, both are `Send` but not `Sync`, so each index has exactly one writer.
 //! Each side keeps a cached copy of the other side's index and reloads it only when the ring
 //! looks full (producer) or empty (consumer), as in rtrb and crossbeam's `ArrayQueue`.
+//!
+//! Under `drop_oldest` the producer may also advance `tail`, discarding the oldest records.
+//! Then the consumer reads differently: it sets the `READING` bit (bit 0 of `tail`; slot
+//! positions are multiples of 8) with a CAS, copies a bounded run of records out, and stores
+//! the new tail, clearing the bit. The producer evicts only with a CAS from a tail without the
+//! bit, so it never frees bytes the consumer is copying; it waits at most for one bounded copy.
 
 pub(crate) mod registry;
 pub(crate) mod sync;
@@ -25,6 +31,10 @@ use self::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
 const SLOT_HEADER: usize = 8;
 const TAG_RECORD: u32 = 1;
 const TAG_PAD: u32 = 2;
+/// Bit of `tail` set while the consumer copies records out (drop-oldest mode).
+const READING: usize = 1;
+/// Bytes the consumer copies out per claim in drop-oldest mode.
+const CLAIM_BYTES: usize = 64 * 1024;
 /// Smallest ring, in bytes.
 pub(crate) const MIN_RING_BYTES: usize = 4096;
 /// Bytes per record assumed when sizing a ring from `max_queue_size`.
@@ -87,7 +97,7 @@ pub(crate) struct Ring {
     producer_gone: AtomicBool,
     /// Set while a producer waits for space; the consumer wakes `waiter` after freeing space.
     waiting: AtomicBool,
-    waiter: Mutex<Option<Waiter>>,
+    waiters: Mutex<Vec<Waiter>>,
 }
 
 // SAFETY: the buffer is only accessed through `Producer` (bytes in [tail, tail + cap) not yet
@@ -121,7 +131,7 @@ impl Ring {
             counters: CachePadded::new(ProducerCounters::default()),
             producer_gone: AtomicBool::new(false),
             waiting: AtomicBool::new(false),
-            waiter: Mutex::new(None),
+            waiters: Mutex::new(Vec::new()),
         });
         let producer = Producer {
             ring: ring.clone(),
@@ -132,6 +142,7 @@ impl Ring {
         let consumer = Consumer {
             ring,
             tail: 0,
+            head: 0,
             _not_sync: PhantomData,
         };
         (producer, consumer)
@@ -146,18 +157,31 @@ impl Ring {
     /// Registers `waiter` to be woken when space is freed. The caller must re-check for space
     /// after this returns, then park or return `Pending`.
     pub(crate) fn register_waiter(&self, waiter: Waiter) {
-        *self.waiter.lock().unwrap_or_else(|e| e.into_inner()) = Some(waiter);
+        let mut waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
+        let known = match &waiter {
+            Waiter::Task(w) => waiters
+                .iter()
+                .any(|x| matches!(x, Waiter::Task(y) if y.will_wake(w))),
+            Waiter::Thread(t) => waiters
+                .iter()
+                .any(|x| matches!(x, Waiter::Thread(y) if y.id() == t.id())),
+        };
+        if !known {
+            waiters.push(waiter);
+        }
         self.waiting.store(true, Ordering::SeqCst);
     }
 
-    /// Wakes the registered waiter, if any.
+    /// Wakes every registered waiter.
     pub(crate) fn wake_waiter(&self) {
         if self.waiting.swap(false, Ordering::SeqCst) {
-            let waiter = self.waiter.lock().unwrap_or_else(|e| e.into_inner()).take();
-            match waiter {
-                Some(Waiter::Thread(t)) => t.unpark(),
-                Some(Waiter::Task(w)) => w.wake(),
-                None => {}
+            let waiters =
+                std::mem::take(&mut *self.waiters.lock().unwrap_or_else(|e| e.into_inner()));
+            for w in waiters {
+                match w {
+                    Waiter::Thread(t) => t.unpark(),
+                    Waiter::Task(w) => w.wake(),
+                }
             }
         }
     }
@@ -236,7 +260,7 @@ impl Producer {
         let to_end = cap - pos;
         let need = if slot <= to_end { slot } else { to_end + slot };
         if cap - (self.head - self.cached_tail) < need {
-            self.cached_tail = ring.tail.load(Ordering::Acquire);
+            self.cached_tail = ring.tail.load(Ordering::Acquire) & !READING;
             if cap - (self.head - self.cached_tail) < need {
                 return Err(PushError::Full);
             }
@@ -268,8 +292,38 @@ impl Producer {
         let slot = slot_len(len);
         let to_end = cap - (self.head & (cap - 1));
         let need = if slot <= to_end { slot } else { to_end + slot };
-        self.cached_tail = self.ring.tail.load(Ordering::SeqCst);
+        self.cached_tail = self.ring.tail.load(Ordering::SeqCst) & !READING;
         cap - (self.head - self.cached_tail) >= need
+    }
+
+    /// Drop-oldest: discards the oldest unconsumed slot. Returns false when it could not (the
+    /// consumer is copying records out, or the ring is empty); the caller retries.
+    pub(crate) fn evict_oldest(&mut self) -> bool {
+        let ring = &*self.ring;
+        let tail = ring.tail.load(Ordering::Acquire);
+        if tail & READING != 0 {
+            std::hint::spin_loop();
+            return false;
+        }
+        if tail == self.head {
+            return false;
+        }
+        // The slot at `tail` was written by this producer and published; the consumer only
+        // reads it after claiming with the CAS below failing for us, and nobody writes it.
+        let (len, tag) = ring.read_slot_header(tail & (ring.cap - 1));
+        let next = tail + slot_len(len);
+        if ring
+            .tail
+            .compare_exchange(tail, next, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+        {
+            return false;
+        }
+        if tag == TAG_RECORD {
+            ProducerCounters::bump(&ring.counters.dropped_oldest);
+        }
+        self.cached_tail = next;
+        true
     }
 
     /// Counts a record discarded because the ring was full.
@@ -293,6 +347,8 @@ impl Drop for Producer {
 pub(crate) struct Consumer {
     ring: Arc<Ring>,
     tail: usize,
+    /// The producer's head as of the last [`Consumer::snapshot`].
+    head: usize,
     _not_sync: PhantomData<Cell<()>>,
 }
 
@@ -305,41 +361,123 @@ impl Consumer {
         &self.ring
     }
 
-    /// Calls `f` with the payload of every record published so far, in order, releasing the
-    /// space as it goes. Returns the number of records.
-    pub(crate) fn drain(&mut self, mut f: impl FnMut(&[u8])) -> usize {
+    /// Reads the producer's head: the records published so far are what
+    /// [`Consumer::next_key`] and [`Consumer::drain_while`] see until the next snapshot.
+    pub(crate) fn snapshot(&mut self) {
+        self.head = self.ring.head.load(Ordering::Acquire);
+    }
+
+    /// Skips padding and returns `key` of the next record of the snapshot, if any.
+    pub(crate) fn next_key(&mut self, key: impl Fn(&[u8]) -> u64) -> Option<u64> {
         let ring = &*self.ring;
-        let head = ring.head.load(Ordering::Acquire);
-        let mut tail = self.tail;
-        let mut released = tail;
-        let mut n = 0;
-        while tail != head {
-            let pos = tail & (ring.cap - 1);
+        while self.tail != self.head {
+            let pos = self.tail & (ring.cap - 1);
             let (len, tag) = ring.read_slot_header(pos);
-            let slot = slot_len(len);
             if tag == TAG_RECORD {
-                // SAFETY: [pos + 8, pos + 8 + len) was published by the producer (Acquire load
-                // of head above) and is not released until the tail store below, so the
-                // producer does not write it while this shared slice lives.
+                // SAFETY: published (snapshot's Acquire load of head) and not yet released.
                 let payload =
                     unsafe { std::slice::from_raw_parts(ring.slot_ptr(pos).add(SLOT_HEADER), len) };
+                return Some(key(payload));
+            }
+            self.tail += slot_len(len);
+        }
+        None
+    }
+
+    /// Calls `f` with each record of the snapshot, in order, while `key(record) <= limit`;
+    /// releases the space as it goes. Returns the number of records.
+    pub(crate) fn drain_while(
+        &mut self,
+        limit: u64,
+        key: impl Fn(&[u8]) -> u64,
+        mut f: impl FnMut(&[u8]),
+    ) -> usize {
+        let ring = &*self.ring;
+        let mut released = self.tail;
+        let mut n = 0;
+        while self.tail != self.head {
+            let pos = self.tail & (ring.cap - 1);
+            let (len, tag) = ring.read_slot_header(pos);
+            if tag == TAG_RECORD {
+                // SAFETY: [pos + 8, pos + 8 + len) was published (snapshot's Acquire load of
+                // head) and is not released until a tail store below, so the producer does not
+                // write it while this shared slice lives.
+                let payload =
+                    unsafe { std::slice::from_raw_parts(ring.slot_ptr(pos).add(SLOT_HEADER), len) };
+                if key(payload) > limit {
+                    break;
+                }
                 f(payload);
                 n += 1;
             }
-            tail += slot;
-            if tail - released >= RELEASE_EVERY {
-                ring.tail.store(tail, Ordering::SeqCst);
-                released = tail;
+            self.tail += slot_len(len);
+            if self.tail - released >= RELEASE_EVERY {
+                ring.tail.store(self.tail, Ordering::SeqCst);
+                released = self.tail;
                 ring.wake_waiter();
             }
         }
-        self.tail = tail;
-        if released != tail {
-            ring.tail.store(tail, Ordering::SeqCst);
-        }
-        if n > 0 {
+        if released != self.tail {
+            ring.tail.store(self.tail, Ordering::SeqCst);
             ring.wake_waiter();
         }
+        n
+    }
+
+    /// Calls `f` with the payload of every record published so far, in order, releasing the
+    /// space as it goes. Returns the number of records.
+    #[cfg(test)]
+    pub(crate) fn drain(&mut self, f: impl FnMut(&[u8])) -> usize {
+        self.snapshot();
+        self.drain_while(u64::MAX, |_| 0, f)
+    }
+
+    /// Drop-oldest mode: like [`Consumer::drain`], but claims runs of at most 64 KiB with the
+    /// `READING` bit, copies them into `copy` and releases them before calling `f`, so the
+    /// producer may evict records concurrently.
+    pub(crate) fn drain_copied(&mut self, copy: &mut Vec<u8>, mut f: impl FnMut(&[u8])) -> usize {
+        let ring = &*self.ring;
+        let mut n = 0;
+        loop {
+            let tail = ring.tail.load(Ordering::Acquire);
+            let head = ring.head.load(Ordering::Acquire);
+            if tail == head {
+                break;
+            }
+            if ring
+                .tail
+                .compare_exchange(tail, tail | READING, Ordering::AcqRel, Ordering::Relaxed)
+                .is_err()
+            {
+                continue; // the producer evicted a record; look again
+            }
+            copy.clear();
+            let mut t = tail;
+            while t != head && t - tail < CLAIM_BYTES {
+                let pos = t & (ring.cap - 1);
+                let (len, tag) = ring.read_slot_header(pos);
+                if tag == TAG_RECORD {
+                    // SAFETY: published (Acquire load of head) and claimed (READING set, so the
+                    // producer neither evicts nor overwrites it) until the store below.
+                    let payload = unsafe {
+                        std::slice::from_raw_parts(ring.slot_ptr(pos).add(SLOT_HEADER), len)
+                    };
+                    copy.extend_from_slice(&(len as u32).to_le_bytes());
+                    copy.extend_from_slice(payload);
+                }
+                t += slot_len(len);
+            }
+            ring.tail.store(t, Ordering::SeqCst);
+            ring.wake_waiter();
+            let mut rest = &copy[..];
+            while rest.len() >= 4 {
+                let len = u32::from_le_bytes(rest[..4].try_into().unwrap()) as usize;
+                f(&rest[4..4 + len]);
+                rest = &rest[4 + len..];
+                n += 1;
+            }
+        }
+        self.tail = ring.tail.load(Ordering::Acquire) & !READING;
         n
     }
 
@@ -348,7 +486,7 @@ impl Consumer {
     pub(crate) fn count_pending(&self) -> u64 {
         let ring = &*self.ring;
         let head = ring.head.load(Ordering::Acquire);
-        let mut tail = self.tail;
+        let mut tail = ring.tail.load(Ordering::Acquire) & !READING;
         let mut n = 0;
         while tail != head {
             let (len, tag) = ring.read_slot_header(tail & (ring.cap - 1));
@@ -419,6 +557,55 @@ mod tests {
         assert!(!ring.is_abandoned());
         c.drain(|_| {});
         assert!(ring.is_abandoned());
+    }
+
+    #[test]
+    fn evict_oldest_keeps_the_newest_in_order() {
+        let (mut p, mut c) = Ring::with_capacity(256);
+        for i in 0..100u64 {
+            while p.push(8, |b| b.copy_from_slice(&i.to_le_bytes())).is_err() {
+                assert!(p.evict_oldest());
+            }
+        }
+        let mut got = Vec::new();
+        let mut copy = Vec::new();
+        c.drain_copied(&mut copy, |b| {
+            got.push(u64::from_le_bytes(b.try_into().unwrap()))
+        });
+        // 256 bytes hold 16 slots of 16 bytes.
+        assert_eq!(got, (84..100).collect::<Vec<_>>());
+        assert_eq!(p.ring().counters.dropped_oldest.load(Ordering::Relaxed), 84);
+    }
+
+    #[test]
+    fn concurrent_evicting_producer_and_copying_consumer_account_for_everything() {
+        let (mut p, mut c) = Ring::with_capacity(512);
+        let ring = p.ring().clone();
+        let t = std::thread::spawn(move || {
+            for i in 0..200_000u64 {
+                while p.push(8, |b| b.copy_from_slice(&i.to_le_bytes())).is_err() {
+                    p.evict_oldest();
+                }
+            }
+        });
+        let mut got = Vec::new();
+        let mut copy = Vec::new();
+        while !t.is_finished() {
+            c.drain_copied(&mut copy, |b| {
+                got.push(u64::from_le_bytes(b.try_into().unwrap()))
+            });
+        }
+        t.join().unwrap();
+        c.drain_copied(&mut copy, |b| {
+            got.push(u64::from_le_bytes(b.try_into().unwrap()))
+        });
+        assert!(
+            got.windows(2).all(|w| w[0] < w[1]),
+            "survivors stay in order"
+        );
+        assert_eq!(*got.last().unwrap(), 199_999, "the newest record survives");
+        let dropped = ring.counters.dropped_oldest.load(Ordering::Relaxed);
+        assert_eq!(got.len() as u64 + dropped, 200_000);
     }
 
     #[test]
