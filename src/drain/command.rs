@@ -13,4 +13,6 @@ pub(crate) enum Command {
     AddSink { logger: String, sink: Sink },
     /// Stop diverting records of a logger.
     RemoveSink { logger: String },
+    /// The logger (`kolog`, resolved through the hierarchy) that reports drops.
+    SetInternalLogger(crate::Logger),
 }

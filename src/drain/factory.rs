@@ -13,6 +13,9 @@ use crate::process::Chain;
 use crate::render::Renderer;
 use crate::{write, Error, Logger, QueueManager};
 
+/// The name of kolog's own logger, which reports dropped records.
+pub(crate) const INTERNAL_LOGGER: &str = "kolog";
+
 struct Configured {
     route: Arc<Route>,
     context: Vec<(String, serde_json::Value)>,
@@ -73,12 +76,19 @@ impl LoggerFactory {
             .commands
             .push(Command::AddHandlers { first, handlers });
         drop(next);
-        shared.flush();
-        Ok(LoggerFactory {
+        let factory = LoggerFactory {
             shared,
             loggers,
             config,
-        })
+        };
+        if let Ok(internal) = factory.get_logger(INTERNAL_LOGGER) {
+            factory
+                .shared
+                .commands
+                .push(Command::SetInternalLogger(internal));
+        }
+        factory.shared.flush();
+        Ok(factory)
     }
 
     /// Parses a JSON document (the `loggers`/`default_level` schema) and builds the factory.

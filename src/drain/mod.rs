@@ -28,6 +28,9 @@ use crate::render::Renderer;
 use crate::ring::Consumer;
 use crate::write::sink::{Sink, SinkRecord};
 
+/// How often the drainer reports dropped records through the `kolog` logger.
+const DROP_REPORT_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Which records a pass takes.
 #[derive(Clone, Copy)]
 enum Cutoff {
@@ -115,6 +118,11 @@ pub(crate) struct Drainer {
     #[allow(clippy::vec_box)]
     retiring: Vec<Box<LoggerCore>>,
     flushed: u64,
+    /// kolog's own logger, for the periodic drop report.
+    internal: Option<crate::Logger>,
+    /// Drops already reported, and when the report was made.
+    reported_drops: u64,
+    last_report: Instant,
 }
 
 impl Drainer {
@@ -132,6 +140,9 @@ impl Drainer {
             keys: Vec::new(),
             retiring: Vec::new(),
             flushed: 0,
+            internal: None,
+            reported_drops: 0,
+            last_report: Instant::now(),
         }
     }
 
@@ -146,6 +157,9 @@ impl Drainer {
                 self.complete_flush(ticket);
             }
             self.shared.registry.reclaim(&mut self.rings);
+            if self.last_report.elapsed() >= DROP_REPORT_INTERVAL {
+                self.report_drops();
+            }
             if closing {
                 return self.finish();
             }
@@ -194,6 +208,7 @@ impl Drainer {
                 self.sinks.push((logger, sink));
             }
             Command::RemoveSink { logger } => self.sinks.retain(|(name, _)| *name != logger),
+            Command::SetInternalLogger(logger) => self.internal = Some(logger),
         }
     }
 
@@ -242,6 +257,63 @@ impl Drainer {
             c.failed.fetch_add(counts.failed, Ordering::Relaxed);
         }
         n
+    }
+
+    /// Logs a WARNING through kolog's own logger when records were dropped since the last
+    /// report ("dropped N records since <time>"). Delivered straight to the handlers: the
+    /// drainer never waits on a ring.
+    fn report_drops(&mut self) {
+        static CALLSITE: Callsite = Callsite {
+            message: "dropped records",
+            fields: &[],
+            file: file!(),
+            line: line!(),
+            module_path: module_path!(),
+            kind: CallsiteKind::Event,
+        };
+        let now = Instant::now();
+        let since = self.last_report;
+        self.last_report = now;
+        let stats = queue_manager::stats(&self.shared);
+        let new = stats.dropped - self.reported_drops.min(stats.dropped);
+        if new == 0 {
+            return;
+        }
+        self.reported_drops = stats.dropped;
+        let Some(logger) = self.internal.clone() else {
+            eprintln!(
+                "kolog: dropped {new} records in the last {:.1} s",
+                (now - since).as_secs_f64()
+            );
+            return;
+        };
+        if !logger.enabled(crate::Level::Warning) {
+            return;
+        }
+        let core = logger.inner.core();
+        let wall_now = clock::to_unix_nanos(clock::now());
+        let since_unix = wall_now.saturating_sub((now - since).as_nanos() as u64);
+        let mut ev = EventDict::new(wall_now, crate::Level::Warning, &core.name, &CALLSITE);
+        ev.event = Cow::Owned(format!(
+            "dropped {new} records since {}",
+            crate::render::rfc3339(since_unix)
+        ));
+        ev.insert("dropped", Value::U64(new));
+        ev.insert("dropped_full", Value::U64(stats.dropped_full));
+        ev.insert("dropped_oldest", Value::U64(stats.dropped_oldest));
+        ev.insert("dropped_oversize", Value::U64(stats.dropped_oversize));
+        let mut counts = PassCounts::default();
+        let mut router = Router {
+            handlers: &mut self.handlers,
+            sinks: &self.sinks,
+            sink_renderer: &mut self.sink_renderer,
+            sink_buf: &mut self.sink_buf,
+            counts: &mut counts,
+        };
+        router.route(&core.name, &core.route.handlers, ev);
+        for h in self.handlers.iter_mut() {
+            h.write_batch();
+        }
     }
 
     fn complete_flush(&mut self, ticket: u64) {
@@ -411,18 +483,23 @@ impl Router<'_> {
         for (name, v) in names.zip(values) {
             ev.insert(*name, v);
         }
+        self.route(&core.name, &core.route.handlers, ev);
+    }
+
+    /// Sends an event to a sink that captures its logger, else to the route's handlers.
+    fn route(&mut self, logger: &str, handlers: &[usize], ev: EventDict<'_>) {
         if !self.sinks.is_empty() {
             if let Some((_, sink)) = self
                 .sinks
                 .iter()
                 .rev()
-                .find(|(s, _)| sink_matches(s, &core.name))
+                .find(|(s, _)| sink_matches(s, logger))
             {
                 let sink = sink.clone();
-                return self.capture(&core.route.handlers, ev, &sink);
+                return self.capture(handlers, ev, &sink);
             }
         }
-        self.deliver(&core.route.handlers, ev);
+        self.deliver(handlers, ev);
     }
 
     fn deliver(&mut self, route: &[usize], mut ev: EventDict<'_>) {

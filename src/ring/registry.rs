@@ -1,9 +1,10 @@
 //! The ring registry: how a thread's new ring reaches the drainer, and how the drainer keeps
 //! the list of live rings that [`stats`](crate::QueueManager::stats) reads.
 //!
-//! Registration is lock-free (a `SegQueue` push on the producer's first record). Only the
-//! drainer moves rings from that queue into the live list, and removes abandoned ones, under a
-//! mutex that it and `stats()` share; producers never take it.
+//! A new ring reaches the drainer through a lock-free `SegQueue`. So that `stats()` counts a
+//! ring from its first record, registration also appends it to the live list under a mutex
+//! that only registration (once per thread), the drainer's reclamation and `stats()` take;
+//! logging itself never does.
 
 use crossbeam_queue::SegQueue;
 
@@ -46,6 +47,12 @@ pub(crate) struct Registry {
 impl Registry {
     /// Hands a new ring's consumer to the drainer (lock-free).
     pub(crate) fn register(&self, consumer: Consumer) {
+        let ring = consumer.ring().clone();
+        self.live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .rings
+            .push(ring);
         self.new.push(consumer);
     }
 
@@ -56,12 +63,7 @@ impl Registry {
 
     /// Drainer: moves newly registered rings into `rings`.
     pub(crate) fn adopt(&self, rings: &mut Vec<Consumer>) {
-        if self.new.is_empty() {
-            return;
-        }
-        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
         while let Some(c) = self.new.pop() {
-            live.rings.push(c.ring().clone());
             rings.push(c);
         }
     }
@@ -83,14 +85,13 @@ impl Registry {
         });
     }
 
-    /// Totals over freed and live rings, and the number of live rings (including those not
-    /// yet adopted).
+    /// Totals over freed and live rings, and the number of live rings.
     pub(crate) fn totals(&self) -> (RingTotals, usize) {
         let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
         let mut t = live.retired;
         for r in &live.rings {
             t.add(&r.counters);
         }
-        (t, live.rings.len() + self.new.len())
+        (t, live.rings.len())
     }
 }
