@@ -1,1 +1,49 @@
-fn main() {}
+//! Records per second from 1 and 2 producer threads into a JSON file until flushed; the record
+//! is user_id (u64), ip (&str), latency_ms (f64).
+
+mod common;
+
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use kolog::config::RendererKind;
+use kolog::info;
+
+const RECORDS: u64 = 1_000_000;
+
+fn bench_throughput(c: &mut Criterion) {
+    let mut group = c.benchmark_group("throughput");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(RECORDS));
+    for producers in [1u64, 2] {
+        let k = common::kolog(
+            common::file_kind(&format!("throughput-{producers}.log")),
+            RendererKind::FileJson,
+        );
+        let log = k.logger("bench").unwrap();
+        group.bench_function(format!("file_json_{producers}_producers"), |b| {
+            b.iter(|| {
+                std::thread::scope(|s| {
+                    for _ in 0..producers {
+                        s.spawn(|| {
+                            for i in 0..RECORDS / producers {
+                                info!(
+                                    log,
+                                    "request handled",
+                                    user_id = black_box(i),
+                                    ip = "192.168.1.1",
+                                    latency_ms = 0.25
+                                );
+                            }
+                        });
+                    }
+                });
+                k.flush();
+            })
+        });
+        let report = k.shutdown().unwrap();
+        assert_eq!(report.dropped + report.failed, 0, "{report:?}");
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_throughput);
+criterion_main!(benches);

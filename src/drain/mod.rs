@@ -158,6 +158,7 @@ impl Drainer {
             }
             self.shared.registry.reclaim(&mut self.rings);
             if self.last_report.elapsed() >= DROP_REPORT_INTERVAL {
+                clock::recalibrate();
                 self.report_drops();
             }
             if closing {

@@ -142,6 +142,7 @@ impl QueueManager {
                 "queue.max_queue_size must be at least 1",
             ));
         }
+        crate::clock::init();
         let shared = Shared::new(config);
         let drainer = Drainer::new(shared.clone());
         let handle = std::thread::Builder::new()

@@ -1,0 +1,54 @@
+//! Shared setup for the benchmarks: a system with one JSON handler of the given kind.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use kolog::config::{
+    FileParams, HandlerConfig, HandlerKind, LoggerConfig, RendererConfig, RendererKind,
+};
+use kolog::{BackpressurePolicy, Kolog, Level, LoggingSystemConfig, QueueConfig};
+
+/// Where benchmark log files go: tmpfs when there is one, else the temp dir.
+pub fn bench_dir() -> PathBuf {
+    let shm = PathBuf::from("/dev/shm");
+    let dir = if shm.is_dir() {
+        shm
+    } else {
+        std::env::temp_dir()
+    };
+    dir.join(format!("kolog-bench-{}", std::process::id()))
+}
+
+pub fn file_kind(name: &str) -> HandlerKind {
+    let dir = bench_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    HandlerKind::File(FileParams {
+        filename: dir.join(name),
+        mode: "w".into(),
+        encoding: "utf-8".into(),
+        override_existing: true,
+    })
+}
+
+pub fn kolog(kind: HandlerKind, renderer: RendererKind) -> Kolog {
+    Kolog::from_config(LoggingSystemConfig {
+        loggers: vec![LoggerConfig {
+            name: "root".into(),
+            level: Some(Level::Info),
+            handlers: vec![HandlerConfig {
+                kind,
+                renderer: RendererConfig::new(renderer),
+                processors: vec![],
+            }],
+            context: Default::default(),
+        }],
+        default_level: Level::Info,
+        queue: QueueConfig {
+            max_queue_size: 16_384,
+            backpressure_policy: BackpressurePolicy::Block,
+            drain_timeout: Duration::from_secs(60),
+        },
+    })
+    .unwrap()
+}
