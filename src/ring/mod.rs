@@ -26,7 +26,7 @@ use std::ptr::NonNull;
 
 use crossbeam_utils::CachePadded;
 
-use self::sync::{Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
+use self::sync::{fence, Arc, AtomicBool, AtomicU64, AtomicUsize, Mutex, Ordering};
 
 const SLOT_HEADER: usize = 8;
 const TAG_RECORD: u32 = 1;
@@ -169,12 +169,17 @@ impl Ring {
         if !known {
             waiters.push(waiter);
         }
-        self.waiting.store(true, Ordering::SeqCst);
+        self.waiting.store(true, Ordering::Relaxed);
+        // Pairs with the fence in `wake_waiter`: either the producer's re-check of `tail` after
+        // this sees the consumer's release, or the consumer sees `waiting` (store-load fences,
+        // as in Dekker's algorithm).
+        fence(Ordering::SeqCst);
     }
 
-    /// Wakes every registered waiter.
+    /// Wakes every registered waiter. Called by the consumer after it stored a new tail.
     pub(crate) fn wake_waiter(&self) {
-        if self.waiting.swap(false, Ordering::SeqCst) {
+        fence(Ordering::SeqCst);
+        if self.waiting.load(Ordering::Relaxed) && self.waiting.swap(false, Ordering::AcqRel) {
             let waiters =
                 std::mem::take(&mut *self.waiters.lock().unwrap_or_else(|e| e.into_inner()));
             for w in waiters {
@@ -292,7 +297,7 @@ impl Producer {
         let slot = slot_len(len);
         let to_end = cap - (self.head & (cap - 1));
         let need = if slot <= to_end { slot } else { to_end + slot };
-        self.cached_tail = self.ring.tail.load(Ordering::SeqCst) & !READING;
+        self.cached_tail = self.ring.tail.load(Ordering::Acquire) & !READING;
         cap - (self.head - self.cached_tail) >= need
     }
 
@@ -412,13 +417,13 @@ impl Consumer {
             }
             self.tail += slot_len(len);
             if self.tail - released >= RELEASE_EVERY {
-                ring.tail.store(self.tail, Ordering::SeqCst);
+                ring.tail.store(self.tail, Ordering::Release);
                 released = self.tail;
                 ring.wake_waiter();
             }
         }
         if released != self.tail {
-            ring.tail.store(self.tail, Ordering::SeqCst);
+            ring.tail.store(self.tail, Ordering::Release);
             ring.wake_waiter();
         }
         n
@@ -467,7 +472,7 @@ impl Consumer {
                 }
                 t += slot_len(len);
             }
-            ring.tail.store(t, Ordering::SeqCst);
+            ring.tail.store(t, Ordering::Release);
             ring.wake_waiter();
             let mut rest = &copy[..];
             while rest.len() >= 4 {
@@ -629,5 +634,115 @@ mod tests {
             });
         }
         t.join().unwrap();
+    }
+}
+
+/// Model checks of the ring's protocol under loom: `RUSTFLAGS="--cfg loom" cargo test --release
+/// --lib ring::loom_tests` (see `.ci/run` for the bounds used in CI).
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::atomic::AtomicBool as LoomBool;
+    use std::task::{RawWaker, RawWakerVTable, Waker};
+
+    fn push_u64(p: &mut Producer, v: u64) -> Result<(), PushError> {
+        p.push(8, |b| b.copy_from_slice(&v.to_le_bytes()))
+    }
+
+    fn read_u64(b: &[u8]) -> u64 {
+        u64::from_le_bytes(b.try_into().unwrap())
+    }
+
+    /// Records published across a wrap-around arrive whole and in order.
+    #[test]
+    fn publish_consume_wraps_in_order() {
+        loom::model(|| {
+            // 64 bytes: four 16-byte slots; five records force a wrap.
+            let (mut p, mut c) = Ring::with_capacity(64);
+            let t = loom::thread::spawn(move || {
+                for i in 0..5u64 {
+                    while push_u64(&mut p, i).is_err() {
+                        loom::thread::yield_now();
+                    }
+                }
+            });
+            let mut got = Vec::new();
+            while got.len() < 5 {
+                if c.drain(|b| got.push(read_u64(b))) == 0 {
+                    loom::thread::yield_now();
+                }
+            }
+            t.join().unwrap();
+            assert_eq!(got, [0, 1, 2, 3, 4]);
+        });
+    }
+
+    fn flag_waker(flag: &'static LoomBool) -> Waker {
+        fn clone(p: *const ()) -> RawWaker {
+            RawWaker::new(p, &VTABLE)
+        }
+        fn wake(p: *const ()) {
+            // SAFETY: `p` is the `&'static LoomBool` given to `RawWaker::new` below.
+            unsafe { &*(p as *const LoomBool) }.store(true, Ordering::SeqCst);
+        }
+        fn drop(_: *const ()) {}
+        static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, wake, wake, drop);
+        // SAFETY: the vtable functions treat the pointer as the 'static flag it is.
+        unsafe { Waker::from_raw(RawWaker::new(flag as *const LoomBool as *const (), &VTABLE)) }
+    }
+
+    /// A producer that finds the ring full, registers its waker and re-checks, is either told
+    /// there is room or woken by the consumer: no lost wake-up.
+    #[test]
+    fn full_ring_wakeup_is_never_lost() {
+        loom::model(|| {
+            let (mut p, mut c) = Ring::with_capacity(64);
+            for i in 0..4 {
+                push_u64(&mut p, i).unwrap();
+            }
+            assert_eq!(push_u64(&mut p, 4), Err(PushError::Full));
+            let woken: &'static LoomBool = Box::leak(Box::new(LoomBool::new(false)));
+            let ring = p.ring().clone();
+            let consumer = loom::thread::spawn(move || {
+                c.drain(|_| {});
+            });
+            ring.register_waiter(Waiter::Task(flag_waker(woken)));
+            let room = p.has_room(8);
+            consumer.join().unwrap();
+            assert!(room || woken.load(Ordering::SeqCst), "lost wake-up");
+        });
+    }
+
+    /// Drop-oldest: a producer evicting while the consumer claims and copies out never loses
+    /// track of a record: survivors are in order and survivors + evicted == published.
+    #[test]
+    fn evict_and_claim_account_for_every_record() {
+        loom::model(|| {
+            let (mut p, mut c) = Ring::with_capacity(64);
+            let ring = p.ring().clone();
+            let t = loom::thread::spawn(move || {
+                for i in 0..6u64 {
+                    loop {
+                        match push_u64(&mut p, i) {
+                            Ok(()) => break,
+                            Err(_) => {
+                                if !p.evict_oldest() {
+                                    loom::thread::yield_now();
+                                }
+                            }
+                        }
+                    }
+                }
+            });
+            let mut got = Vec::new();
+            let mut copy = Vec::new();
+            c.drain_copied(&mut copy, |b| got.push(read_u64(b)));
+            t.join().unwrap();
+            c.drain_copied(&mut copy, |b| got.push(read_u64(b)));
+            assert!(got.windows(2).all(|w| w[0] < w[1]), "{got:?}");
+            assert_eq!(got.last(), Some(&5));
+            let dropped = ring.counters.dropped_oldest.load(Ordering::Relaxed);
+            assert_eq!(got.len() as u64 + dropped, 6);
+        });
     }
 }

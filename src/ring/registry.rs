@@ -6,8 +6,6 @@
 //! that only registration (once per thread), the drainer's reclamation and `stats()` take;
 //! logging itself never does.
 
-use crossbeam_queue::SegQueue;
-
 use super::sync::{Arc, Mutex};
 use super::Ring;
 use super::{Consumer, ProducerCounters};
@@ -37,10 +35,32 @@ struct Live {
     retired: RingTotals,
 }
 
+/// Newly registered rings: a lock-free `SegQueue`, or under loom a mutex-guarded queue whose
+/// hand-off loom can see.
+#[cfg(not(loom))]
+type NewRings = crossbeam_queue::SegQueue<Consumer>;
+
+#[cfg(loom)]
+#[derive(Default)]
+struct NewRings(Mutex<std::collections::VecDeque<Consumer>>);
+
+#[cfg(loom)]
+impl NewRings {
+    fn push(&self, c: Consumer) {
+        self.0.lock().unwrap().push_back(c);
+    }
+    fn pop(&self) -> Option<Consumer> {
+        self.0.lock().unwrap().pop_front()
+    }
+    fn is_empty(&self) -> bool {
+        self.0.lock().unwrap().is_empty()
+    }
+}
+
 /// Rings of one queue manager.
 #[derive(Default)]
 pub(crate) struct Registry {
-    new: SegQueue<Consumer>,
+    new: NewRings,
     live: Mutex<Live>,
 }
 
@@ -93,5 +113,48 @@ impl Registry {
             t.add(&r.counters);
         }
         (t, live.rings.len())
+    }
+}
+
+/// Model check under loom: a thread registers a ring, logs and exits while the drainer adopts,
+/// drains and reclaims concurrently; nothing is lost and the ring is freed only when drained.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::ring::Ring;
+
+    #[test]
+    fn thread_exit_with_records_in_flight_is_drained_then_reclaimed() {
+        loom::model(|| {
+            let registry = Arc::new(Registry::default());
+            let r = registry.clone();
+            let producer_thread = loom::thread::spawn(move || {
+                let (mut p, c) = Ring::with_capacity(64);
+                r.register(c);
+                for i in 0..2u64 {
+                    p.push(8, |b| b.copy_from_slice(&i.to_le_bytes())).unwrap();
+                }
+                // The thread exits: its producer handle is dropped with records in flight.
+            });
+            let mut rings = Vec::new();
+            let mut got = Vec::new();
+            loop {
+                registry.adopt(&mut rings);
+                for c in rings.iter_mut() {
+                    c.drain(|b| got.push(u64::from_le_bytes(b.try_into().unwrap())));
+                }
+                let before = rings.len();
+                registry.reclaim(&mut rings);
+                if before == 1 && rings.is_empty() {
+                    break;
+                }
+                loom::thread::yield_now();
+            }
+            producer_thread.join().unwrap();
+            assert_eq!(got, [0, 1], "reclaimed only after every record was drained");
+            let (totals, live) = registry.totals();
+            assert_eq!(live, 0);
+            assert_eq!(totals.enqueued, 2);
+        });
     }
 }
