@@ -35,6 +35,7 @@ pub use crate::drain::queue_manager::{QueueManager, ShutdownReport, Stats};
 pub use crate::error::{Error, ErrorKind, Severity};
 pub use crate::front::life::LifeGuard;
 pub use crate::front::logger::{EnqueueFuture, Logger};
+pub use crate::front::panic::install_panic_hook;
 pub use crate::front::value::ToValue;
 pub use crate::kolog::Kolog;
 pub use crate::level::{Level, ParseLevelError};

@@ -5,4 +5,5 @@ pub(crate) mod emit;
 pub(crate) mod life;
 pub(crate) mod logger;
 pub(crate) mod macros;
+pub(crate) mod panic;
 pub mod value;
