@@ -3,6 +3,7 @@
 //! A writer receives a buffer of whole rendered records and the end offset of each record in
 //! it, so a rotating writer can rotate between records and never split one.
 
+pub(crate) mod file;
 pub(crate) mod sink;
 
 use std::io::{self, Write as _};
@@ -34,12 +35,13 @@ pub(crate) fn build(kind: &HandlerKind) -> Result<Box<dyn Writer>, Error> {
         HandlerKind::Stream(p) => Ok(Box::new(StreamWriter {
             use_stderr: p.use_stderr,
         })),
-        HandlerKind::File(_) | HandlerKind::RotatingFile(_) => Err(Error::new(
+        HandlerKind::File(p) => Ok(Box::new(file::FileWriter::build(p)?)),
+        HandlerKind::RotatingFile(_) => Err(Error::new(
             crate::ErrorKind::Handler,
             "HANDLER",
             "FileHandler",
             "CONFIGURATION",
-            "file handlers are not implemented yet",
+            "rotating file handlers are not implemented yet",
         )),
     }
 }

@@ -1,0 +1,151 @@
+//! The JSON renderer: one flat object per record, structlog-style.
+//!
+//! Keys in order: `timestamp` (RFC 3339, UTC, microseconds, `Z`), `level`, `logger`, `event`,
+//! then the fields (bound context, record fields, processor additions). Integers with itoa,
+//! finite floats with ryu (shortest round-trip form), non-finite floats as strings (`"NaN"`,
+//! `"inf"`, `"-inf"`), strings escaped per RFC 8259 (`"`, `\`, control characters). A field
+//! whose key is one of the four fixed keys is written as `fields.<key>` so no key repeats.
+//! With `indentation`, the object is pretty-printed over several lines.
+
+use super::time::push_rfc3339;
+use crate::record::{ErrorValue, Value};
+use crate::EventDict;
+
+const RESERVED: [&str; 4] = ["timestamp", "level", "logger", "event"];
+
+pub(crate) struct JsonRenderer {
+    indent: Option<usize>,
+    pretty: Vec<u8>,
+}
+
+/// Appends `s` as a JSON string literal.
+pub(crate) fn push_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => {
+                out.extend_from_slice(&bytes[start..i]);
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[(b >> 4) as usize],
+                    HEX[(b & 15) as usize],
+                ]);
+                start = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        out.extend_from_slice(esc);
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// Appends a float: ryu for finite values, a string otherwise.
+pub(crate) fn push_f64(out: &mut Vec<u8>, v: f64) {
+    if v.is_finite() {
+        out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+    } else {
+        push_str(out, &crate::record::float_to_string(v));
+    }
+}
+
+fn push_exception(out: &mut Vec<u8>, e: &ErrorValue<'_>) {
+    out.extend_from_slice(b"{\"type\":");
+    push_str(out, e.type_name);
+    out.extend_from_slice(b",\"message\":");
+    push_str(out, e.message);
+    out.extend_from_slice(b",\"chain\":[");
+    for (i, c) in e.chain().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        push_str(out, c);
+    }
+    out.extend_from_slice(b"]}");
+}
+
+/// Appends a value as JSON.
+pub(crate) fn push_value(out: &mut Vec<u8>, v: &Value<'_>) {
+    match v {
+        Value::I64(x) => out.extend_from_slice(itoa::Buffer::new().format(*x).as_bytes()),
+        Value::U64(x) => out.extend_from_slice(itoa::Buffer::new().format(*x).as_bytes()),
+        Value::F64(x) => push_f64(out, *x),
+        Value::Bool(x) => out.extend_from_slice(if *x { b"true" } else { b"false" }),
+        Value::Str(s) => push_str(out, s),
+        Value::String(s) => push_str(out, s),
+        Value::Json(j) => {
+            // Writing into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, j.as_ref());
+        }
+        Value::Error(e) => push_str(out, e.message),
+        Value::Exception(e) => push_exception(out, e),
+    }
+}
+
+impl JsonRenderer {
+    pub(crate) fn new(indent: Option<usize>) -> JsonRenderer {
+        JsonRenderer {
+            indent,
+            pretty: Vec::new(),
+        }
+    }
+
+    pub(crate) fn render(&mut self, ev: &EventDict<'_>, out: &mut Vec<u8>) {
+        match self.indent {
+            None => render_line(ev, out),
+            Some(n) => {
+                self.pretty.clear();
+                render_line(ev, &mut self.pretty);
+                let value: serde_json::Value =
+                    serde_json::from_slice(&self.pretty[..self.pretty.len() - 1])
+                        .unwrap_or_default();
+                let indent = vec![b' '; n];
+                let fmt = serde_json::ser::PrettyFormatter::with_indent(&indent);
+                let mut ser = serde_json::Serializer::with_formatter(&mut *out, fmt);
+                let _ = serde::Serialize::serialize(&value, &mut ser);
+                out.push(b'\n');
+            }
+        }
+    }
+}
+
+fn render_line(ev: &EventDict<'_>, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"{\"timestamp\":\"");
+    push_rfc3339(out, ev.timestamp_ns);
+    out.extend_from_slice(b"\",\"level\":\"");
+    out.extend_from_slice(ev.level.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"logger\":");
+    push_str(out, ev.logger);
+    out.extend_from_slice(b",\"event\":");
+    push_str(out, &ev.event);
+    for f in ev.fields() {
+        out.push(b',');
+        if RESERVED.contains(&f.key.as_ref()) {
+            let mut k = String::with_capacity(7 + f.key.len());
+            k.push_str("fields.");
+            k.push_str(&f.key);
+            push_str(out, &k);
+        } else {
+            push_str(out, &f.key);
+        }
+        out.push(b':');
+        push_value(out, &f.value);
+    }
+    out.extend_from_slice(b"}\n");
+}

@@ -1,0 +1,259 @@
+//! Golden tests for the renderers: exact bytes, hostile strings, round trips.
+
+use std::borrow::Cow;
+
+use super::Renderer;
+use crate::config::{RendererConfig, RendererKind};
+use crate::record::{Callsite, CallsiteKind, ErrorValue, EventDict, Value};
+use crate::Level;
+
+static CS: Callsite = Callsite {
+    message: "Processing request",
+    fields: &[],
+    file: "src/main.rs",
+    line: 42,
+    module_path: "app::main",
+    kind: CallsiteKind::Event,
+};
+
+/// 2024-01-01T12:00:00.123456Z
+const T: u64 = 1_704_110_400_123_456_000;
+
+fn render(config: RendererConfig, ev: &EventDict<'_>) -> String {
+    let mut r = Renderer::build(&config, false).unwrap();
+    let mut out = Vec::new();
+    r.render(ev, &mut out);
+    String::from_utf8(out).unwrap()
+}
+
+fn event() -> EventDict<'static> {
+    let mut ev = EventDict::new(T, Level::Info, "app.db", &CS);
+    ev.insert("service", Value::Str("auth"));
+    ev.insert("user_id", Value::U64(123));
+    ev.insert("delta", Value::I64(-7));
+    ev.insert("latency_ms", Value::F64(0.25));
+    ev.insert("ok", Value::Bool(true));
+    ev
+}
+
+#[test]
+fn json_golden() {
+    assert_eq!(
+        render(RendererConfig::new(RendererKind::FileJson), &event()),
+        "{\"timestamp\":\"2024-01-01T12:00:00.123456Z\",\"level\":\"INFO\",\"logger\":\"app.db\",\"event\":\"Processing request\",\"service\":\"auth\",\"user_id\":123,\"delta\":-7,\"latency_ms\":0.25,\"ok\":true}\n"
+    );
+}
+
+#[test]
+fn plain_golden_default_fmt() {
+    assert_eq!(
+        render(RendererConfig::new(RendererKind::StreamPlain), &event()),
+        "[2024-01-01 12:00:00] [INFO    ] [app.db]: Processing request service=auth user_id=123 delta=-7 latency_ms=0.25 ok=true\n"
+    );
+}
+
+#[test]
+fn plain_fmt_widths_fields_and_percent() {
+    let mut c = RendererConfig::new(RendererKind::FilePlain);
+    c.fmt = Some(
+        "%(asctime)s|%(levelname)8s|%(name)-8s|%(user_id)d|%(missing)s|100%% %(message)s".into(),
+    );
+    c.datefmt = Some("%H:%M:%S.%f".into());
+    assert_eq!(
+        render(c, &event()),
+        "12:00:00.123456|    INFO|app.db  |123||100% Processing request service=auth delta=-7 latency_ms=0.25 ok=true\n"
+    );
+}
+
+#[test]
+fn plain_fmt_errors_name_the_problem() {
+    for bad in ["%(name", "%(name)q", "%(name)", "%x", "%()s", "%(a)99999s"] {
+        let mut c = RendererConfig::new(RendererKind::FilePlain);
+        c.fmt = Some(bad.into());
+        let err = Renderer::build(&c, false)
+            .err()
+            .unwrap_or_else(|| panic!("{bad} accepted"));
+        assert_eq!(err.code(), "CONFIGURATION::Renderer::VALIDATION::ERROR");
+        assert!(err.msg().contains(bad), "{}", err.msg());
+    }
+    let mut c = RendererConfig::new(RendererKind::FilePlain);
+    c.datefmt = Some("%Q".into());
+    assert!(Renderer::build(&c, false).is_err());
+}
+
+const HOSTILE: &str =
+    "quote\" backslash\\ newline\n cr\r tab\t nul\u{0} esc\u{1b} bell\u{7} emoji🎉 ünïcödé \u{7f}";
+
+#[test]
+fn json_escapes_hostile_strings_and_round_trips() {
+    let mut ev = EventDict::new(T, Level::Error, "we\"ird\nlogger", &CS);
+    ev.event = Cow::Borrowed(HOSTILE);
+    ev.insert("k\"ey", Value::Str(HOSTILE));
+    ev.insert("event", Value::Str("shadowed"));
+    let line = render(RendererConfig::new(RendererKind::StreamJson), &ev);
+    assert_eq!(line.matches('\n').count(), 1, "one line: {line:?}");
+    assert!(line.contains("\\u0000") && line.contains("\\u001b") && line.contains("\\\""));
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["event"], HOSTILE);
+    assert_eq!(v["logger"], "we\"ird\nlogger");
+    assert_eq!(v["k\"ey"], HOSTILE);
+    assert_eq!(v["fields.event"], "shadowed");
+    assert_eq!(v["level"], "ERROR");
+}
+
+#[test]
+fn plain_keeps_hostile_strings_on_one_line() {
+    let mut ev = EventDict::new(T, Level::Warning, "app", &CS);
+    ev.event = Cow::Borrowed("line1\nline2");
+    ev.insert("v", Value::Str(HOSTILE));
+    ev.insert("plain", Value::Str("simple"));
+    let line = render(RendererConfig::new(RendererKind::FilePlain), &ev);
+    assert_eq!(
+        line,
+        "[2024-01-01 12:00:00] [WARNING ] [app]: line1\\nline2 v=\"quote\\\" backslash\\\\ newline\\n cr\\r tab\\t nul\\u{0} esc\\u{1b} bell\\u{7} emoji🎉 ünïcödé \\u{7f}\" plain=simple\n"
+    );
+}
+
+#[test]
+fn one_mebibyte_values_render_whole() {
+    let big = "x".repeat(1 << 20) + "\"end";
+    let mut ev = EventDict::new(T, Level::Info, "app", &CS);
+    ev.insert("big", Value::Str(&big));
+    let line = render(RendererConfig::new(RendererKind::FileJson), &ev);
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["big"].as_str().unwrap(), big);
+    let line = render(RendererConfig::new(RendererKind::FilePlain), &ev);
+    assert!(line.len() > 1 << 20 && line.ends_with("\\\"end\"\n"));
+}
+
+#[test]
+fn numbers_round_trip_exactly() {
+    let floats = [0.1, 1e300, -0.0, 5e-324, f64::MAX, 123456.789, -2.5e-8];
+    for f in floats {
+        let mut ev = EventDict::new(T, Level::Info, "app", &CS);
+        ev.insert("f", Value::F64(f));
+        ev.insert("u", Value::U64(u64::MAX));
+        ev.insert("i", Value::I64(i64::MIN));
+        let v: serde_json::Value =
+            serde_json::from_str(&render(RendererConfig::new(RendererKind::FileJson), &ev))
+                .unwrap();
+        assert_eq!(v["f"].as_f64().unwrap().to_bits(), f.to_bits(), "{f}");
+        assert_eq!(v["u"].as_u64().unwrap(), u64::MAX);
+        assert_eq!(v["i"].as_i64().unwrap(), i64::MIN);
+    }
+    let mut ev = EventDict::new(T, Level::Info, "app", &CS);
+    ev.insert("nan", Value::F64(f64::NAN));
+    ev.insert("inf", Value::F64(f64::NEG_INFINITY));
+    let v: serde_json::Value =
+        serde_json::from_str(&render(RendererConfig::new(RendererKind::FileJson), &ev)).unwrap();
+    assert_eq!(v["nan"], "NaN");
+    assert_eq!(v["inf"], "-inf");
+}
+
+#[test]
+fn json_values_errors_and_exceptions() {
+    let mut chain = Vec::new();
+    for s in ["disk full", "io"] {
+        chain.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        chain.extend_from_slice(s.as_bytes());
+    }
+    let err = ErrorValue::new("my::Error", "write failed", &chain);
+    let nested = serde_json::json!({"a": [1, 2, {"b": null}]});
+    let mut ev = EventDict::new(T, Level::Error, "app", &CS);
+    ev.insert("cfg", Value::Json(Cow::Borrowed(&nested)));
+    ev.insert("error", Value::Error(err.clone()));
+    ev.insert("exception", Value::Exception(err));
+    let line = render(RendererConfig::new(RendererKind::FileJson), &ev);
+    assert!(line.ends_with(",\"cfg\":{\"a\":[1,2,{\"b\":null}]},\"error\":\"write failed\",\"exception\":{\"type\":\"my::Error\",\"message\":\"write failed\",\"chain\":[\"disk full\",\"io\"]}}\n"), "{line}");
+}
+
+#[test]
+fn json_indentation_pretty_prints_one_object() {
+    let mut c = RendererConfig::new(RendererKind::FileJson);
+    c.indentation = Some(2);
+    let out = render(c, &event());
+    assert!(
+        out.starts_with(
+            "{\n  \"timestamp\": \"2024-01-01T12:00:00.123456Z\",\n  \"level\": \"INFO\",\n"
+        ),
+        "{out}"
+    );
+    assert!(out.ends_with("\n}\n"));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["user_id"], 123);
+}
+
+#[test]
+fn colored_only_on_terminals() {
+    let ev = event();
+    let c = RendererConfig::new(RendererKind::StreamColored);
+    let mut r = Renderer::build(&c, true).unwrap();
+    let mut out = Vec::new();
+    r.render(&ev, &mut out);
+    let s = String::from_utf8(out).unwrap();
+    if std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) {
+        assert!(s.contains("\x1b[32mINFO\x1b[0m"), "{s:?}");
+    }
+    assert!(!render(c, &ev).contains('\x1b'));
+}
+
+/// A small xorshift generator for property tests without extra dependencies.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn string(&mut self) -> String {
+        let len = (self.next() % 24) as usize;
+        (0..len)
+            .map(|_| match self.next() % 6 {
+                0 => char::from_u32((self.next() % 0x20) as u32).unwrap(),
+                1 => ['"', '\\', '/', '\u{7f}'][(self.next() % 4) as usize],
+                2 => char::from_u32(0x80 + (self.next() % 0xD700) as u32).unwrap_or('?'),
+                3 => '🎉',
+                _ => (b'a' + (self.next() % 26) as u8) as char,
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn property_json_lines_parse_back_to_the_input_values() {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut r = Renderer::build(&RendererConfig::new(RendererKind::FileJson), false).unwrap();
+    for _ in 0..5_000 {
+        let strings: Vec<String> = (0..4).map(|_| rng.string()).collect();
+        let f = f64::from_bits(rng.next());
+        let u = rng.next();
+        let mut ev = EventDict::new(
+            rng.next() % 4_102_444_800_000_000_000,
+            Level::Info,
+            &strings[0],
+            &CS,
+        );
+        ev.event = Cow::Borrowed(&strings[1]);
+        ev.insert(format!("k{}", strings[2]), Value::Str(&strings[3]));
+        ev.insert("f", Value::F64(f));
+        ev.insert("u", Value::U64(u));
+        ev.insert("i", Value::I64(u as i64));
+        let mut out = Vec::new();
+        r.render(&ev, &mut out);
+        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["logger"], *strings[0]);
+        assert_eq!(v["event"], *strings[1]);
+        assert_eq!(v[format!("k{}", strings[2])], *strings[3]);
+        assert_eq!(v["u"].as_u64(), Some(u));
+        assert_eq!(v["i"].as_i64(), Some(u as i64));
+        if f.is_finite() {
+            assert_eq!(v["f"].as_f64().unwrap().to_bits(), f.to_bits());
+        } else {
+            assert!(v["f"].is_string());
+        }
+    }
+}
