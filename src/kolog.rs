@@ -8,7 +8,7 @@ use crate::{Error, Logger, LoggerFactory, QueueManager};
 
 /// A running logging system: the queue manager and the loggers of one configuration.
 ///
-/// ```no_run
+/// ```
 /// let kolog = kolog::Kolog::from_json_str(r#"{
 ///     "queue": {"max_queue_size": 1000, "backpressure_policy": "block"},
 ///     "loggers": [{"name": "root", "level": "INFO", "handlers": [{"type": "null"}]}]

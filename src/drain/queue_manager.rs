@@ -118,7 +118,7 @@ pub(crate) fn stats(shared: &Shared) -> Stats {
 /// Start one, build loggers on it with [`LoggerFactory`](crate::LoggerFactory), and shut it
 /// down (or drop it) at the end. [`Kolog`](crate::Kolog) does all of that in one call.
 ///
-/// ```no_run
+/// ```
 /// use kolog::{QueueManager, QueueConfig, LoggerFactory, info};
 /// let qm = QueueManager::start(QueueConfig::default()).unwrap();
 /// let factory = LoggerFactory::from_json_str(
