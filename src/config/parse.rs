@@ -599,10 +599,13 @@ pub(super) fn from_json_str(s: &str) -> Result<LoggingSystemConfig, Error> {
 }
 
 pub(super) fn from_yaml_str(s: &str) -> Result<LoggingSystemConfig, Error> {
-    let mut options = serde_saphyr::Options::default();
-    let mut budget = serde_saphyr::Budget::default();
-    budget.max_depth = 128;
-    options.budget = Some(budget);
+    let options = serde_saphyr::Options {
+        budget: Some(serde_saphyr::Budget {
+            max_depth: 128,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
     let v: Value = serde_saphyr::from_str_with_options(s, options).map_err(|e| {
         let detail = e.to_string();
         parsing_error("YAML", detail).with_source(e)
