@@ -1,15 +1,31 @@
 //! Processors: per-handler chains that transform or drop an [`EventDict`] before rendering.
 //!
 //! A chain is compiled once from configuration into a `Vec` of operations. Built-in processors
-//! are plain data the drainer runs directly; custom ones are registered by name with
-//! [`register_processor`] before the configuration is loaded, and run under `catch_unwind` so a
-//! panicking processor is counted as a failure instead of stopping the drainer.
+//! are plain data the drainer runs directly, without allocating in the common case; custom
+//! ones are registered by name with [`register_processor`] before the configuration is loaded,
+//! and run under `catch_unwind`, so a panicking processor is counted as a failure instead of
+//! stopping the drainer.
+//!
+//! Built-ins (ko-log's semantics):
+//! - `add_callsite_params`: adds `filename`, `lineno`, `funcName`, `module`, `pathname` from the
+//!   static callsite (`funcName` is the last segment of the module path: Rust macros cannot see
+//!   the enclosing function's name).
+//! - `add_context_defaults`: adds each default whose key the event lacks.
+//! - `dict_tracebacks`: an error field (`error = &e`) becomes a structured object `{"type",
+//!   "message", "chain"}`; a field named `exc_info` is renamed `exception`, as structlog does.
+//! - `filter_by_level`: drops events below `min_level`.
+//! - `filter_keys`: removes the named keys.
+//! - `filter_markup`: strips Rich markup (`[bold red]..[/]`) from the event and string fields.
 
+mod markup;
+
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::config::ProcessorConfig;
-use crate::{Error, EventDict};
+use crate::config::{CallsiteParam, ProcessorConfig};
+use crate::record::Value;
+use crate::{Error, EventDict, Level};
 
 /// What a processor decides about an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +94,7 @@ pub(crate) fn lookup(name: &str) -> Option<Arc<ProcessorFactory>> {
         .cloned()
 }
 
-/// Why a chain did not keep an event.
+/// What a chain did with an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outcome {
     /// Every processor kept the event.
@@ -89,29 +105,68 @@ pub(crate) enum Outcome {
     Panicked,
 }
 
-/// A compiled processor chain. (Placeholder: built-in processors are implemented in the
-/// pipeline work; this version runs custom processors only.)
+/// One compiled step.
+enum Op {
+    AddCallsite(Vec<CallsiteParam>),
+    /// Keys and values live for the process (leaked once per compiled chain), so events borrow
+    /// them without allocating.
+    ContextDefaults(Vec<(&'static str, &'static serde_json::Value)>),
+    DictTracebacks,
+    FilterByLevel(Level),
+    FilterKeys(Vec<String>),
+    FilterMarkup,
+    Custom(Box<dyn Processor>),
+}
+
+/// A compiled processor chain.
 pub(crate) struct Chain {
-    ops: Vec<Box<dyn Processor>>,
+    ops: Vec<Op>,
+}
+
+fn scalar(v: &'static serde_json::Value) -> Value<'static> {
+    match v {
+        serde_json::Value::String(s) => Value::Str(s),
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => n
+            .as_u64()
+            .map(Value::U64)
+            .or_else(|| n.as_i64().map(Value::I64))
+            .unwrap_or_else(|| Value::F64(n.as_f64().unwrap_or(f64::NAN))),
+        other => Value::Json(Cow::Borrowed(other)),
+    }
 }
 
 impl Chain {
     /// Compiles a chain from configuration.
     pub(crate) fn build(configs: &[ProcessorConfig]) -> Result<Chain, Error> {
-        let mut ops = Vec::new();
+        let mut ops = Vec::with_capacity(configs.len());
         for c in configs {
-            if let ProcessorConfig::Custom { name, params } = c {
-                let factory = lookup(name).ok_or_else(|| {
-                    Error::new(
-                        crate::ErrorKind::Processor,
-                        "PROCESSOR",
-                        "ProcessorFactory",
-                        "CONFIGURATION",
-                        format!("Unknown processor type: {name}"),
-                    )
-                })?;
-                ops.push(factory(params)?);
-            }
+            ops.push(match c {
+                ProcessorConfig::AddCallsiteParams { parameters } => {
+                    Op::AddCallsite(parameters.clone())
+                }
+                ProcessorConfig::AddContextDefaults { defaults } => {
+                    let leaked: &'static serde_json::Map<String, serde_json::Value> =
+                        Box::leak(Box::new(defaults.clone()));
+                    Op::ContextDefaults(leaked.iter().map(|(k, v)| (k.as_str(), v)).collect())
+                }
+                ProcessorConfig::DictTracebacks => Op::DictTracebacks,
+                ProcessorConfig::FilterByLevel { min_level } => Op::FilterByLevel(*min_level),
+                ProcessorConfig::FilterKeys { keys } => Op::FilterKeys(keys.clone()),
+                ProcessorConfig::FilterMarkup => Op::FilterMarkup,
+                ProcessorConfig::Custom { name, params } => {
+                    let factory = lookup(name).ok_or_else(|| {
+                        Error::new(
+                            crate::ErrorKind::Processor,
+                            "PROCESSOR",
+                            "ProcessorFactory",
+                            "CONFIGURATION",
+                            format!("Unknown processor type: {name}"),
+                        )
+                    })?;
+                    Op::Custom(factory(params)?)
+                }
+            });
         }
         Ok(Chain { ops })
     }
@@ -119,13 +174,81 @@ impl Chain {
     /// Runs the chain over `event`.
     pub(crate) fn run(&mut self, event: &mut EventDict<'_>) -> Outcome {
         for op in &mut self.ops {
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| op.process(event)));
-            match r {
-                Ok(Action::Keep) => {}
-                Ok(Action::Drop) => return Outcome::Filtered,
-                Err(_) => return Outcome::Panicked,
+            match op {
+                Op::AddCallsite(params) => {
+                    let cs = event.callsite;
+                    for p in params.iter() {
+                        let v = match p {
+                            CallsiteParam::Filename => Value::Str(cs.filename()),
+                            CallsiteParam::Lineno => Value::U64(u64::from(cs.line)),
+                            CallsiteParam::FuncName => Value::Str(cs.module()),
+                            CallsiteParam::Module => Value::Str(cs.module_path),
+                            CallsiteParam::Pathname => Value::Str(cs.file),
+                        };
+                        event.insert(p.key(), v);
+                    }
+                }
+                Op::ContextDefaults(defaults) => {
+                    for (k, v) in defaults.iter() {
+                        event.insert_default(*k, scalar(v));
+                    }
+                }
+                Op::DictTracebacks => {
+                    let mut exc_info = None;
+                    for (i, f) in event.fields().iter().enumerate() {
+                        if f.key == "exc_info" && matches!(f.value, Value::Error(_)) {
+                            exc_info = Some(i);
+                        }
+                    }
+                    if let Some(i) = exc_info {
+                        let v = event.remove(&event.fields()[i].key.clone());
+                        if let Some(Value::Error(e)) = v {
+                            event.insert("exception", Value::Exception(e));
+                        }
+                    }
+                    for v in event.values_mut() {
+                        if let Value::Error(e) = v {
+                            *v = Value::Exception(e.clone());
+                        }
+                    }
+                }
+                Op::FilterByLevel(min) => {
+                    if event.level < *min {
+                        return Outcome::Filtered;
+                    }
+                }
+                Op::FilterKeys(keys) => event.retain(|f| !keys.iter().any(|k| *k == f.key)),
+                Op::FilterMarkup => {
+                    if let Cow::Owned(s) = markup::strip(&event.event) {
+                        event.event = Cow::Owned(s);
+                    }
+                    for v in event.values_mut() {
+                        let stripped = match v.as_str() {
+                            Some(s) => match markup::strip(s) {
+                                Cow::Owned(o) => Some(o),
+                                Cow::Borrowed(_) => None,
+                            },
+                            None => None,
+                        };
+                        if let Some(o) = stripped {
+                            *v = Value::String(o);
+                        }
+                    }
+                }
+                Op::Custom(p) => {
+                    let r =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| p.process(event)));
+                    match r {
+                        Ok(Action::Keep) => {}
+                        Ok(Action::Drop) => return Outcome::Filtered,
+                        Err(_) => return Outcome::Panicked,
+                    }
+                }
             }
         }
         Outcome::Keep
     }
 }
+
+#[cfg(test)]
+mod tests;
