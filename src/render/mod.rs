@@ -7,6 +7,8 @@ mod json;
 mod plain;
 mod time;
 
+pub(crate) use time::civil;
+
 use crate::config::{RendererConfig, RendererKind};
 use crate::{Error, EventDict};
 

@@ -4,6 +4,7 @@
 //! it, so a rotating writer can rotate between records and never split one.
 
 pub(crate) mod file;
+pub(crate) mod rotating;
 pub(crate) mod sink;
 
 use std::io::{self, Write as _};
@@ -36,13 +37,7 @@ pub(crate) fn build(kind: &HandlerKind) -> Result<Box<dyn Writer>, Error> {
             use_stderr: p.use_stderr,
         })),
         HandlerKind::File(p) => Ok(Box::new(file::FileWriter::build(p)?)),
-        HandlerKind::RotatingFile(_) => Err(Error::new(
-            crate::ErrorKind::Handler,
-            "HANDLER",
-            "FileHandler",
-            "CONFIGURATION",
-            "rotating file handlers are not implemented yet",
-        )),
+        HandlerKind::RotatingFile(p) => Ok(Box::new(rotating::RotatingWriter::build(p)?)),
     }
 }
 
