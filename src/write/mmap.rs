@@ -1,0 +1,195 @@
+//! The memory-mapped variant of the `file` writer, kept for measurement (see PERF.md): records
+//! are copied into a mapped window of the file that grows in 16 MiB chunks; on close the file
+//! is truncated to its real length. A crash leaves a zero-filled tail, which the next open in
+//! append mode trims, so the file holds only complete lines.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::PathBuf;
+
+use memmap2::MmapMut;
+
+use super::Writer;
+
+/// Bytes the file grows by when the mapped window is full.
+const CHUNK: u64 = 16 << 20;
+
+pub(crate) struct MmapWriter {
+    path: PathBuf,
+    truncate: bool,
+    file: Option<File>,
+    map: Option<MmapMut>,
+    /// File offset where the mapped window starts (a multiple of the page size).
+    window_start: u64,
+    /// Logical length of the file: bytes of records written.
+    len: u64,
+}
+
+/// Length of `file` without a trailing run of NUL bytes (the unwritten tail of a crashed
+/// mapped writer).
+fn trimmed_len(file: &mut File) -> io::Result<u64> {
+    let mut end = file.metadata()?.len();
+    let mut buf = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let n = buf.len().min(end as usize);
+        file.seek(SeekFrom::Start(end - n as u64))?;
+        file.read_exact(&mut buf[..n])?;
+        match buf[..n].iter().rposition(|&b| b != 0) {
+            Some(i) => return Ok(end - n as u64 + i as u64 + 1),
+            None => end -= n as u64,
+        }
+    }
+    Ok(0)
+}
+
+impl MmapWriter {
+    pub(crate) fn new(path: PathBuf, truncate: bool) -> MmapWriter {
+        MmapWriter {
+            path,
+            truncate,
+            file: None,
+            map: None,
+            window_start: 0,
+            len: 0,
+        }
+    }
+
+    fn open(&mut self) -> io::Result<()> {
+        if self.file.is_some() {
+            return Ok(());
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(self.truncate)
+            .open(&self.path)?;
+        self.truncate = false;
+        self.len = trimmed_len(&mut file)?;
+        file.set_len(self.len)?;
+        self.file = Some(file);
+        self.map = None;
+        Ok(())
+    }
+
+    /// Maps a window that starts at or before `len` and has room for `need` more bytes.
+    fn remap(&mut self, need: u64) -> io::Result<()> {
+        self.map = None;
+        let file = self.file.as_ref().expect("opened");
+        let page = 4096;
+        let start = self.len / page * page;
+        let size = (self.len - start + need).div_ceil(CHUNK) * CHUNK;
+        file.set_len(start + size)?;
+        // SAFETY: the map covers [start, start + size) of a file this writer opened read-write
+        // and just extended to that length. Only this writer writes it; other processes
+        // truncating the file under us would make access fault, as with any mapped file.
+        let map = unsafe {
+            memmap2::MmapOptions::new()
+                .offset(start)
+                .len(size as usize)
+                .map_mut(file)?
+        };
+        self.window_start = start;
+        self.map = Some(map);
+        Ok(())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        if let Some(map) = self.map.take() {
+            map.flush_async()?;
+        }
+        if let Some(file) = self.file.take() {
+            file.set_len(self.len)?;
+        }
+        Ok(())
+    }
+}
+
+impl Writer for MmapWriter {
+    fn write(&mut self, buf: &[u8], _ends: &[usize]) -> io::Result<()> {
+        let result = (|| {
+            self.open()?;
+            let fits = |w: &MmapWriter| {
+                w.map
+                    .as_ref()
+                    .is_some_and(|m| w.len + buf.len() as u64 <= w.window_start + m.len() as u64)
+            };
+            if !fits(self) {
+                self.remap(buf.len() as u64)?;
+            }
+            let at = (self.len - self.window_start) as usize;
+            let map = self.map.as_mut().expect("mapped");
+            map[at..at + buf.len()].copy_from_slice(buf);
+            self.len += buf.len() as u64;
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = self.finish();
+        }
+        result
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn close(&mut self) -> io::Result<()> {
+        self.finish()
+    }
+}
+
+impl Drop for MmapWriter {
+    fn drop(&mut self) {
+        let _ = self.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        let p = std::env::temp_dir().join(format!("kolog-mmap-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_file(&p);
+        p
+    }
+
+    #[test]
+    fn writes_across_windows_and_truncates_on_close() {
+        let path = temp("windows");
+        let mut w = MmapWriter::new(path.clone(), true);
+        let line = vec![b'x'; 1023];
+        let mut expected = Vec::new();
+        for _ in 0..20_000 {
+            let mut rec = line.clone();
+            rec.push(b'\n');
+            w.write(&rec, &[rec.len()]).unwrap();
+            expected.extend_from_slice(&rec);
+        }
+        w.close().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), expected);
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn a_crash_leaves_a_zero_tail_that_the_next_open_trims() {
+        let path = temp("crash");
+        let mut w = MmapWriter::new(path.clone(), true);
+        w.write(b"one\ntwo\n", &[4, 8]).unwrap();
+        // Simulate SIGKILL: the mapping's pages reach the file, nothing else runs.
+        w.map.as_ref().unwrap().flush().unwrap();
+        std::mem::forget(w);
+        let raw = std::fs::read(&path).unwrap();
+        assert_eq!(
+            raw.len() as u64,
+            CHUNK,
+            "the grown, unwritten tail is zeros"
+        );
+        assert!(raw[8..].iter().all(|&b| b == 0));
+        let mut w = MmapWriter::new(path.clone(), false);
+        w.write(b"three\n", &[6]).unwrap();
+        w.close().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"one\ntwo\nthree\n");
+        let _ = std::fs::remove_file(path);
+    }
+}
