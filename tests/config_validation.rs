@@ -369,7 +369,19 @@ fn the_line_and_column_point_at_the_bad_value() {
 #[test]
 fn malformed_yaml_documents_are_errors() {
     let deep = "- ".repeat(10_000) + "x";
+    let just_too_deep = "- ".repeat(65) + "x";
+    let nested_context = format!(
+        "loggers:\n  - name: a\n    context:\n      k: {}1{}\n",
+        "[".repeat(50),
+        "]".repeat(50)
+    );
+    let c = LoggingSystemConfig::from_yaml_str(&nested_context).unwrap();
+    assert!(
+        c.loggers[0].context["k"].is_array(),
+        "50 levels of user data load"
+    );
     for (doc, code) in [
+        (just_too_deep.as_str(), PARSING),
         ("loggers: [\n", PARSING),
         ("loggers:\n\t- name: a\n", PARSING),
         (deep.as_str(), PARSING),

@@ -601,7 +601,7 @@ pub(super) fn from_json_str(s: &str) -> Result<LoggingSystemConfig, Error> {
 pub(super) fn from_yaml_str(s: &str) -> Result<LoggingSystemConfig, Error> {
     let options = serde_saphyr::Options {
         budget: Some(serde_saphyr::Budget {
-            max_depth: 128,
+            max_depth: 64,
             ..Default::default()
         }),
         ..Default::default()
