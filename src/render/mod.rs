@@ -6,6 +6,7 @@
 mod json;
 mod plain;
 mod time;
+mod tz;
 
 pub(crate) use time::civil;
 
@@ -35,6 +36,7 @@ impl Renderer {
                 Renderer::Plain(plain::PlainRenderer::new(
                     config.fmt.as_deref(),
                     config.datefmt.as_deref(),
+                    config.utc,
                     colors,
                 )?)
             }

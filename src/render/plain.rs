@@ -183,6 +183,7 @@ impl PlainRenderer {
     pub(crate) fn new(
         fmt: Option<&str>,
         datefmt: Option<&str>,
+        utc: bool,
         colors: bool,
     ) -> Result<PlainRenderer, Error> {
         let segments = parse(fmt.unwrap_or(DEFAULT_FMT))?;
@@ -198,7 +199,10 @@ impl PlainRenderer {
         Ok(PlainRenderer {
             segments,
             used,
-            date: DateFormat::parse(datefmt.unwrap_or(DEFAULT_DATEFMT))?,
+            date: DateFormat::parse_in(
+                datefmt.unwrap_or(DEFAULT_DATEFMT),
+                (!utc).then(super::tz::Zone::local),
+            )?,
             colors,
             scratch: Vec::new(),
         })

@@ -4,8 +4,11 @@
 //! Supported directives: `%Y` (year), `%y` (2-digit year), `%m`, `%d`, `%H`, `%I` (12-hour),
 //! `%M`, `%S`, `%f` (microseconds, 6 digits), `%j` (day of year), `%b`/`%B` (month name),
 //! `%a`/`%A` (weekday name), `%p` (AM/PM), `%z` (`+0000`), `%Z` (`UTC`), `%s` (Unix seconds),
-//! `%%`. Any other directive is a configuration error. Dates are UTC.
+//! `%%`. Any other directive is a configuration error. Dates are UTC unless the renderer has
+//! `utc: false`: then they are local time per the system's zone files (see `render::tz`), and
+//! `%z`/`%Z` give the offset and abbreviation in force.
 
+use super::tz::Zone;
 use crate::Error;
 
 /// Broken-down UTC time.
@@ -121,6 +124,8 @@ enum Item {
 #[derive(Debug, Clone)]
 pub(crate) struct DateFormat {
     items: Vec<Item>,
+    /// `None` for UTC.
+    zone: Option<Zone>,
     has_micros: bool,
     cached_sec: Option<u64>,
     cached: Vec<u8>,
@@ -130,6 +135,11 @@ pub(crate) const DEFAULT_DATEFMT: &str = "%Y-%m-%d %H:%M:%S";
 
 impl DateFormat {
     pub(crate) fn parse(fmt: &str) -> Result<DateFormat, Error> {
+        DateFormat::parse_in(fmt, None)
+    }
+
+    /// A format rendering local time in `zone` (`None`: UTC).
+    pub(crate) fn parse_in(fmt: &str, zone: Option<Zone>) -> Result<DateFormat, Error> {
         let mut items = Vec::new();
         let mut lit = Vec::new();
         let mut bytes = fmt.bytes();
@@ -165,6 +175,7 @@ impl DateFormat {
         let has_micros = items.contains(&Item::Dir(b'f'));
         Ok(DateFormat {
             items,
+            zone,
             has_micros,
             cached_sec: None,
             cached: Vec::new(),
@@ -189,7 +200,14 @@ impl DateFormat {
 
     fn render(&self, unix_nanos: u64, out: &mut Vec<u8>) {
         let secs = (unix_nanos / 1_000_000_000) as i64;
-        let c = civil(secs);
+        let (offset, abbr) = match &self.zone {
+            Some(z) => {
+                let t = z.at(secs);
+                (t.offset, &*t.abbr)
+            }
+            None => (0, "UTC"),
+        };
+        let c = civil(secs + i64::from(offset));
         for item in &self.items {
             match item {
                 Item::Lit(l) => out.extend_from_slice(l),
@@ -213,8 +231,13 @@ impl DateFormat {
                         out.extend_from_slice(WEEKDAYS[c.days.rem_euclid(7) as usize].as_bytes())
                     }
                     b'p' => out.extend_from_slice(if c.hour < 12 { b"AM" } else { b"PM" }),
-                    b'z' => out.extend_from_slice(b"+0000"),
-                    b'Z' => out.extend_from_slice(b"UTC"),
+                    b'z' => {
+                        let a = offset.unsigned_abs() / 60;
+                        out.push(if offset < 0 { b'-' } else { b'+' });
+                        push2(out, a / 60);
+                        push2(out, a % 60);
+                    }
+                    b'Z' => out.extend_from_slice(abbr.as_bytes()),
                     b's' => out.extend_from_slice(itoa::Buffer::new().format(secs).as_bytes()),
                     _ => {}
                 },
@@ -279,6 +302,23 @@ mod tests {
         assert_eq!(fmt("%j", 1_735_603_200_000_000_000), "366"); // 2024-12-31, leap year
         assert!(DateFormat::parse("%Q").is_err());
         assert!(DateFormat::parse("abc%").is_err());
+    }
+
+    #[test]
+    fn local_time_shifts_by_the_zone_offset() {
+        let mut d =
+            DateFormat::parse_in("%Y-%m-%d %H:%M %z %Z", Some(Zone::from_tz("<+0530>-5:30")))
+                .unwrap();
+        let mut out = Vec::new();
+        d.format(T, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "2024-01-01 17:30 +0530 +0530"
+        );
+        let mut d = DateFormat::parse_in("%H %z", Some(Zone::from_tz("EST5"))).unwrap();
+        let mut out = Vec::new();
+        d.format(T, &mut out);
+        assert_eq!(String::from_utf8(out).unwrap(), "07 -0500");
     }
 
     #[test]
