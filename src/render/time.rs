@@ -134,6 +134,7 @@ pub(crate) struct DateFormat {
 pub(crate) const DEFAULT_DATEFMT: &str = "%Y-%m-%d %H:%M:%S";
 
 impl DateFormat {
+    #[cfg(test)]
     pub(crate) fn parse(fmt: &str) -> Result<DateFormat, Error> {
         DateFormat::parse_in(fmt, None)
     }
