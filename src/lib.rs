@@ -20,6 +20,7 @@ pub mod config;
 mod drain;
 mod error;
 mod front;
+mod fuzz;
 mod kolog;
 mod level;
 pub mod process;
@@ -42,6 +43,12 @@ pub use crate::level::{Level, ParseLevelError};
 pub use crate::process::register_processor;
 pub use crate::record::EventDict;
 pub use crate::write::sink::{Sink, SinkRecord};
+
+/// Entry points of the fuzz targets; not public API.
+#[doc(hidden)]
+pub mod __fuzz {
+    pub use crate::fuzz::{config, json_renderer, plain_renderer, record_decoder};
+}
 
 /// Used by the macros; not public API.
 #[doc(hidden)]

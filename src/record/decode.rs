@@ -49,7 +49,6 @@ impl<'a> Values<'a> {
     }
 
     /// Whether decoding stopped at malformed bytes.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn malformed(&self) -> bool {
         self.malformed
     }

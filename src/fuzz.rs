@@ -1,0 +1,149 @@
+//! Entry points for the fuzz targets in `fuzz/` (and for `tests/fuzz_corpus.rs`, which runs
+//! every target's function over its committed corpus on stable). Each function asserts the
+//! property its target checks; a panic is a finding. Not public API.
+
+use std::borrow::Cow;
+
+use crate::config::{RendererConfig, RendererKind};
+use crate::record::decode::{self, Values};
+use crate::record::{Callsite, CallsiteKind, EventDict, Value};
+use crate::render::Renderer;
+use crate::{Level, LoggingSystemConfig};
+
+static CALLSITE: Callsite = Callsite {
+    message: "fuzz",
+    fields: &["f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7"],
+    file: "src/fuzz.rs",
+    line: 1,
+    module_path: "kolog::fuzz",
+    kind: CallsiteKind::Event,
+};
+
+/// Turns bytes into a list of values: a tag byte, then a length or 8 bytes of payload.
+fn values(mut data: &[u8]) -> Vec<(String, Value<'static>)> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some((&tag, rest)) = data.split_first() {
+        data = rest;
+        let take8 = |d: &mut &[u8]| {
+            let mut b = [0u8; 8];
+            let n = d.len().min(8);
+            b[..n].copy_from_slice(&d[..n]);
+            *d = &d[n..];
+            u64::from_le_bytes(b)
+        };
+        let v = match tag % 5 {
+            0 => Value::I64(take8(&mut data) as i64),
+            1 => Value::U64(take8(&mut data)),
+            2 => Value::F64(f64::from_bits(take8(&mut data))),
+            3 => Value::Bool(tag & 0x80 != 0),
+            _ => {
+                let n = (tag as usize / 5).min(data.len());
+                let s = String::from_utf8_lossy(&data[..n]).into_owned();
+                data = &data[n..];
+                Value::String(s)
+            }
+        };
+        out.push((
+            format!("k{i}{}", if tag & 0x40 != 0 { "\"\\\n" } else { "" }),
+            v,
+        ));
+        i += 1;
+    }
+    out
+}
+
+fn render(kind: RendererKind, ev: &EventDict<'_>) -> Vec<u8> {
+    let mut r = Renderer::build(&RendererConfig::new(kind), false).expect("default renderer");
+    let mut out = Vec::new();
+    r.render(ev, &mut out);
+    out
+}
+
+/// JSON renderer: every output line is valid JSON and round-trips to the input values.
+pub fn json_renderer(data: &[u8]) {
+    let split = data.iter().position(|&b| b == 0).unwrap_or(data.len());
+    let event = String::from_utf8_lossy(&data[..split]).into_owned();
+    let fields = values(data.get(split + 1..).unwrap_or(&[]));
+    let mut ev = EventDict::new(
+        u64::from_le_bytes([data.len() as u8; 8]) >> 2,
+        Level::Info,
+        "fuzz",
+        &CALLSITE,
+    );
+    ev.event = Cow::Borrowed(&event);
+    for (k, v) in &fields {
+        ev.insert(k.as_str(), v.clone());
+    }
+    let out = render(RendererKind::FileJson, &ev);
+    assert_eq!(out.last(), Some(&b'\n'));
+    assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1, "one line");
+    let parsed: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
+    assert_eq!(parsed["event"], *event);
+    for f in ev.fields() {
+        let got = &parsed[f.key.as_ref()];
+        match &f.value {
+            Value::F64(x) if !x.is_finite() => assert!(got.is_string()),
+            Value::F64(x) => assert_eq!(got.as_f64().map(f64::to_bits), Some(x.to_bits())),
+            other => assert_eq!(*got, other.to_json()),
+        }
+    }
+}
+
+/// Plain renderer and its `fmt` parser: an error or one bounded line, never a panic.
+pub fn plain_renderer(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let mut parts = text.splitn(3, '\u{0}');
+    let fmt = parts.next().unwrap_or_default();
+    let datefmt = parts.next();
+    let mut config = RendererConfig::new(RendererKind::FilePlain);
+    config.fmt = Some(fmt.to_owned());
+    config.datefmt = datefmt.map(str::to_owned);
+    let Ok(mut r) = Renderer::build(&config, false) else {
+        return;
+    };
+    let fields = values(parts.next().unwrap_or_default().as_bytes());
+    let mut ev = EventDict::new(1_704_110_400_123_456_000, Level::Warning, "fuzz", &CALLSITE);
+    for (k, v) in &fields {
+        ev.insert(k.as_str(), v.clone());
+    }
+    let mut out = Vec::new();
+    r.render(&ev, &mut out);
+    assert_eq!(out.last(), Some(&b'\n'));
+    // Values are escaped, so only the format's own literal text may add line breaks.
+    if !fmt.contains('\n') && !datefmt.is_some_and(|d| d.contains('\n')) {
+        assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1, "one line");
+    }
+    // Widths are capped at 1024, so output is bounded by the input.
+    assert!(
+        out.len() <= 2048 * (data.len() + 64),
+        "unbounded output: {} bytes",
+        out.len()
+    );
+}
+
+/// Configuration loaders: an error or a valid configuration, never a panic.
+pub fn config(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = LoggingSystemConfig::from_json_str(text);
+    let _ = LoggingSystemConfig::from_yaml_str(text);
+}
+
+/// The record decoder on arbitrary ring bytes: decoding and rendering never panic. (The two
+/// addresses in a header are trusted by the drainer and not dereferenced here.)
+pub fn record_decoder(data: &[u8]) {
+    let Some((header, rest)) = decode::header(data) else {
+        return;
+    };
+    let mut ev = EventDict::new(header.timestamp, header.level, "fuzz", &CALLSITE);
+    let mut it = Values::new(rest);
+    for (name, v) in CALLSITE.fields.iter().zip(it.by_ref()) {
+        ev.insert(*name, v);
+    }
+    let _ = it.malformed();
+    let out = render(RendererKind::FileJson, &ev);
+    serde_json::from_slice::<serde_json::Value>(&out).expect("valid JSON");
+    let _ = render(RendererKind::FilePlain, &ev);
+}
