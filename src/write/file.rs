@@ -1,13 +1,22 @@
 //! `file`: a log file opened on first write, appended to or truncated per `mode`, written with
 //! one `write_all` per batch.
+//!
+//! Faults: a batch whose write fails (disk full, file-size limit) is cut back off the file, so
+//! the file never holds a partial record, and its records are counted as failed by the handler;
+//! the next batch tries again. At most once a second the writer checks that the path still
+//! names the file it has open; if the file was deleted or replaced, it is reopened (created).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use super::Writer;
 use crate::config::FileParams;
 use crate::{Error, ErrorKind};
+
+/// How often the writer checks that its path still names the open file.
+const IDENTITY_CHECK: Duration = Duration::from_secs(1);
 
 /// Checks, without creating anything, that `path` can be a log file: its directory exists and
 /// is a directory, and the path itself is not a directory.
@@ -47,10 +56,72 @@ pub(crate) fn check_path(path: &Path, service: &'static str) -> Result<(), Error
     Ok(())
 }
 
+/// An open log file and its length.
+pub(crate) struct OpenFile {
+    pub file: File,
+    pub len: u64,
+    checked: Instant,
+}
+
+impl OpenFile {
+    /// Opens (creating) `path`, truncating it when `truncate`.
+    pub(crate) fn open(path: &Path, truncate: bool) -> io::Result<OpenFile> {
+        let mut o = OpenOptions::new();
+        o.create(true);
+        if truncate {
+            o.write(true).truncate(true);
+        } else {
+            o.append(true);
+        }
+        let file = o.open(path)?;
+        let len = file.metadata()?.len();
+        Ok(OpenFile {
+            file,
+            len,
+            checked: Instant::now(),
+        })
+    }
+
+    /// Appends `buf` whole or not at all: on error, what was written of it is cut off again.
+    pub(crate) fn append(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self.file.write_all(buf) {
+            Ok(()) => {
+                self.len += buf.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.file.set_len(self.len);
+                Err(e)
+            }
+        }
+    }
+
+    /// Whether `path` no longer names this file (deleted or replaced); checked at most once a
+    /// second.
+    pub(crate) fn replaced(&mut self, path: &Path) -> bool {
+        if self.checked.elapsed() < IDENTITY_CHECK {
+            return false;
+        }
+        self.checked = Instant::now();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            match (std::fs::metadata(path), self.file.metadata()) {
+                (Ok(p), Ok(f)) => p.ino() != f.ino() || p.dev() != f.dev(),
+                _ => true,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            !path.exists()
+        }
+    }
+}
+
 pub(crate) struct FileWriter {
     path: PathBuf,
     truncate: bool,
-    file: Option<File>,
+    file: Option<OpenFile>,
 }
 
 impl FileWriter {
@@ -63,18 +134,14 @@ impl FileWriter {
         })
     }
 
-    fn open(&mut self) -> io::Result<&mut File> {
+    fn open(&mut self) -> io::Result<&mut OpenFile> {
+        if self.file.as_mut().is_some_and(|f| f.replaced(&self.path)) {
+            self.file = None;
+        }
         if self.file.is_none() {
-            let mut o = OpenOptions::new();
-            o.create(true);
-            if self.truncate {
-                o.write(true).truncate(true);
-                // Truncate once: a reopen after an error appends.
-                self.truncate = false;
-            } else {
-                o.append(true);
-            }
-            self.file = Some(o.open(&self.path)?);
+            // Truncate once: a reopen after an error or a deletion appends.
+            self.file = Some(OpenFile::open(&self.path, self.truncate)?);
+            self.truncate = false;
         }
         Ok(self.file.as_mut().expect("just opened"))
     }
@@ -82,7 +149,7 @@ impl FileWriter {
 
 impl Writer for FileWriter {
     fn write(&mut self, buf: &[u8], _ends: &[usize]) -> io::Result<()> {
-        let result = self.open().and_then(|f| f.write_all(buf));
+        let result = self.open().and_then(|f| f.append(buf));
         if result.is_err() {
             // Reopen on the next batch (the file may have been deleted or the disk freed).
             self.file = None;

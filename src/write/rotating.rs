@@ -10,12 +10,12 @@
 //! file is renamed with the UTC time it was opened, `app.log.2024-01-01_12-00-00` (Python's
 //! `TimedRotatingFileHandler` suffix), keeping the newest `backup_count` (0 keeps all).
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write as _};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::file::check_path;
+use super::file::{check_path, OpenFile};
 use super::Writer;
 use crate::config::RotatingFileParams;
 use crate::Error;
@@ -26,8 +26,7 @@ pub(crate) struct RotatingWriter {
     backup_count: u32,
     interval: Option<Duration>,
     truncate: bool,
-    file: Option<File>,
-    size: u64,
+    file: Option<OpenFile>,
     opened: Instant,
     opened_unix: u64,
 }
@@ -42,27 +41,20 @@ impl RotatingWriter {
             interval: p.rotation_interval,
             truncate: p.mode.starts_with('w'),
             file: None,
-            size: 0,
             opened: Instant::now(),
             opened_unix: 0,
         })
     }
 
     fn open(&mut self) -> io::Result<()> {
+        if self.file.as_mut().is_some_and(|f| f.replaced(&self.path)) {
+            self.file = None;
+        }
         if self.file.is_some() {
             return Ok(());
         }
-        let mut o = OpenOptions::new();
-        o.create(true);
-        if self.truncate {
-            o.write(true).truncate(true);
-            self.truncate = false;
-        } else {
-            o.append(true);
-        }
-        let f = o.open(&self.path)?;
-        self.size = f.metadata()?.len();
-        self.file = Some(f);
+        self.file = Some(OpenFile::open(&self.path, self.truncate)?);
+        self.truncate = false;
         self.opened = Instant::now();
         self.opened_unix = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -155,9 +147,7 @@ impl RotatingWriter {
             return Ok(());
         }
         self.open()?;
-        self.file.as_mut().expect("opened").write_all(run)?;
-        self.size += run.len() as u64;
-        Ok(())
+        self.file.as_mut().expect("opened").append(run)
     }
 }
 
@@ -201,7 +191,8 @@ impl Writer for RotatingWriter {
             let mut run_start = 0;
             let mut start = 0;
             for &end in ends {
-                let current = self.size + (start - run_start) as u64;
+                let size = self.file.as_ref().map_or(0, |f| f.len);
+                let current = size + (start - run_start) as u64;
                 if let Some(how) = self.due(current, (end - start) as u64) {
                     self.write_run(&buf[run_start..start])?;
                     self.rotate(how)?;
