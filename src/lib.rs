@@ -15,6 +15,7 @@
 //! assert_eq!(report.written, 2);
 //! ```
 
+pub mod bridge;
 mod clock;
 pub mod config;
 mod drain;

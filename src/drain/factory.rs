@@ -16,12 +16,15 @@ use crate::{write, Error, Logger, QueueManager};
 /// The name of kolog's own logger, which reports dropped records.
 pub(crate) const INTERNAL_LOGGER: &str = "kolog";
 
+#[derive(Clone)]
 struct Configured {
     route: Arc<Route>,
     context: Vec<(String, serde_json::Value)>,
 }
 
 /// Builds loggers from a configuration, on a [`QueueManager`] (ko-log's `LoggerFactory`).
+/// Cloning is cheap enough for setup code (it copies the name table, not the handlers).
+#[derive(Clone)]
 pub struct LoggerFactory {
     shared: Arc<Shared>,
     loggers: HashMap<String, Configured>,

@@ -475,6 +475,31 @@ impl Router<'_> {
                 let name = take();
                 ev.event = Cow::Owned(format!("Begin: {}", name_of(&name)));
             }
+            CallsiteKind::Dynamic => {
+                let message = take();
+                let file = take();
+                let line = take();
+                let module = take();
+                if let Some(Value::Str(m)) = message {
+                    ev.event = Cow::Borrowed(m);
+                }
+                if let (Some(Value::Str(f)), Some(Value::U64(l)), Some(Value::Str(m))) =
+                    (file, line, module)
+                {
+                    ev.source = crate::record::Source {
+                        file: f,
+                        line: l as u32,
+                        module_path: m,
+                    };
+                }
+                // Key/value pairs follow: names are values too.
+                while let Some(key) = values.next() {
+                    let Some(v) = values.next() else { break };
+                    if let Value::Str(k) = key {
+                        ev.insert(k, v);
+                    }
+                }
+            }
             CallsiteKind::NamedEnd => {
                 let name = take();
                 let secs = seconds(take());

@@ -167,6 +167,39 @@ impl Logger {
         output
     }
 
+    /// Enqueues a record whose message, location and field names are only known at run time
+    /// (the `log` and `tracing` bridges). Blocks like `info!` under `block`.
+    #[cfg_attr(not(any(feature = "log", feature = "tracing")), allow(dead_code))]
+    pub(crate) fn emit_dynamic(
+        &self,
+        level: Level,
+        message: &str,
+        source: crate::record::Source<'_>,
+        fields: &[(&str, FieldValue<'_>)],
+    ) {
+        static DYNAMIC: Callsite = Callsite {
+            message: "",
+            fields: &[],
+            file: "",
+            line: 0,
+            module_path: "",
+            kind: crate::record::CallsiteKind::Dynamic,
+        };
+        if !self.enabled(level) {
+            return;
+        }
+        let mut values: smallvec::SmallVec<[FieldValue<'_>; 36]> = smallvec::SmallVec::new();
+        values.push(FieldValue::Str(message));
+        values.push(FieldValue::Str(source.file));
+        values.push(FieldValue::U64(u64::from(source.line)));
+        values.push(FieldValue::Str(source.module_path));
+        for (k, v) in fields.iter().take(u16::MAX as usize / 2 - 4) {
+            values.push(FieldValue::Str(k));
+            values.push(*v);
+        }
+        super::emit::emit(&self.inner, level, &DYNAMIC, &values);
+    }
+
     /// Encodes and enqueues a record. Called by the macros after the level check.
     #[doc(hidden)]
     #[inline]

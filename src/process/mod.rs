@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::config::{CallsiteParam, ProcessorConfig};
-use crate::record::Value;
+use crate::record::{file_name, last_segment, Value};
 use crate::{Error, EventDict, Level};
 
 /// What a processor decides about an event.
@@ -176,14 +176,14 @@ impl Chain {
         for op in &mut self.ops {
             match op {
                 Op::AddCallsite(params) => {
-                    let cs = event.callsite;
+                    let src = event.source;
                     for p in params.iter() {
                         let v = match p {
-                            CallsiteParam::Filename => Value::Str(cs.filename()),
-                            CallsiteParam::Lineno => Value::U64(u64::from(cs.line)),
-                            CallsiteParam::FuncName => Value::Str(cs.module()),
-                            CallsiteParam::Module => Value::Str(cs.module_path),
-                            CallsiteParam::Pathname => Value::Str(cs.file),
+                            CallsiteParam::Filename => Value::Str(file_name(src.file)),
+                            CallsiteParam::Lineno => Value::U64(u64::from(src.line)),
+                            CallsiteParam::FuncName => Value::Str(last_segment(src.module_path)),
+                            CallsiteParam::Module => Value::Str(src.module_path),
+                            CallsiteParam::Pathname => Value::Str(src.file),
                         };
                         event.insert(p.key(), v);
                     }

@@ -43,6 +43,9 @@ pub enum CallsiteKind {
     /// The start of a lifecycle with a run-time name (`ainfo_life`): the first value is the
     /// name and the event reads `Begin: <name>`.
     NamedBegin,
+    /// A record with a run-time message, location and field names (the `log` and `tracing`
+    /// bridges): values are the message, file, line and module path, then key/value pairs.
+    Dynamic,
     /// The end of such a lifecycle: the values are the name and the elapsed seconds.
     NamedEnd,
 }
@@ -50,19 +53,41 @@ pub enum CallsiteKind {
 impl Callsite {
     /// The file name without directories (`main.rs`), ko-log's `filename`.
     pub fn filename(&self) -> &'static str {
-        match self.file.rfind(['/', '\\']) {
-            Some(i) => &self.file[i + 1..],
-            None => self.file,
-        }
+        file_name(self.file)
     }
 
-    /// The last segment of the module path, used as ko-log's `funcName`/`module`.
+    /// The last segment of the module path, used as ko-log's `funcName`.
     pub fn module(&self) -> &'static str {
-        match self.module_path.rfind("::") {
-            Some(i) => &self.module_path[i + 2..],
-            None => self.module_path,
-        }
+        last_segment(self.module_path)
     }
+}
+
+/// The file name of a path, without directories.
+pub fn file_name(path: &str) -> &str {
+    match path.rfind(['/', '\\']) {
+        Some(i) => &path[i + 1..],
+        None => path,
+    }
+}
+
+/// The last `::` segment of a module path.
+pub fn last_segment(module_path: &str) -> &str {
+    match module_path.rfind("::") {
+        Some(i) => &module_path[i + 2..],
+        None => module_path,
+    }
+}
+
+/// Where a record was made: the static callsite's location, or for records bridged from
+/// `log`/`tracing`, the location they carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Source<'a> {
+    /// The source file path.
+    pub file: &'a str,
+    /// The line.
+    pub line: u32,
+    /// The module path.
+    pub module_path: &'a str,
 }
 
 /// A field value as processors and renderers see it.
@@ -199,6 +224,8 @@ pub struct EventDict<'a> {
     pub event: Cow<'a, str>,
     /// The logging statement's static metadata.
     pub callsite: &'a Callsite,
+    /// Where the record was made (the callsite's location unless bridged).
+    pub source: Source<'a>,
     fields: SmallVec<[Field<'a>; 12]>,
 }
 
@@ -216,6 +243,11 @@ impl<'a> EventDict<'a> {
             logger,
             event: Cow::Borrowed(callsite.message),
             callsite,
+            source: Source {
+                file: callsite.file,
+                line: callsite.line,
+                module_path: callsite.module_path,
+            },
             fields: SmallVec::new(),
         }
     }

@@ -1,0 +1,58 @@
+//! A library logging through the `log` facade ends up in a kolog file with its target as the
+//! logger name, its level, message, location and key/values.
+#![cfg(feature = "log")]
+
+mod common;
+
+fn json_lines(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+mod some_library {
+    pub fn connect(attempt: u64) {
+        log::debug!("below the logger's level");
+        log::info!(attempt, ok = true, host = "db1"; "connected to {}", "db1");
+        log::warn!(target: "some_library::pool", "pool {} of {} in use", 9, 10);
+    }
+}
+
+#[test]
+fn log_records_arrive_with_target_level_message_and_key_values() {
+    let dir = common::temp_dir("log-bridge");
+    let path = dir.join("app.log");
+    let doc = format!(
+        r#"{{"loggers": [
+            {{"name": "root", "level": "INFO", "handlers": [{{"type": "file", "params": {{"filename": "{}", "mode": "w"}},
+              "renderer": {{"type": "file_json"}}, "processors": [{{"type": "add_callsite_params", "params": {{"parameters": ["filename", "lineno", "module"]}}}}]}}]}}
+        ]}}"#,
+        path.display()
+    );
+    let kolog = kolog::Kolog::from_json_str(&doc).unwrap();
+    kolog::bridge::log::init(&kolog).unwrap();
+    assert!(
+        kolog::bridge::log::init(&kolog).is_err(),
+        "only one log logger per process"
+    );
+    some_library::connect(3);
+    kolog.shutdown().unwrap();
+    let got = json_lines(&path);
+    assert_eq!(got.len(), 2, "{got:?}");
+    let r = &got[0];
+    assert_eq!(r["logger"], "log_bridge.some_library");
+    assert_eq!(r["level"], "INFO");
+    assert_eq!(r["event"], "connected to db1");
+    assert_eq!(r["attempt"], 3);
+    assert_eq!(r["ok"], true);
+    assert_eq!(r["host"], "db1");
+    assert_eq!(r["filename"], "log_bridge.rs");
+    assert!(r["lineno"].as_u64().unwrap() > 0);
+    assert_eq!(r["module"], "log_bridge::some_library");
+    assert_eq!(got[1]["logger"], "some_library.pool");
+    assert_eq!(got[1]["level"], "WARNING");
+    assert_eq!(got[1]["event"], "pool 9 of 10 in use");
+    let _ = std::fs::remove_dir_all(dir);
+}
