@@ -15,6 +15,8 @@
 //! assert_eq!(report.written, 2);
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod bridge;
 mod clock;
 pub mod config;

@@ -1,5 +1,5 @@
-//! What a record is: its static [`Callsite`], its encoded form in a ring ([`encode`],
-//! [`decode`]) and the [`EventDict`] view that processors and renderers work on.
+//! What a record is: its static [`Callsite`], its encoded form in a ring (`encode`,
+//! `decode`) and the [`EventDict`] view that processors and renderers work on.
 //!
 //! An `EventDict` borrows everything it can — the message and field names from the static
 //! callsite, string values straight from the ring, bound context from the logger — so building
