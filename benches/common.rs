@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use kolog::config::{
     FileParams, HandlerConfig, HandlerKind, LoggerConfig, RendererConfig, RendererKind,
+    RotatingFileParams,
 };
 use kolog::{BackpressurePolicy, Kolog, Level, LoggingSystemConfig, QueueConfig};
 
@@ -29,6 +30,25 @@ pub fn file_kind(name: &str) -> HandlerKind {
         encoding: "utf-8".into(),
         override_existing: true,
     })
+}
+
+/// A rotating file bounded to two 64 MiB files, for benchmarks that log without end.
+pub fn bounded_file_kind(name: &str) -> HandlerKind {
+    let dir = bench_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    HandlerKind::RotatingFile(RotatingFileParams {
+        filename: dir.join(name),
+        max_bytes: 64 << 20,
+        backup_count: 1,
+        rotation_interval: None,
+        mode: "w".into(),
+        encoding: "utf-8".into(),
+    })
+}
+
+/// Removes the benchmark's files (tmpfs is memory).
+pub fn clean_up() {
+    let _ = std::fs::remove_dir_all(bench_dir());
 }
 
 pub fn kolog(kind: HandlerKind, renderer: RendererKind) -> Kolog {

@@ -42,7 +42,7 @@ fn bench_hot_path(c: &mut Criterion) {
     let mut group = c.benchmark_group("hot_path");
     for (name, kind) in [
         ("info_null_json", HandlerKind::Null),
-        ("info_file_json", common::file_kind("hot_path.log")),
+        ("info_file_json", common::bounded_file_kind("hot_path.log")),
     ] {
         let k = common::kolog(kind, RendererKind::FileJson);
         let log = k.logger("bench").unwrap();
@@ -74,6 +74,7 @@ fn bench_hot_path(c: &mut Criterion) {
         })
     });
     group.finish();
+    common::clean_up();
 }
 
 trait PollFut {

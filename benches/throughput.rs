@@ -41,6 +41,7 @@ fn bench_throughput(c: &mut Criterion) {
         });
         let report = k.shutdown().unwrap();
         assert_eq!(report.dropped + report.failed, 0, "{report:?}");
+        common::clean_up();
     }
     group.finish();
 }

@@ -311,7 +311,7 @@ impl Drainer {
             sink_buf: &mut self.sink_buf,
             counts: &mut counts,
         };
-        router.route(&core.name, &core.route.handlers, ev);
+        router.route(&core.name, &core.route.handlers, &mut ev);
         for h in self.handlers.iter_mut() {
             h.write_batch();
         }
@@ -506,14 +506,22 @@ impl Router<'_> {
                 ev.event = Cow::Owned(format!("End ({secs:.2}): {}", name_of(&name)));
             }
         }
-        for (name, v) in names.zip(values) {
-            ev.insert(*name, v);
+        if core.context.is_empty() {
+            // A statement's field names are distinct (two `k = ..` with the same name write
+            // the key twice); only bound context can collide with them.
+            for (name, v) in names.zip(values) {
+                ev.push(name, v);
+            }
+        } else {
+            for (name, v) in names.zip(values) {
+                ev.insert(*name, v);
+            }
         }
-        self.route(&core.name, &core.route.handlers, ev);
+        self.route(&core.name, &core.route.handlers, &mut ev);
     }
 
     /// Sends an event to a sink that captures its logger, else to the route's handlers.
-    fn route(&mut self, logger: &str, handlers: &[usize], ev: EventDict<'_>) {
+    fn route(&mut self, logger: &str, handlers: &[usize], ev: &mut EventDict<'_>) {
         if !self.sinks.is_empty() {
             if let Some((_, sink)) = self
                 .sinks
@@ -528,7 +536,7 @@ impl Router<'_> {
         self.deliver(handlers, ev);
     }
 
-    fn deliver(&mut self, route: &[usize], mut ev: EventDict<'_>) {
+    fn deliver(&mut self, route: &[usize], ev: &mut EventDict<'_>) {
         let mut any_buffered = false;
         let mut any_failed = false;
         let last = route.len().saturating_sub(1);
@@ -537,7 +545,7 @@ impl Router<'_> {
                 continue;
             };
             let (delivery, failed) = if i == last {
-                handler.accept(&mut ev)
+                handler.accept(ev)
             } else {
                 handler.accept(&mut ev.clone())
             };
@@ -557,12 +565,12 @@ impl Router<'_> {
         }
     }
 
-    fn capture(&mut self, route: &[usize], mut ev: EventDict<'_>, sink: &Sink) {
+    fn capture(&mut self, route: &[usize], ev: &mut EventDict<'_>, sink: &Sink) {
         self.sink_buf.clear();
         let outcome = match route.first().and_then(|&hid| self.handlers.get_mut(hid)) {
-            Some(handler) => handler.render_for_sink(&mut ev, self.sink_buf),
+            Some(handler) => handler.render_for_sink(ev, self.sink_buf),
             None => {
-                self.sink_renderer.render(&ev, self.sink_buf);
+                self.sink_renderer.render(ev, self.sink_buf);
                 Outcome::Keep
             }
         };

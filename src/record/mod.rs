@@ -271,6 +271,16 @@ impl<'a> EventDict<'a> {
         }
     }
 
+    /// Appends a field without looking for an existing one with the same key (the drainer
+    /// uses it for a record's own fields when the logger has no bound context).
+    #[inline]
+    pub(crate) fn push(&mut self, key: &'a str, value: Value<'a>) {
+        self.fields.push(Field {
+            key: Cow::Borrowed(key),
+            value,
+        });
+    }
+
     /// Sets `key` to `value` only if the key is absent.
     pub fn insert_default(&mut self, key: impl Into<Cow<'a, str>>, value: Value<'a>) {
         let key = key.into();

@@ -16,12 +16,49 @@ const RESERVED: [&str; 4] = ["timestamp", "level", "logger", "event"];
 pub(crate) struct JsonRenderer {
     indent: Option<usize>,
     pretty: Vec<u8>,
+    /// `YYYY-MM-DDTHH:MM:SS` of the last second rendered.
+    date: Option<(u64, [u8; 19])>,
+}
+
+/// The length of the prefix of `bytes` that needs no escaping, eight bytes at a time: a byte
+/// needs escaping when it is a control character (< 0x20), `"` or `\`.
+#[inline]
+fn plain_prefix(bytes: &[u8]) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+    let mut i = 0;
+    while i + 8 <= bytes.len() {
+        let x = u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
+        let control = x.wrapping_sub(LO * 0x20) & !x & HI;
+        if control | has_zero(x ^ (LO * b'"' as u64)) | has_zero(x ^ (LO * b'\\' as u64)) != 0 {
+            break;
+        }
+        i += 8;
+    }
+    while i < bytes.len() && !matches!(bytes[i], 0..=0x1f | b'"' | b'\\') {
+        i += 1;
+    }
+    i
 }
 
 /// Appends `s` as a JSON string literal.
+#[inline]
 pub(crate) fn push_str(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
     let bytes = s.as_bytes();
+    let clean = plain_prefix(bytes);
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(&bytes[..clean]);
+    if clean == bytes.len() {
+        out.push(b'"');
+        return;
+    }
+    push_escaped_tail(out, &bytes[clean..]);
+}
+
+#[cold]
+fn push_escaped_tail(out: &mut Vec<u8>, bytes: &[u8]) {
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let esc: &[u8] = match b {
@@ -103,15 +140,18 @@ impl JsonRenderer {
         JsonRenderer {
             indent,
             pretty: Vec::new(),
+            date: None,
         }
     }
 
     pub(crate) fn render(&mut self, ev: &EventDict<'_>, out: &mut Vec<u8>) {
         match self.indent {
-            None => render_line(ev, out),
+            None => self.render_line(ev, out),
             Some(n) => {
-                self.pretty.clear();
-                render_line(ev, &mut self.pretty);
+                let mut pretty = std::mem::take(&mut self.pretty);
+                pretty.clear();
+                self.render_line(ev, &mut pretty);
+                self.pretty = pretty;
                 let value: serde_json::Value =
                     serde_json::from_slice(&self.pretty[..self.pretty.len() - 1])
                         .unwrap_or_default();
@@ -125,9 +165,40 @@ impl JsonRenderer {
     }
 }
 
-fn render_line(ev: &EventDict<'_>, out: &mut Vec<u8>) {
+impl JsonRenderer {
+    /// Appends the RFC 3339 timestamp; the date and time of day are cached per second.
+    fn push_timestamp(&mut self, out: &mut Vec<u8>, unix_nanos: u64) {
+        let sec = unix_nanos / 1_000_000_000;
+        let prefix = match self.date {
+            Some((s, p)) if s == sec => p,
+            _ => {
+                let mut full = Vec::with_capacity(27);
+                push_rfc3339(&mut full, sec * 1_000_000_000);
+                let mut p = [0u8; 19];
+                p.copy_from_slice(&full[..19]);
+                self.date = Some((sec, p));
+                p
+            }
+        };
+        out.extend_from_slice(&prefix);
+        let micros = (unix_nanos % 1_000_000_000 / 1_000) as u32;
+        let mut frac = *b".000000Z";
+        let mut m = micros;
+        for i in (1..7).rev() {
+            frac[i] = b'0' + (m % 10) as u8;
+            m /= 10;
+        }
+        out.extend_from_slice(&frac);
+    }
+
+    fn render_line(&mut self, ev: &EventDict<'_>, out: &mut Vec<u8>) {
+        render_line_with(ev, out, |out| self.push_timestamp(out, ev.timestamp_ns));
+    }
+}
+
+fn render_line_with(ev: &EventDict<'_>, out: &mut Vec<u8>, timestamp: impl FnOnce(&mut Vec<u8>)) {
     out.extend_from_slice(b"{\"timestamp\":\"");
-    push_rfc3339(out, ev.timestamp_ns);
+    timestamp(out);
     out.extend_from_slice(b"\",\"level\":\"");
     out.extend_from_slice(ev.level.as_str().as_bytes());
     out.extend_from_slice(b"\",\"logger\":");
