@@ -212,48 +212,45 @@ fn full(
 ) -> Option<Vec<u8>> {
     match shared.policy {
         BackpressurePolicy::Drop => producer.count_dropped_full(),
-        BackpressurePolicy::DropOldest => {
-            let mut attempt = 0u32;
-            loop {
-                match record.push(producer) {
-                    Ok(()) => break,
-                    Err(PushError::TooLarge) => {
-                        producer.count_dropped_oversize();
-                        break;
-                    }
-                    Err(PushError::Full) => {}
-                }
-                if !producer.evict_oldest() {
-                    // The drainer is copying a bounded run out; it releases it in microseconds.
-                    attempt += 1;
-                    if attempt > 64 {
-                        std::thread::yield_now();
-                    }
-                }
+        BackpressurePolicy::DropOldest => retry(producer, record, |p, attempt| {
+            // Fails only while the drainer copies a bounded run out (microseconds).
+            if !p.evict_oldest() && attempt > 64 {
+                std::thread::yield_now();
             }
-        }
+            true
+        }),
         BackpressurePolicy::Block if wait == Wait::Return => return Some(record.to_vec()),
-        BackpressurePolicy::Block => {
-            let mut attempt = 0u32;
-            loop {
-                match record.push(producer) {
-                    Ok(()) => break,
-                    Err(PushError::TooLarge) => {
-                        producer.count_dropped_oversize();
-                        break;
-                    }
-                    Err(PushError::Full) => {}
-                }
-                if shared.is_closed() {
-                    count_shutdown_drop(shared);
-                    break;
-                }
-                wait_for_space(producer, shared, record.len, attempt);
-                attempt += 1;
+        BackpressurePolicy::Block => retry(producer, record, |p, attempt| {
+            if shared.is_closed() {
+                count_shutdown_drop(shared);
+                return false;
             }
-        }
+            wait_for_space(p, shared, record.len, attempt);
+            true
+        }),
     }
     None
+}
+
+/// Pushes `record`, calling `make_room` between attempts until it fits, is too large for the
+/// ring (counted), or `make_room` gives up.
+fn retry(
+    producer: &mut Producer,
+    record: &Record<'_, '_>,
+    mut make_room: impl FnMut(&mut Producer, u32) -> bool,
+) {
+    let mut attempt = 0u32;
+    loop {
+        match record.push(producer) {
+            Ok(()) => return,
+            Err(PushError::TooLarge) => return producer.count_dropped_oversize(),
+            Err(PushError::Full) => {}
+        }
+        if !make_room(producer, attempt) {
+            return;
+        }
+        attempt = attempt.saturating_add(1);
+    }
 }
 
 /// Bounded spin, then yield, then park until the drainer frees space (with a timeout as a
