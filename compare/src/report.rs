@@ -282,10 +282,18 @@ fn print_noise(suites: &[Vec<Row>]) {
     }
 }
 
+/// `/proc/loadavg`'s first three fields: other work on the machine skews every number.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 /// The parent's job: every suite, its table, the noise table, the notes.
 pub fn run_all(args: &Args) -> Result<(), String> {
     std::fs::create_dir_all(&args.dir).map_err(|e| format!("{}: {e}", args.dir.display()))?;
     let command: Vec<String> = std::env::args().collect();
+    let load_before = load_average();
     let mut suites = Vec::new();
     for i in 0..args.repeat {
         eprintln!("suite {}/{}", i + 1, args.repeat);
@@ -304,6 +312,10 @@ pub fn run_all(args: &Args) -> Result<(), String> {
         crate::measure::BURST,
         crate::measure::WARM_UP,
         std::thread::available_parallelism().map_or(0, |n| n.get()),
+    );
+    println!(
+        "Load average (1/5/15 min) before: {load_before}; after: {}.\n",
+        load_average()
     );
     for (i, rows) in suites.iter().enumerate() {
         if suites.len() > 1 {
