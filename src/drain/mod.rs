@@ -322,13 +322,21 @@ impl Drainer {
             h.flush();
         }
         self.flushed = ticket;
+        self.wake_flushers(Some(ticket));
+    }
+
+    /// Wakes threads waiting in `flush()`, recording `ticket` as completed if given (at exit
+    /// they see `drainer_done` instead).
+    fn wake_flushers(&self, ticket: Option<u64>) {
         let mut done = self
             .shared
             .flush
             .done
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        *done = ticket;
+        if let Some(t) = ticket {
+            *done = t;
+        }
         self.shared.flush.cond.notify_all();
     }
 
@@ -370,15 +378,7 @@ impl Drainer {
         }
         self.shared.drainer_done.store(true, Ordering::SeqCst);
         while self.shared.retired.pop().is_some() {}
-        {
-            let _done = self
-                .shared
-                .flush
-                .done
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            self.shared.flush.cond.notify_all();
-        }
+        self.wake_flushers(None);
         let stats = queue_manager::stats(&self.shared);
         ShutdownReport::from_stats(stats, started.elapsed(), timed_out)
     }

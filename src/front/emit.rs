@@ -122,8 +122,8 @@ fn encode_and_enqueue(
             cell.borrow_mut().scratch = scratch;
             pending
         } else {
-            let scratch = Scratch::default();
-            let len = encode::prepare(values, &mut Scratch::default());
+            let mut scratch = Scratch::default();
+            let len = encode::prepare(values, &mut scratch);
             let record = Record {
                 len,
                 header: &header,

@@ -197,6 +197,20 @@ impl Ring {
         unsafe { self.buf.as_ptr().add(pos) }
     }
 
+    /// The payload of the record slot at `pos`.
+    ///
+    /// # Safety
+    ///
+    /// The caller must own the slot for the lifetime of the slice: the consumer after an
+    /// Acquire load of `head` showed it published and before it stores a `tail` past it (or
+    /// while it holds the `READING` claim), so the producer cannot write it meanwhile.
+    unsafe fn payload(&self, pos: usize, len: usize) -> &[u8] {
+        debug_assert!(pos + SLOT_HEADER + len <= self.cap);
+        // SAFETY: in bounds (slots never straddle the end), and unaliased by writes per the
+        // caller's contract.
+        unsafe { std::slice::from_raw_parts(self.slot_ptr(pos).add(SLOT_HEADER), len) }
+    }
+
     fn write_slot_header(&self, pos: usize, len: usize, tag: u32) {
         let mut h = [0u8; SLOT_HEADER];
         h[..4].copy_from_slice(&(len as u32).to_le_bytes());
@@ -380,8 +394,7 @@ impl Consumer {
             let (len, tag) = ring.read_slot_header(pos);
             if tag == TAG_RECORD {
                 // SAFETY: published (snapshot's Acquire load of head) and not yet released.
-                let payload =
-                    unsafe { std::slice::from_raw_parts(ring.slot_ptr(pos).add(SLOT_HEADER), len) };
+                let payload = unsafe { ring.payload(pos, len) };
                 return Some(key(payload));
             }
             self.tail += slot_len(len);
@@ -407,8 +420,7 @@ impl Consumer {
                 // SAFETY: [pos + 8, pos + 8 + len) was published (snapshot's Acquire load of
                 // head) and is not released until a tail store below, so the producer does not
                 // write it while this shared slice lives.
-                let payload =
-                    unsafe { std::slice::from_raw_parts(ring.slot_ptr(pos).add(SLOT_HEADER), len) };
+                let payload = unsafe { ring.payload(pos, len) };
                 if key(payload) > limit {
                     break;
                 }
@@ -464,9 +476,7 @@ impl Consumer {
                 if tag == TAG_RECORD {
                     // SAFETY: published (Acquire load of head) and claimed (READING set, so the
                     // producer neither evicts nor overwrites it) until the store below.
-                    let payload = unsafe {
-                        std::slice::from_raw_parts(ring.slot_ptr(pos).add(SLOT_HEADER), len)
-                    };
+                    let payload = unsafe { ring.payload(pos, len) };
                     copy.extend_from_slice(&(len as u32).to_le_bytes());
                     copy.extend_from_slice(payload);
                 }
