@@ -3,9 +3,9 @@
 use std::io;
 
 use crate::process::{Chain, Outcome};
-use crate::render::Renderer;
+use crate::render::{JsonTemplate, Renderer};
 use crate::write::Writer;
-use crate::EventDict;
+use crate::{EventDict, Level};
 
 /// Bytes buffered before a handler writes mid-pass.
 const WRITE_THRESHOLD: usize = 1 << 20;
@@ -20,6 +20,8 @@ pub(crate) struct Handler {
     ends: Vec<usize>,
     /// Records that failed to write since the last success (one report per burst).
     failing: u64,
+    /// The destination throws records away: they are not rendered.
+    discards: bool,
 }
 
 /// What happened to one record in one handler.
@@ -41,6 +43,7 @@ impl Handler {
             label,
             chain,
             renderer,
+            discards: writer.discards(),
             writer,
             buf: Vec::with_capacity(64 * 1024),
             ends: Vec::with_capacity(1024),
@@ -59,7 +62,44 @@ impl Handler {
                 return (Delivery::Failed, 0);
             }
         }
+        if self.discards {
+            return (Delivery::Buffered, 0);
+        }
         self.renderer.render(event, &mut self.buf);
+        self.buffered()
+    }
+
+    /// Whether plain events reach this handler unchanged and can be rendered straight from
+    /// their encoded values ([`Handler::accept_encoded`]).
+    #[inline]
+    pub(crate) fn takes_encoded(&mut self) -> bool {
+        self.chain.is_empty() && (self.discards || self.renderer.encoded_json().is_some())
+    }
+
+    /// Renders a plain event straight from its encoded values (only when
+    /// [`Handler::takes_encoded`]). `None` when the values need the general path.
+    #[inline]
+    pub(crate) fn accept_encoded(
+        &mut self,
+        unix_nanos: u64,
+        level: Level,
+        logger: &[u8],
+        template: &JsonTemplate,
+        values: &[u8],
+    ) -> Option<(Delivery, u64)> {
+        if self.discards {
+            return Some((Delivery::Buffered, 0));
+        }
+        let json = self.renderer.encoded_json()?;
+        if !json.render_encoded(&mut self.buf, unix_nanos, level, logger, template, values) {
+            return None;
+        }
+        Some(self.buffered())
+    }
+
+    /// Records the end of the record just rendered; writes mid-pass past the threshold.
+    #[inline]
+    fn buffered(&mut self) -> (Delivery, u64) {
         self.ends.push(self.buf.len());
         let failed = if self.buf.len() >= WRITE_THRESHOLD {
             self.write_batch()

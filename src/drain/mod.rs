@@ -10,6 +10,8 @@ pub(crate) mod route;
 pub(crate) mod shared;
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,9 +24,9 @@ use crate::clock;
 use crate::config::{BackpressurePolicy, RendererConfig, RendererKind};
 use crate::front::logger::LoggerCore;
 use crate::process::Outcome;
-use crate::record::decode::{self, Values};
+use crate::record::decode::{self, RawHeader, Values};
 use crate::record::{Callsite, CallsiteKind, EventDict, Value};
-use crate::render::Renderer;
+use crate::render::{JsonTemplate, Renderer};
 use crate::ring::Consumer;
 use crate::write::sink::{Sink, SinkRecord};
 
@@ -108,6 +110,7 @@ pub(crate) struct Drainer {
     rings: Vec<Consumer>,
     handlers: Vec<Handler>,
     sinks: Vec<(String, Sink)>,
+    templates: Templates,
     sink_renderer: Renderer,
     sink_buf: Vec<u8>,
     /// Records copied out of a ring under `drop_oldest`.
@@ -134,6 +137,7 @@ impl Drainer {
             rings: Vec::new(),
             handlers: Vec::new(),
             sinks: Vec::new(),
+            templates: Templates::default(),
             sink_renderer,
             sink_buf: Vec::new(),
             copy_buf: Vec::new(),
@@ -219,6 +223,7 @@ impl Drainer {
         let Drainer {
             rings,
             handlers,
+            templates,
             sinks,
             sink_renderer,
             sink_buf,
@@ -230,6 +235,7 @@ impl Drainer {
         let copy = shared.policy == BackpressurePolicy::DropOldest;
         let mut router = Router {
             handlers,
+            templates,
             sinks,
             sink_renderer,
             sink_buf,
@@ -306,6 +312,7 @@ impl Drainer {
         let mut counts = PassCounts::default();
         let mut router = Router {
             handlers: &mut self.handlers,
+            templates: &mut self.templates,
             sinks: &self.sinks,
             sink_renderer: &mut self.sink_renderer,
             sink_buf: &mut self.sink_buf,
@@ -384,9 +391,35 @@ impl Drainer {
     }
 }
 
+/// Hashes a callsite's address (callsites are statics: the address is the identity).
+#[derive(Default)]
+struct AddrHasher(u64);
+
+impl std::hash::Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        // Fibonacci hashing, rotated so that the well-mixed high bits of the product land in
+        // the low bits too (the table indexes with low bits; addresses are 8-aligned).
+        self.0 = (n as u64)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(32);
+    }
+}
+
+/// Each callsite's JSON template, made the first time one of its records takes the direct path.
+type Templates = HashMap<usize, JsonTemplate, BuildHasherDefault<AddrHasher>>;
+
 /// Routes decoded records to handlers or sinks during one pass.
 struct Router<'d> {
     handlers: &'d mut [Handler],
+    templates: &'d mut Templates,
     sinks: &'d [(String, Sink)],
     sink_renderer: &'d mut Renderer,
     sink_buf: &'d mut Vec<u8>,
@@ -450,6 +483,13 @@ impl Router<'_> {
                 &*(h.logger as usize as *const LoggerCore),
             )
         };
+        if callsite.kind == CallsiteKind::Event
+            && core.context.is_empty()
+            && self.sinks.is_empty()
+            && self.dispatch_encoded(&h, callsite, core, values)
+        {
+            return;
+        }
         let mut ev = EventDict::new(
             clock::to_unix_nanos(h.timestamp),
             h.level,
@@ -518,6 +558,48 @@ impl Router<'_> {
             }
         }
         self.route(&core.name, &core.route.handlers, &mut ev);
+    }
+
+    /// The direct path: a plain event of a logger without bound context, whose handlers all
+    /// take records unchanged, is rendered straight from its encoded values with the
+    /// callsite's template — no event dictionary. Returns false when the general path must
+    /// take the record (nothing was delivered then).
+    #[inline]
+    fn dispatch_encoded(
+        &mut self,
+        h: &RawHeader,
+        callsite: &Callsite,
+        core: &LoggerCore,
+        values: &[u8],
+    ) -> bool {
+        let route = &core.route.handlers;
+        if route.is_empty()
+            || !route.iter().all(|&hid| {
+                self.handlers
+                    .get_mut(hid)
+                    .is_some_and(|handler| handler.takes_encoded())
+            })
+        {
+            return false;
+        }
+        let template = self
+            .templates
+            .entry(callsite as *const Callsite as usize)
+            .or_insert_with(|| JsonTemplate::new(callsite));
+        let unix_nanos = clock::to_unix_nanos(h.timestamp);
+        for &hid in route {
+            let handler = &mut self.handlers[hid];
+            // Values that do not fit the template fail at the first rendering handler,
+            // before any other rendered the record (only discarding handlers come earlier).
+            let Some((_, failed)) =
+                handler.accept_encoded(unix_nanos, h.level, &core.json_name, template, values)
+            else {
+                return false;
+            };
+            self.counts.write_failed(failed);
+        }
+        self.counts.written += 1;
+        true
     }
 
     /// Sends an event to a sink that captures its logger, else to the route's handlers.

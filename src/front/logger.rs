@@ -13,6 +13,8 @@ use crate::Level;
 /// every record that may reference it has been drained.
 pub(crate) struct LoggerCore {
     pub name: Box<str>,
+    /// `name` as a JSON string literal, for the JSON renderer's direct path.
+    pub json_name: Box<[u8]>,
     pub route: Arc<Route>,
     pub context: Vec<(String, serde_json::Value)>,
 }
@@ -57,7 +59,10 @@ impl Logger {
         shared: Arc<Shared>,
         context: Vec<(String, serde_json::Value)>,
     ) -> Logger {
+        let mut json_name = Vec::with_capacity(name.len() + 2);
+        crate::render::push_json_str(&mut json_name, name);
         let core = Box::new(LoggerCore {
+            json_name: json_name.into(),
             name: name.into(),
             route: route.clone(),
             context,

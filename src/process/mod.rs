@@ -172,6 +172,11 @@ impl Chain {
     }
 
     /// Runs the chain over `event`.
+    /// Whether the chain has no processors.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
     pub(crate) fn run(&mut self, event: &mut EventDict<'_>) -> Outcome {
         for op in &mut self.ops {
             match op {

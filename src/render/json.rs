@@ -7,9 +7,12 @@
 //! whose key is one of the four fixed keys is written as `fields.<key>` so no key repeats.
 //! With `indentation`, the object is pretty-printed over several lines.
 
+use smallvec::SmallVec;
+
 use super::time::push_rfc3339;
-use crate::record::{ErrorValue, Value};
-use crate::EventDict;
+use crate::record::encode::{TAG_BOOL, TAG_F64, TAG_I64, TAG_STR, TAG_U64};
+use crate::record::{Callsite, ErrorValue, Value};
+use crate::{EventDict, Level};
 
 const RESERVED: [&str; 4] = ["timestamp", "level", "logger", "event"];
 
@@ -94,12 +97,60 @@ fn push_escaped_tail(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// Appends a float: ryu for finite values, a string otherwise.
+#[inline]
 pub(crate) fn push_f64(out: &mut Vec<u8>, v: f64) {
+    if !push_short_decimal(out, v) {
+        push_f64_slow(out, v);
+    }
+}
+
+#[inline(never)]
+fn push_f64_slow(out: &mut Vec<u8>, v: f64) {
     if v.is_finite() {
         out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
     } else {
         push_str(out, &crate::record::float_to_string(v));
     }
+}
+
+/// Writes `v` exactly as ryu's shortest form would when `v` is a decimal with at most six
+/// fractional digits and `1e-5 <= |v| < 1e9` (latencies, ratios, money): such a decimal has at
+/// most 15 significant digits, and distinct decimals of up to 15 digits are distinct doubles,
+/// so the shortest round-trip digits are these digits with trailing zeros trimmed. `m / 1e6`
+/// is correctly rounded, so `m / 1e6 == v` proves that the decimal `m * 10^-6` reads back as
+/// `v`. Returns false (nothing written) for every other value.
+#[inline]
+fn push_short_decimal(out: &mut Vec<u8>, v: f64) -> bool {
+    const SCALE: f64 = 1e6;
+    let m = (v * SCALE).round();
+    let a = m.abs();
+    if !(10.0..1e15).contains(&a) || m / SCALE != v {
+        return false;
+    }
+    let a = a as u64;
+    let (int, mut frac) = (a / 1_000_000, (a % 1_000_000) as u32);
+    if v < 0.0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(itoa::Buffer::new().format(int).as_bytes());
+    if frac == 0 {
+        out.extend_from_slice(b".0");
+        return true;
+    }
+    let mut digits = [b'.', b'0', b'0', b'0', b'0', b'0', b'0'];
+    let mut n = 7;
+    while frac % 10 == 0 {
+        frac /= 10;
+        n -= 1;
+    }
+    let mut i = n;
+    while frac > 0 {
+        i -= 1;
+        digits[i] = b'0' + (frac % 10) as u8;
+        frac /= 10;
+    }
+    out.extend_from_slice(&digits[..n]);
+    true
 }
 
 fn push_exception(out: &mut Vec<u8>, e: &ErrorValue<'_>) {
@@ -194,29 +245,162 @@ impl JsonRenderer {
     fn render_line(&mut self, ev: &EventDict<'_>, out: &mut Vec<u8>) {
         render_line_with(ev, out, |out| self.push_timestamp(out, ev.timestamp_ns));
     }
+
+    /// Whether [`JsonRenderer::render_encoded`] can render for this renderer (single-line
+    /// output).
+    pub(crate) fn renders_encoded(&self) -> bool {
+        self.indent.is_none()
+    }
+
+    /// Renders a plain event (no processors, no bound context) straight from its encoded
+    /// values, byte for byte as [`JsonRenderer::render`] would render its [`EventDict`].
+    /// `logger` is the logger's name as a JSON string. Returns false, with `out` unchanged,
+    /// when the values do not match the template (malformed, or an error value): the caller
+    /// then takes the general path.
+    #[inline]
+    pub(crate) fn render_encoded(
+        &mut self,
+        out: &mut Vec<u8>,
+        unix_nanos: u64,
+        level: Level,
+        logger: &[u8],
+        template: &JsonTemplate,
+        values: &[u8],
+    ) -> bool {
+        let start = out.len();
+        out.extend_from_slice(b"{\"timestamp\":\"");
+        self.push_timestamp(out, unix_nanos);
+        out.extend_from_slice(level_piece(level));
+        out.extend_from_slice(logger);
+        out.extend_from_slice(template.piece(0));
+        let mut rest = values;
+        for i in 1..template.ends.len() {
+            out.extend_from_slice(template.piece(i));
+            if !push_encoded(out, &mut rest) {
+                out.truncate(start);
+                return false;
+            }
+        }
+        if !rest.is_empty() {
+            out.truncate(start);
+            return false;
+        }
+        out.extend_from_slice(b"}\n");
+        true
+    }
+}
+
+/// `","level":"<LEVEL>","logger":`, the part between the timestamp and the logger name.
+fn level_piece(level: Level) -> &'static [u8] {
+    macro_rules! piece {
+        ($name:literal) => {
+            concat!("\",\"level\":\"", $name, "\",\"logger\":").as_bytes()
+        };
+    }
+    match level {
+        Level::Trace => piece!("TRACE"),
+        Level::Debug => piece!("DEBUG"),
+        Level::Info => piece!("INFO"),
+        Level::Warning => piece!("WARNING"),
+        Level::Error => piece!("ERROR"),
+        Level::Critical => piece!("CRITICAL"),
+    }
+}
+
+/// Appends a field key as a JSON string; one of the four fixed keys becomes `fields.<key>`.
+fn push_key(out: &mut Vec<u8>, key: &str) {
+    if RESERVED.contains(&key) {
+        let mut k = String::with_capacity(7 + key.len());
+        k.push_str("fields.");
+        k.push_str(key);
+        push_str(out, &k);
+    } else {
+        push_str(out, key);
+    }
 }
 
 fn render_line_with(ev: &EventDict<'_>, out: &mut Vec<u8>, timestamp: impl FnOnce(&mut Vec<u8>)) {
     out.extend_from_slice(b"{\"timestamp\":\"");
     timestamp(out);
-    out.extend_from_slice(b"\",\"level\":\"");
-    out.extend_from_slice(ev.level.as_str().as_bytes());
-    out.extend_from_slice(b"\",\"logger\":");
+    out.extend_from_slice(level_piece(ev.level));
     push_str(out, ev.logger);
     out.extend_from_slice(b",\"event\":");
     push_str(out, &ev.event);
     for f in ev.fields() {
         out.push(b',');
-        if RESERVED.contains(&f.key.as_ref()) {
-            let mut k = String::with_capacity(7 + f.key.len());
-            k.push_str("fields.");
-            k.push_str(&f.key);
-            push_str(out, &k);
-        } else {
-            push_str(out, &f.key);
-        }
+        push_key(out, &f.key);
         out.push(b':');
         push_value(out, &f.value);
     }
     out.extend_from_slice(b"}\n");
+}
+
+/// The constant JSON of one logging statement, escaped once: `,"event":"<message>"`, then
+/// `,"<key>":` for each field. The drainer keeps one per callsite and renders records of plain
+/// events straight from their encoded values with it (see [`JsonRenderer::render_encoded`]).
+pub(crate) struct JsonTemplate {
+    bytes: Vec<u8>,
+    /// End offset of each piece in `bytes`: the event, then one per field.
+    ends: SmallVec<[u32; 8]>,
+}
+
+impl JsonTemplate {
+    pub(crate) fn new(callsite: &Callsite) -> JsonTemplate {
+        let mut bytes = Vec::with_capacity(32 + callsite.message.len());
+        let mut ends = SmallVec::new();
+        bytes.extend_from_slice(b",\"event\":");
+        push_str(&mut bytes, callsite.message);
+        ends.push(bytes.len() as u32);
+        for key in callsite.fields {
+            bytes.push(b',');
+            push_key(&mut bytes, key);
+            bytes.push(b':');
+            ends.push(bytes.len() as u32);
+        }
+        JsonTemplate { bytes, ends }
+    }
+
+    #[inline]
+    fn piece(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.bytes[start..self.ends[i] as usize]
+    }
+}
+
+/// Appends the next encoded value of `rest` as JSON and advances past it. Returns false for
+/// malformed bytes and for errors (those take the general path).
+#[inline]
+fn push_encoded(out: &mut Vec<u8>, rest: &mut &[u8]) -> bool {
+    let Some((&tag, tail)) = rest.split_first() else {
+        return false;
+    };
+    let word =
+        |tail: &[u8]| -> Option<u64> { Some(u64::from_le_bytes(tail.get(..8)?.try_into().ok()?)) };
+    match tag {
+        TAG_I64 | TAG_U64 | TAG_F64 => {
+            let Some(x) = word(tail) else { return false };
+            match tag {
+                TAG_I64 => out.extend_from_slice(itoa::Buffer::new().format(x as i64).as_bytes()),
+                TAG_U64 => out.extend_from_slice(itoa::Buffer::new().format(x).as_bytes()),
+                _ => push_f64(out, f64::from_bits(x)),
+            }
+            *rest = &tail[8..];
+        }
+        TAG_BOOL => {
+            let Some(&b) = tail.first() else { return false };
+            out.extend_from_slice(if b != 0 { b"true" } else { b"false" });
+            *rest = &tail[1..];
+        }
+        TAG_STR => {
+            let Some(n) = tail.get(..4) else { return false };
+            let n = u32::from_le_bytes(n.try_into().expect("4 bytes")) as usize;
+            let Some(Ok(s)) = tail.get(4..4 + n).map(std::str::from_utf8) else {
+                return false;
+            };
+            push_str(out, s);
+            *rest = &tail[4 + n..];
+        }
+        _ => return false,
+    }
+    true
 }

@@ -8,6 +8,7 @@ mod plain;
 mod time;
 mod tz;
 
+pub(crate) use json::{push_str as push_json_str, JsonRenderer, JsonTemplate};
 pub(crate) use time::civil;
 
 use crate::config::{RendererConfig, RendererKind};
@@ -41,6 +42,15 @@ impl Renderer {
                 )?)
             }
         })
+    }
+
+    /// The JSON renderer, when it can render plain events straight from their encoded values.
+    #[inline]
+    pub(crate) fn encoded_json(&mut self) -> Option<&mut JsonRenderer> {
+        match self {
+            Renderer::Json(r) if r.renders_encoded() => Some(r),
+            _ => None,
+        }
     }
 
     /// Appends one rendered record to `out`.

@@ -257,3 +257,186 @@ fn property_json_lines_parse_back_to_the_input_values() {
         }
     }
 }
+
+fn ryu_text(v: f64) -> Vec<u8> {
+    ryu::Buffer::new().format_finite(v).as_bytes().to_vec()
+}
+
+#[test]
+fn floats_print_exactly_as_ryu_prints_them() {
+    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    let check = |v: f64| {
+        let mut out = Vec::new();
+        super::json::push_f64(&mut out, v);
+        if v.is_finite() {
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                String::from_utf8(ryu_text(v)).unwrap(),
+                "{v:e} ({:#x})",
+                v.to_bits()
+            );
+        }
+    };
+    for v in [
+        0.0,
+        -0.0,
+        1.0,
+        -1.0,
+        0.25,
+        0.1,
+        0.2,
+        0.3,
+        1e-5,
+        -1e-5,
+        9e-6,
+        1.5e-5,
+        9.99999e-6,
+        123.456,
+        999_999_999.999_999,
+        1e9,
+        1e9 - 1e-6,
+        999_999_999.5,
+        1e15,
+        1e16,
+        5e-324,
+        f64::MAX,
+        f64::MIN_POSITIVE,
+        0.1 + 0.2,
+        1.0 / 3.0,
+        2.5e-5,
+        100.0,
+        1234567.0,
+    ] {
+        check(v);
+    }
+    for _ in 0..200_000 {
+        check(f64::from_bits(rng.next()));
+        // Short decimals: up to nine integer and six fractional digits.
+        let int = rng.next() % 10u64.pow((rng.next() % 10) as u32);
+        let digits = (rng.next() % 7) as u32;
+        let frac = rng.next() % 10u64.pow(digits);
+        let v = int as f64 + frac as f64 / 10f64.powi(digits as i32);
+        check(v);
+        check(-v);
+        check(v / 1e3);
+        check(v * 1e6);
+    }
+}
+
+#[test]
+fn encoded_json_renders_byte_for_byte_as_the_event_path() {
+    use super::json::{JsonRenderer, JsonTemplate};
+    use crate::front::value::FieldValue;
+    use crate::record::decode::{self, Values};
+    use crate::record::encode::{self, Header};
+
+    fn leak(s: String) -> &'static str {
+        Box::leak(s.into_boxed_str())
+    }
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let mut general = JsonRenderer::new(None);
+    let mut direct = JsonRenderer::new(None);
+    for case in 0..3_000 {
+        let n = (rng.next() % 7) as usize;
+        let names: Vec<&'static str> = (0..n)
+            .map(|i| match rng.next() % 5 {
+                0 => ["timestamp", "level", "logger", "event"][i % 4],
+                1 => leak(rng.string()),
+                _ => leak(format!("k{i}")),
+            })
+            .collect();
+        let callsite: &'static Callsite = Box::leak(Box::new(Callsite {
+            message: leak(rng.string()),
+            fields: Box::leak(names.into_boxed_slice()),
+            file: "src/main.rs",
+            line: 1,
+            module_path: "app",
+            kind: CallsiteKind::Event,
+        }));
+        let strings: Vec<String> = (0..n).map(|_| rng.string()).collect();
+        let values: Vec<FieldValue<'_>> = (0..n)
+            .map(|i| match rng.next() % 6 {
+                0 => FieldValue::I64(rng.next() as i64),
+                1 => FieldValue::U64(rng.next()),
+                2 => FieldValue::F64(f64::from_bits(rng.next())),
+                3 => FieldValue::F64((rng.next() % 1_000_000) as f64 / 1e3),
+                4 => FieldValue::Bool(rng.next() % 2 == 0),
+                _ => FieldValue::Str(&strings[i]),
+            })
+            .collect();
+        let level = Level::ALL[case % 6];
+        let header = Header {
+            level,
+            timestamp: 0,
+            callsite: 0,
+            logger: 0,
+        };
+        let bytes = encode::to_vec(&header, &values);
+        let (_, encoded) = decode::header(&bytes).unwrap();
+        let logger = rng.string();
+        let unix_nanos = rng.next() % 4_102_444_800_000_000_000;
+
+        let mut ev = EventDict::new(unix_nanos, level, &logger, callsite);
+        for (name, v) in callsite.fields.iter().zip(Values::new(encoded)) {
+            ev.push(name, v);
+        }
+        let mut expected = Vec::new();
+        general.render(&ev, &mut expected);
+
+        let mut json_name = Vec::new();
+        super::json::push_str(&mut json_name, &logger);
+        let template = JsonTemplate::new(callsite);
+        let mut got = b"before\n".to_vec();
+        assert!(direct.render_encoded(&mut got, unix_nanos, level, &json_name, &template, encoded));
+        assert_eq!(
+            String::from_utf8_lossy(&got[7..]),
+            String::from_utf8_lossy(&expected)
+        );
+
+        // Truncated values (or values the template does not name) leave the output as it was.
+        if !encoded.is_empty() {
+            let cut = (rng.next() as usize) % encoded.len();
+            let mut out = b"x".to_vec();
+            assert!(!direct.render_encoded(
+                &mut out,
+                unix_nanos,
+                level,
+                &json_name,
+                &template,
+                &encoded[..cut]
+            ));
+            assert_eq!(out, b"x");
+        }
+    }
+}
+
+#[test]
+fn encoded_json_leaves_errors_to_the_event_path() {
+    use super::json::{JsonRenderer, JsonTemplate};
+    use crate::front::value::FieldValue;
+    use crate::record::decode;
+    use crate::record::encode::{self, Header};
+
+    static ERR_CS: Callsite = Callsite {
+        message: "failed",
+        fields: &["error"],
+        file: "src/main.rs",
+        line: 1,
+        module_path: "app",
+        kind: CallsiteKind::Event,
+    };
+    let e = std::io::Error::other("disk full");
+    let header = Header {
+        level: Level::Error,
+        timestamp: 0,
+        callsite: 0,
+        logger: 0,
+    };
+    let bytes = encode::to_vec(&header, &[FieldValue::Error(&e, "std::io::Error")]);
+    let (_, encoded) = decode::header(&bytes).unwrap();
+    let mut out = Vec::new();
+    let template = JsonTemplate::new(&ERR_CS);
+    let mut r = JsonRenderer::new(None);
+    assert!(!r.render_encoded(&mut out, T, Level::Error, b"\"app\"", &template, encoded));
+    assert!(out.is_empty());
+}

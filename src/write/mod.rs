@@ -23,6 +23,11 @@ pub(crate) trait Writer: Send {
     fn close(&mut self) -> io::Result<()> {
         self.flush()
     }
+    /// Whether the destination throws records away (the `null` handler): they are not even
+    /// rendered.
+    fn discards(&self) -> bool {
+        false
+    }
     /// Whether the destination is a terminal (coloured output).
     fn is_terminal(&self) -> bool {
         false
@@ -58,6 +63,9 @@ pub(crate) struct NullWriter;
 impl Writer for NullWriter {
     fn write(&mut self, _buf: &[u8], _ends: &[usize]) -> io::Result<()> {
         Ok(())
+    }
+    fn discards(&self) -> bool {
+        true
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
