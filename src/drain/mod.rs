@@ -253,6 +253,9 @@ impl Drainer {
             let failed = h.write_batch();
             counts.write_failed(failed);
         }
+        for ring in self.rings.iter_mut() {
+            ring.prefault();
+        }
         let c = &self.shared.counters;
         if counts.written > 0 {
             c.written.fetch_add(counts.written, Ordering::Relaxed);
@@ -490,6 +493,19 @@ impl Router<'_> {
         {
             return;
         }
+        self.dispatch_event(&h, callsite, core, values);
+    }
+
+    /// The general path: builds the record's event dictionary for processors, sinks and
+    /// every renderer.
+    #[inline(never)]
+    fn dispatch_event(
+        &mut self,
+        h: &RawHeader,
+        callsite: &Callsite,
+        core: &LoggerCore,
+        values: &[u8],
+    ) {
         let mut ev = EventDict::new(
             clock::to_unix_nanos(h.timestamp),
             h.level,

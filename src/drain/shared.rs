@@ -5,6 +5,7 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::Thread;
 
 use crossbeam_queue::SegQueue;
+use crossbeam_utils::CachePadded;
 
 use super::command::Command;
 use crate::config::{BackpressurePolicy, QueueConfig};
@@ -40,11 +41,14 @@ pub(crate) struct Shared {
     /// Logger cores whose last handle was dropped; freed by the drainer once no ring can
     /// still reference them.
     pub retired: SegQueue<Box<LoggerCore>>,
-    pub flush: FlushState,
+    /// Written by flushing threads and the drainer: on its own cache lines, away from what
+    /// producers read on every record (`id`, `closed`).
+    pub flush: CachePadded<FlushState>,
     pub closed: AtomicBool,
     pub drainer_done: AtomicBool,
     pub drainer: OnceLock<Thread>,
-    pub counters: DrainCounters,
+    /// Written by the drainer on every pass: on their own cache lines.
+    pub counters: CachePadded<DrainCounters>,
     /// Next free index in the drainer's handler table; held while handlers are handed over so
     /// they arrive in index order.
     pub next_handler: Mutex<usize>,
@@ -61,11 +65,11 @@ impl Shared {
             registry: Registry::default(),
             commands: SegQueue::new(),
             retired: SegQueue::new(),
-            flush: FlushState::default(),
+            flush: CachePadded::default(),
             closed: AtomicBool::new(false),
             drainer_done: AtomicBool::new(false),
             drainer: OnceLock::new(),
-            counters: DrainCounters::default(),
+            counters: CachePadded::default(),
             next_handler: Mutex::new(0),
         })
     }

@@ -31,6 +31,15 @@ thread_local! {
 }
 
 impl Local {
+    /// This thread's producer for the queue manager `id`, if registered.
+    #[inline(always)]
+    fn find(&mut self, id: u64) -> Option<&mut Producer> {
+        self.producers
+            .iter_mut()
+            .find(|(i, _, _)| *i == id)
+            .map(|(_, _, p)| p)
+    }
+
     #[inline]
     fn producer(&mut self, shared: &Arc<Shared>) -> &mut Producer {
         match self
@@ -56,8 +65,23 @@ impl Local {
 
 /// Encodes and enqueues one record (the level check has passed). Under `Block` a full ring
 /// makes the caller wait; see [`emit_async`] for the variant that never blocks.
-#[inline]
+///
+/// Inlined into each logging statement: the statement's values are a constant-shaped array,
+/// so the fast path's length computation and encoding fold into straight-line stores.
+#[inline(always)]
 pub(crate) fn emit(
+    inner: &LoggerInner,
+    level: Level,
+    callsite: &'static Callsite,
+    values: &[FieldValue<'_>],
+) {
+    if !push_plain(inner, level, callsite, values) {
+        emit_general(inner, level, callsite, values);
+    }
+}
+
+#[inline(never)]
+fn emit_general(
     inner: &LoggerInner,
     level: Level,
     callsite: &'static Callsite,
@@ -68,14 +92,67 @@ pub(crate) fn emit(
 
 /// Like [`emit`], but when the ring is full under `Block` the record is encoded into an owned
 /// buffer and returned, for an [`EnqueueFuture`] to publish once there is room.
-#[inline]
+#[inline(always)]
 pub(crate) fn emit_async(
     inner: &LoggerInner,
     level: Level,
     callsite: &'static Callsite,
     values: &[FieldValue<'_>],
 ) -> Option<Vec<u8>> {
+    if push_plain(inner, level, callsite, values) {
+        None
+    } else {
+        emit_async_general(inner, level, callsite, values)
+    }
+}
+
+#[inline(never)]
+fn emit_async_general(
+    inner: &LoggerInner,
+    level: Level,
+    callsite: &'static Callsite,
+    values: &[FieldValue<'_>],
+) -> Option<Vec<u8>> {
     encode_and_enqueue(inner, level, callsite, values, Wait::Return)
+}
+
+/// The fast path: values that need no formatting (numbers, booleans, strings), this thread's
+/// ring already registered, and room in it. Returns false, having written nothing, in every
+/// other case; the general path then handles the record (registration, formatting,
+/// backpressure, shutdown).
+#[inline(always)]
+fn push_plain(
+    inner: &LoggerInner,
+    level: Level,
+    callsite: &'static Callsite,
+    values: &[FieldValue<'_>],
+) -> bool {
+    let Some(len) = encode::plain_len(values) else {
+        return false;
+    };
+    let shared = &*inner.shared;
+    if shared.is_closed() {
+        return false;
+    }
+    let header = Header {
+        level,
+        timestamp: clock::now(),
+        callsite: callsite as *const Callsite as usize,
+        logger: inner.core() as *const _ as usize,
+    };
+    LOCAL
+        .try_with(|cell| {
+            let Ok(mut local) = cell.try_borrow_mut() else {
+                return false;
+            };
+            let Some(producer) = local.find(shared.id) else {
+                return false;
+            };
+            producer
+                .push(len, |dst| encode::write_plain(dst, &header, values))
+                .is_ok()
+        })
+        .unwrap_or(false)
 }
 
 /// What a producer does when the ring is full under `Block`.

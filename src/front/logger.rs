@@ -26,6 +26,7 @@ pub(crate) struct LoggerInner {
 }
 
 impl LoggerInner {
+    #[inline(always)]
     pub(crate) fn core(&self) -> &LoggerCore {
         self.core
             .as_deref()
@@ -207,7 +208,7 @@ impl Logger {
 
     /// Encodes and enqueues a record. Called by the macros after the level check.
     #[doc(hidden)]
-    #[inline]
+    #[inline(always)]
     pub fn __emit(&self, level: Level, callsite: &'static Callsite, values: &[FieldValue<'_>]) {
         super::emit::emit(&self.inner, level, callsite, values);
     }

@@ -161,6 +161,33 @@ mod tests {
     }
 
     #[test]
+    fn fast_path_encoding_is_the_general_encoding() {
+        use crate::record::encode::{plain_len, write_plain};
+        let header = Header {
+            level: Level::Warning,
+            timestamp: 0x0102_0304_0506_0708,
+            callsite: 0xdead_beef,
+            logger: 0xfeed_f00d,
+        };
+        let values = [
+            FieldValue::I64(-5),
+            FieldValue::U64(u64::MAX),
+            FieldValue::F64(0.1),
+            FieldValue::Bool(true),
+            FieldValue::Str("a \"quoted\"\n\u{0} 🎉"),
+            FieldValue::Str(""),
+        ];
+        let general = to_vec(&header, &values);
+        let len = plain_len(&values).unwrap();
+        let mut fast = vec![0xAA; len];
+        write_plain(&mut fast, &header, &values);
+        assert_eq!(fast, general);
+        let shown = std::net::Ipv4Addr::LOCALHOST;
+        assert_eq!(plain_len(&[FieldValue::Display(&shown)]), None);
+        assert_eq!(plain_len(&[]), Some(HEADER_LEN));
+    }
+
+    #[test]
     fn round_trip_every_value_kind() {
         let err = Outer(std::io::Error::other("disk full"));
         let addr = std::net::Ipv4Addr::new(10, 0, 0, 1);

@@ -136,6 +136,22 @@ pub(crate) fn prepare(values: &[FieldValue<'_>], scratch: &mut Scratch) -> usize
     len
 }
 
+/// The encoded length of a record whose values need no formatting (numbers, booleans,
+/// strings); `None` if any value needs formatting.
+#[inline(always)]
+pub(crate) fn plain_len(values: &[FieldValue<'_>]) -> Option<usize> {
+    let mut len = HEADER_LEN;
+    for v in values {
+        len += match *v {
+            FieldValue::I64(_) | FieldValue::U64(_) | FieldValue::F64(_) => 9,
+            FieldValue::Bool(_) => 2,
+            FieldValue::Str(s) => 5 + s.len(),
+            FieldValue::Display(_) | FieldValue::Debug(_) | FieldValue::Error(..) => return None,
+        };
+    }
+    Some(len)
+}
+
 /// The fixed part of a record.
 pub(crate) struct Header {
     pub level: Level,
@@ -163,17 +179,55 @@ impl Cursor<'_> {
     }
 }
 
+impl Cursor<'_> {
+    #[inline(always)]
+    fn put_header(&mut self, header: &Header, nvalues: usize) {
+        let first = header.level as u64 | (nvalues as u64 & 0xffff) << 16;
+        self.put(&first.to_le_bytes());
+        self.put(&header.timestamp.to_le_bytes());
+        self.put(&(header.callsite as u64).to_le_bytes());
+        self.put(&(header.logger as u64).to_le_bytes());
+    }
+}
+
+/// Writes a record whose values need no formatting into `dst`, which is exactly
+/// [`plain_len`]'s length long (values that need formatting are never passed here).
+#[inline(always)]
+pub(crate) fn write_plain(dst: &mut [u8], header: &Header, values: &[FieldValue<'_>]) {
+    let mut c = Cursor { buf: dst, pos: 0 };
+    c.put_header(header, values.len());
+    for v in values {
+        match *v {
+            FieldValue::I64(x) => {
+                c.put(&[TAG_I64]);
+                c.put(&x.to_le_bytes());
+            }
+            FieldValue::U64(x) => {
+                c.put(&[TAG_U64]);
+                c.put(&x.to_le_bytes());
+            }
+            FieldValue::F64(x) => {
+                c.put(&[TAG_F64]);
+                c.put(&x.to_bits().to_le_bytes());
+            }
+            FieldValue::Bool(x) => c.put(&[TAG_BOOL, x as u8]),
+            FieldValue::Str(s) => {
+                c.put(&[TAG_STR]);
+                c.put_str(s.as_bytes());
+            }
+            FieldValue::Display(_) | FieldValue::Debug(_) | FieldValue::Error(..) => {
+                debug_assert!(false, "write_plain with a value that needs formatting");
+            }
+        }
+    }
+    debug_assert_eq!(c.pos, c.buf.len());
+}
+
 /// Writes the record into `dst`, which is exactly [`prepare`]'s length long.
 #[inline]
 pub(crate) fn write(dst: &mut [u8], header: &Header, values: &[FieldValue<'_>], scratch: &Scratch) {
     let mut c = Cursor { buf: dst, pos: 0 };
-    let mut fixed = [0u8; HEADER_LEN];
-    fixed[0] = header.level as u8;
-    fixed[2..4].copy_from_slice(&(values.len() as u16).to_le_bytes());
-    fixed[8..16].copy_from_slice(&header.timestamp.to_le_bytes());
-    fixed[16..24].copy_from_slice(&(header.callsite as u64).to_le_bytes());
-    fixed[24..32].copy_from_slice(&(header.logger as u64).to_le_bytes());
-    c.put(&fixed);
+    c.put_header(header, values.len());
     let mut span = 0;
     for v in values {
         match *v {

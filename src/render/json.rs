@@ -122,35 +122,45 @@ fn push_f64_slow(out: &mut Vec<u8>, v: f64) {
 #[inline]
 fn push_short_decimal(out: &mut Vec<u8>, v: f64) -> bool {
     const SCALE: f64 = 1e6;
-    let m = (v * SCALE).round();
-    let a = m.abs();
-    if !(10.0..1e15).contains(&a) || m / SCALE != v {
+    let x = (v * SCALE).abs();
+    if !(10.0..1e15).contains(&x) {
         return false;
     }
-    let a = a as u64;
-    let (int, mut frac) = (a / 1_000_000, (a % 1_000_000) as u32);
+    // Round to nearest without libm; an off-by-one here only fails the proof below.
+    let m = (x + 0.5) as u64;
+    if m as f64 / SCALE != v.abs() {
+        return false;
+    }
+    let (int, frac) = (m / 1_000_000, (m % 1_000_000) as u32);
     if v < 0.0 {
         out.push(b'-');
     }
     out.extend_from_slice(itoa::Buffer::new().format(int).as_bytes());
-    if frac == 0 {
-        out.extend_from_slice(b".0");
-        return true;
-    }
     let mut digits = [b'.', b'0', b'0', b'0', b'0', b'0', b'0'];
+    put_six_digits(&mut digits[1..], frac);
+    // Keep at least one fractional digit (`1.0`), drop the other trailing zeros.
     let mut n = 7;
-    while frac % 10 == 0 {
-        frac /= 10;
+    while n > 2 && digits[n - 1] == b'0' {
         n -= 1;
-    }
-    let mut i = n;
-    while frac > 0 {
-        i -= 1;
-        digits[i] = b'0' + (frac % 10) as u8;
-        frac /= 10;
     }
     out.extend_from_slice(&digits[..n]);
     true
+}
+
+/// "00" to "99".
+const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Writes `v` (below 1,000,000) as six decimal digits.
+#[inline]
+fn put_six_digits(dst: &mut [u8], v: u32) {
+    let pair = |p: u32| &PAIRS[p as usize * 2..p as usize * 2 + 2];
+    dst[0..2].copy_from_slice(pair(v / 10_000));
+    dst[2..4].copy_from_slice(pair(v / 100 % 100));
+    dst[4..6].copy_from_slice(pair(v % 100));
 }
 
 fn push_exception(out: &mut Vec<u8>, e: &ErrorValue<'_>) {
@@ -234,11 +244,7 @@ impl JsonRenderer {
         out.extend_from_slice(&prefix);
         let micros = (unix_nanos % 1_000_000_000 / 1_000) as u32;
         let mut frac = *b".000000Z";
-        let mut m = micros;
-        for i in (1..7).rev() {
-            frac[i] = b'0' + (m % 10) as u8;
-            m /= 10;
-        }
+        put_six_digits(&mut frac[1..7], micros);
         out.extend_from_slice(&frac);
     }
 
