@@ -160,6 +160,15 @@ mod tests {
         }
     }
 
+    /// One value of each kind that needs no formatting.
+    const PLAIN: [FieldValue<'static>; 5] = [
+        FieldValue::I64(-5),
+        FieldValue::U64(u64::MAX),
+        FieldValue::F64(0.1),
+        FieldValue::Bool(true),
+        FieldValue::Str("a \"quoted\"\n\u{0} 🎉"),
+    ];
+
     #[test]
     fn fast_path_encoding_is_the_general_encoding() {
         use crate::record::encode::{plain_len, write_plain};
@@ -169,14 +178,8 @@ mod tests {
             callsite: 0xdead_beef,
             logger: 0xfeed_f00d,
         };
-        let values = [
-            FieldValue::I64(-5),
-            FieldValue::U64(u64::MAX),
-            FieldValue::F64(0.1),
-            FieldValue::Bool(true),
-            FieldValue::Str("a \"quoted\"\n\u{0} 🎉"),
-            FieldValue::Str(""),
-        ];
+        let mut values = PLAIN.to_vec();
+        values.push(FieldValue::Str(""));
         let general = to_vec(&header, &values);
         let len = plain_len(&values).unwrap();
         let mut fast = vec![0xAA; len];
@@ -191,16 +194,12 @@ mod tests {
     fn round_trip_every_value_kind() {
         let err = Outer(std::io::Error::other("disk full"));
         let addr = std::net::Ipv4Addr::new(10, 0, 0, 1);
-        let values = [
-            FieldValue::I64(-5),
-            FieldValue::U64(u64::MAX),
-            FieldValue::F64(0.1),
-            FieldValue::Bool(true),
-            FieldValue::Str("a \"quoted\"\n\u{0} 🎉"),
+        let mut values = PLAIN.to_vec();
+        values.extend([
             FieldValue::Display(&addr),
             FieldValue::Debug(&Some(3)),
             FieldValue::Error(&err, "my::Outer"),
-        ];
+        ]);
         let h = Header {
             level: Level::Warning,
             timestamp: 123,

@@ -190,6 +190,35 @@ impl Cursor<'_> {
     }
 }
 
+impl Cursor<'_> {
+    /// Writes a value that needs no formatting; returns false (writing nothing) for the
+    /// others.
+    #[inline(always)]
+    fn put_plain(&mut self, v: &FieldValue<'_>) -> bool {
+        match *v {
+            FieldValue::I64(x) => {
+                self.put(&[TAG_I64]);
+                self.put(&x.to_le_bytes());
+            }
+            FieldValue::U64(x) => {
+                self.put(&[TAG_U64]);
+                self.put(&x.to_le_bytes());
+            }
+            FieldValue::F64(x) => {
+                self.put(&[TAG_F64]);
+                self.put(&x.to_bits().to_le_bytes());
+            }
+            FieldValue::Bool(x) => self.put(&[TAG_BOOL, x as u8]),
+            FieldValue::Str(s) => {
+                self.put(&[TAG_STR]);
+                self.put_str(s.as_bytes());
+            }
+            FieldValue::Display(_) | FieldValue::Debug(_) | FieldValue::Error(..) => return false,
+        }
+        true
+    }
+}
+
 /// Writes a record whose values need no formatting into `dst`, which is exactly
 /// [`plain_len`]'s length long (values that need formatting are never passed here).
 #[inline(always)]
@@ -197,28 +226,8 @@ pub(crate) fn write_plain(dst: &mut [u8], header: &Header, values: &[FieldValue<
     let mut c = Cursor { buf: dst, pos: 0 };
     c.put_header(header, values.len());
     for v in values {
-        match *v {
-            FieldValue::I64(x) => {
-                c.put(&[TAG_I64]);
-                c.put(&x.to_le_bytes());
-            }
-            FieldValue::U64(x) => {
-                c.put(&[TAG_U64]);
-                c.put(&x.to_le_bytes());
-            }
-            FieldValue::F64(x) => {
-                c.put(&[TAG_F64]);
-                c.put(&x.to_bits().to_le_bytes());
-            }
-            FieldValue::Bool(x) => c.put(&[TAG_BOOL, x as u8]),
-            FieldValue::Str(s) => {
-                c.put(&[TAG_STR]);
-                c.put_str(s.as_bytes());
-            }
-            FieldValue::Display(_) | FieldValue::Debug(_) | FieldValue::Error(..) => {
-                debug_assert!(false, "write_plain with a value that needs formatting");
-            }
-        }
+        let plain = c.put_plain(v);
+        debug_assert!(plain, "write_plain with a value that needs formatting");
     }
     debug_assert_eq!(c.pos, c.buf.len());
 }
@@ -230,35 +239,22 @@ pub(crate) fn write(dst: &mut [u8], header: &Header, values: &[FieldValue<'_>], 
     c.put_header(header, values.len());
     let mut span = 0;
     for v in values {
+        if c.put_plain(v) {
+            continue;
+        }
         match *v {
-            FieldValue::I64(x) => {
-                c.put(&[TAG_I64]);
-                c.put(&x.to_le_bytes());
-            }
-            FieldValue::U64(x) => {
-                c.put(&[TAG_U64]);
-                c.put(&x.to_le_bytes());
-            }
-            FieldValue::F64(x) => {
-                c.put(&[TAG_F64]);
-                c.put(&x.to_bits().to_le_bytes());
-            }
-            FieldValue::Bool(x) => c.put(&[TAG_BOOL, x as u8]),
-            FieldValue::Str(s) => {
-                c.put(&[TAG_STR]);
-                c.put_str(s.as_bytes());
-            }
-            FieldValue::Display(_) | FieldValue::Debug(_) => {
-                c.put(&[TAG_STR]);
-                c.put_str(scratch.span(span));
-                span += 1;
-            }
             FieldValue::Error(_, type_name) => {
                 c.put(&[TAG_ERROR]);
                 c.put_str(type_name.as_bytes());
                 c.put_str(scratch.span(span));
                 c.put_str(scratch.span(span + 1));
                 span += 2;
+            }
+            _ => {
+                // Display or Debug.
+                c.put(&[TAG_STR]);
+                c.put_str(scratch.span(span));
+                span += 1;
             }
         }
     }
