@@ -79,19 +79,29 @@ impl Handler {
     /// Renders a plain event straight from its encoded values (only when
     /// [`Handler::takes_encoded`]). `None` when the values need the general path.
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn accept_encoded(
         &mut self,
         unix_nanos: u64,
         level: Level,
+        logger_id: u64,
         logger: &[u8],
-        template: &JsonTemplate,
+        template: &mut JsonTemplate,
         values: &[u8],
     ) -> Option<(Delivery, u64)> {
         if self.discards {
             return Some((Delivery::Buffered, 0));
         }
         let json = self.renderer.encoded_json()?;
-        if !json.render_encoded(&mut self.buf, unix_nanos, level, logger, template, values) {
+        if !json.render_encoded(
+            &mut self.buf,
+            unix_nanos,
+            level,
+            logger_id,
+            logger,
+            template,
+            values,
+        ) {
             return None;
         }
         Some(self.buffered())

@@ -416,8 +416,36 @@ impl std::hash::Hasher for AddrHasher {
     }
 }
 
-/// Each callsite's JSON template, made the first time one of its records takes the direct path.
-type Templates = HashMap<usize, JsonTemplate, BuildHasherDefault<AddrHasher>>;
+/// Each callsite's JSON template, made the first time one of its records takes the direct
+/// path, keyed by the callsite's address; the last one used is looked up without hashing.
+#[derive(Default)]
+struct Templates {
+    index: HashMap<usize, usize, BuildHasherDefault<AddrHasher>>,
+    list: Vec<JsonTemplate>,
+    last: Option<(usize, usize)>,
+}
+
+impl Templates {
+    #[inline]
+    fn get(&mut self, callsite: &Callsite) -> &mut JsonTemplate {
+        let addr = callsite as *const Callsite as usize;
+        let i = match self.last {
+            Some((a, i)) if a == addr => i,
+            _ => self.find(callsite, addr),
+        };
+        &mut self.list[i]
+    }
+
+    fn find(&mut self, callsite: &Callsite, addr: usize) -> usize {
+        let list = &mut self.list;
+        let i = *self.index.entry(addr).or_insert_with(|| {
+            list.push(JsonTemplate::new(callsite));
+            list.len() - 1
+        });
+        self.last = Some((addr, i));
+        i
+    }
+}
 
 /// Routes decoded records to handlers or sinks during one pass.
 struct Router<'d> {
@@ -598,18 +626,20 @@ impl Router<'_> {
         {
             return false;
         }
-        let template = self
-            .templates
-            .entry(callsite as *const Callsite as usize)
-            .or_insert_with(|| JsonTemplate::new(callsite));
+        let template = self.templates.get(callsite);
         let unix_nanos = clock::to_unix_nanos(h.timestamp);
         for &hid in route {
             let handler = &mut self.handlers[hid];
             // Values that do not fit the template fail at the first rendering handler,
             // before any other rendered the record (only discarding handlers come earlier).
-            let Some((_, failed)) =
-                handler.accept_encoded(unix_nanos, h.level, &core.json_name, template, values)
-            else {
+            let Some((_, failed)) = handler.accept_encoded(
+                unix_nanos,
+                h.level,
+                core.id,
+                &core.json_name,
+                template,
+                values,
+            ) else {
                 return false;
             };
             self.counts.write_failed(failed);

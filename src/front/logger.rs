@@ -1,5 +1,6 @@
 //! [`Logger`]: a cheap, cloneable handle that checks the level and encodes records.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::value::FieldValue;
@@ -12,6 +13,8 @@ use crate::Level;
 /// handles; when the last handle goes, it is retired to the drainer, which frees it only after
 /// every record that may reference it has been drained.
 pub(crate) struct LoggerCore {
+    /// Unique in the process (addresses of freed cores are reused; ids are not).
+    pub id: u64,
     pub name: Box<str>,
     /// `name` as a JSON string literal, for the JSON renderer's direct path.
     pub json_name: Box<[u8]>,
@@ -62,7 +65,9 @@ impl Logger {
     ) -> Logger {
         let mut json_name = Vec::with_capacity(name.len() + 2);
         crate::render::push_json_str(&mut json_name, name);
+        static NEXT_CORE: AtomicU64 = AtomicU64::new(1);
         let core = Box::new(LoggerCore {
+            id: NEXT_CORE.fetch_add(1, Ordering::Relaxed),
             json_name: json_name.into(),
             name: name.into(),
             route: route.clone(),

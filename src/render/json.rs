@@ -260,25 +260,28 @@ impl JsonRenderer {
 
     /// Renders a plain event (no processors, no bound context) straight from its encoded
     /// values, byte for byte as [`JsonRenderer::render`] would render its [`EventDict`].
-    /// `logger` is the logger's name as a JSON string. Returns false, with `out` unchanged,
-    /// when the values do not match the template (malformed, or an error value): the caller
-    /// then takes the general path.
+    /// `logger` is the logger's name as a JSON string and `logger_id` its core's unique id.
+    /// Returns false, with `out` unchanged, when the values do not match the template
+    /// (malformed, or an error value): the caller then takes the general path.
+    #[allow(clippy::too_many_arguments)]
     #[inline]
     pub(crate) fn render_encoded(
         &mut self,
         out: &mut Vec<u8>,
         unix_nanos: u64,
         level: Level,
+        logger_id: u64,
         logger: &[u8],
-        template: &JsonTemplate,
+        template: &mut JsonTemplate,
         values: &[u8],
     ) -> bool {
+        if template.prefix_for != Some((logger_id, level)) {
+            template.remake_prefix(logger_id, level, logger);
+        }
         let start = out.len();
         out.extend_from_slice(b"{\"timestamp\":\"");
         self.push_timestamp(out, unix_nanos);
-        out.extend_from_slice(level_piece(level));
-        out.extend_from_slice(logger);
-        out.extend_from_slice(template.piece(0));
+        out.extend_from_slice(&template.prefix);
         let mut rest = values;
         for i in 1..template.ends.len() {
             out.extend_from_slice(template.piece(i));
@@ -348,6 +351,11 @@ pub(crate) struct JsonTemplate {
     bytes: Vec<u8>,
     /// End offset of each piece in `bytes`: the event, then one per field.
     ends: SmallVec<[u32; 8]>,
+    /// `","level":"<LEVEL>","logger":<name>,"event":"<message>"` for the logger and level in
+    /// `prefix_for` (a statement's records usually share both).
+    prefix: Vec<u8>,
+    /// The logger core id and level `prefix` was made for.
+    prefix_for: Option<(u64, Level)>,
 }
 
 impl JsonTemplate {
@@ -363,13 +371,30 @@ impl JsonTemplate {
             bytes.push(b':');
             ends.push(bytes.len() as u32);
         }
-        JsonTemplate { bytes, ends }
+        JsonTemplate {
+            bytes,
+            ends,
+            prefix: Vec::new(),
+            prefix_for: None,
+        }
     }
 
     #[inline]
     fn piece(&self, i: usize) -> &[u8] {
         let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
         &self.bytes[start..self.ends[i] as usize]
+    }
+
+    /// Remakes the prefix for another logger or level.
+    #[cold]
+    fn remake_prefix(&mut self, logger_id: u64, level: Level, logger: &[u8]) {
+        let mut prefix = std::mem::take(&mut self.prefix);
+        prefix.clear();
+        prefix.extend_from_slice(level_piece(level));
+        prefix.extend_from_slice(logger);
+        prefix.extend_from_slice(self.piece(0));
+        self.prefix = prefix;
+        self.prefix_for = Some((logger_id, level));
     }
 }
 

@@ -374,24 +374,43 @@ fn encoded_json_renders_byte_for_byte_as_the_event_path() {
         let bytes = encode::to_vec(&header, &values);
         let (_, encoded) = decode::header(&bytes).unwrap();
         let logger = rng.string();
+        let other_logger = format!("other.{}", rng.string());
         let unix_nanos = rng.next() % 4_102_444_800_000_000_000;
 
-        let mut ev = EventDict::new(unix_nanos, level, &logger, callsite);
-        for (name, v) in callsite.fields.iter().zip(Values::new(encoded)) {
-            ev.push(name, v);
-        }
-        let mut expected = Vec::new();
-        general.render(&ev, &mut expected);
+        let mut template = JsonTemplate::new(callsite);
+        // The same statement through two loggers and two levels: the cached prefix follows.
+        for (logger_id, logger, level) in [
+            (1, &logger, level),
+            (2, &other_logger, level),
+            (2, &other_logger, Level::ALL[(case + 1) % 6]),
+            (1, &logger, level),
+        ] {
+            let mut ev = EventDict::new(unix_nanos, level, logger, callsite);
+            for (name, v) in callsite.fields.iter().zip(Values::new(encoded)) {
+                ev.push(name, v);
+            }
+            let mut expected = Vec::new();
+            general.render(&ev, &mut expected);
 
+            let mut json_name = Vec::new();
+            super::json::push_str(&mut json_name, logger);
+            let mut got = b"before\n".to_vec();
+            assert!(direct.render_encoded(
+                &mut got,
+                unix_nanos,
+                level,
+                logger_id,
+                &json_name,
+                &mut template,
+                encoded
+            ));
+            assert_eq!(
+                String::from_utf8_lossy(&got[7..]),
+                String::from_utf8_lossy(&expected)
+            );
+        }
         let mut json_name = Vec::new();
         super::json::push_str(&mut json_name, &logger);
-        let template = JsonTemplate::new(callsite);
-        let mut got = b"before\n".to_vec();
-        assert!(direct.render_encoded(&mut got, unix_nanos, level, &json_name, &template, encoded));
-        assert_eq!(
-            String::from_utf8_lossy(&got[7..]),
-            String::from_utf8_lossy(&expected)
-        );
 
         // Truncated values (or values the template does not name) leave the output as it was.
         if !encoded.is_empty() {
@@ -401,8 +420,9 @@ fn encoded_json_renders_byte_for_byte_as_the_event_path() {
                 &mut out,
                 unix_nanos,
                 level,
+                1,
                 &json_name,
-                &template,
+                &mut template,
                 &encoded[..cut]
             ));
             assert_eq!(out, b"x");
@@ -435,8 +455,16 @@ fn encoded_json_leaves_errors_to_the_event_path() {
     let bytes = encode::to_vec(&header, &[FieldValue::Error(&e, "std::io::Error")]);
     let (_, encoded) = decode::header(&bytes).unwrap();
     let mut out = Vec::new();
-    let template = JsonTemplate::new(&ERR_CS);
+    let mut template = JsonTemplate::new(&ERR_CS);
     let mut r = JsonRenderer::new(None);
-    assert!(!r.render_encoded(&mut out, T, Level::Error, b"\"app\"", &template, encoded));
+    assert!(!r.render_encoded(
+        &mut out,
+        T,
+        Level::Error,
+        1,
+        b"\"app\"",
+        &mut template,
+        encoded
+    ));
     assert!(out.is_empty());
 }
