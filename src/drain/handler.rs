@@ -1,6 +1,16 @@
 //! A handler on the drainer: its processor chain, renderer, writer and reusable batch buffer.
+//!
+//! File destinations are written by an I/O thread of their own ("kolog-io"): the drainer
+//! renders the next batch while the previous one is in the kernel. Batches are handed over
+//! by moving the buffer (no copy), at most [`MAX_IN_FLIGHT`] at a time (then the drainer
+//! waits, and the rings fill up as under any slow destination); the buffers come back for
+//! reuse. A write failure is reported by the I/O thread and counted when the drainer collects
+//! the batch (at the latest by the next flush or at shutdown). `KOLOG_IO_THREAD=0` writes on
+//! the drainer thread instead.
 
 use std::io;
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::thread::JoinHandle;
 
 use crate::process::{Chain, Outcome};
 use crate::render::{JsonTemplate, Renderer};
@@ -9,19 +19,252 @@ use crate::{EventDict, Level};
 
 /// Bytes buffered before a handler writes mid-pass.
 const WRITE_THRESHOLD: usize = 1 << 20;
+/// With an I/O thread: smaller batches keep rendering and writing overlapped.
+const THREADED_WRITE_THRESHOLD: usize = 256 << 10;
+/// Batches handed to an I/O thread and not yet returned.
+const MAX_IN_FLIGHT: usize = 2;
 
 pub(crate) struct Handler {
-    /// For messages: `<logger>[<index>]` and the handler type.
-    pub label: String,
     pub chain: Chain,
     pub renderer: Renderer,
-    writer: Box<dyn Writer>,
+    destination: Destination,
     buf: Vec<u8>,
     ends: Vec<usize>,
-    /// Records that failed to write since the last success (one report per burst).
-    failing: u64,
+    threshold: usize,
     /// The destination throws records away: they are not rendered.
     discards: bool,
+    /// For messages: `<logger>[<index>]` and the handler type.
+    label: String,
+}
+
+/// Where a handler's batches are written.
+enum Destination {
+    /// On the drainer thread.
+    Inline(Box<dyn Writer>, Failures),
+    /// By the handler's I/O thread.
+    Thread(IoLane),
+}
+
+/// Write failures of one destination, reported once per burst.
+struct Failures {
+    label: String,
+    /// Records that failed to write since the last success.
+    failing: u64,
+}
+
+impl Failures {
+    /// Writes a batch; returns how many records failed.
+    fn write(&mut self, writer: &mut dyn Writer, buf: &[u8], ends: &[usize]) -> u64 {
+        match writer.write(buf, ends) {
+            Ok(()) => {
+                if self.failing > 0 {
+                    eprintln!(
+                        "kolog: handler {} recovered after {} failed records",
+                        self.label, self.failing
+                    );
+                    self.failing = 0;
+                }
+                0
+            }
+            Err(e) => {
+                let n = ends.len() as u64;
+                self.report(&e, n);
+                n
+            }
+        }
+    }
+
+    fn flush(&mut self, writer: &mut dyn Writer) {
+        if let Err(e) = writer.flush() {
+            self.report(&e, 0);
+        }
+    }
+
+    fn close(&mut self, writer: &mut dyn Writer) {
+        if let Err(e) = writer.close() {
+            self.report(&e, 0);
+        }
+    }
+
+    #[cold]
+    fn report(&mut self, e: &io::Error, records: u64) {
+        if self.failing == 0 {
+            eprintln!(
+                "kolog: handler {} failed to write {records} records: {e} (further failures are counted in stats().failed until it recovers)",
+                self.label
+            );
+        }
+        self.failing += records.max(1);
+    }
+}
+
+enum Job {
+    Write(Vec<u8>, Vec<usize>),
+    Flush,
+    Close,
+}
+
+enum Done {
+    /// A batch was written (or failed: the count); its buffers come back for reuse.
+    Wrote(Vec<u8>, Vec<usize>, u64),
+    Flushed,
+    Closed,
+}
+
+/// The drainer's end of a handler's I/O thread.
+struct IoLane {
+    jobs: SyncSender<Job>,
+    done: Receiver<Done>,
+    spares: Vec<(Vec<u8>, Vec<usize>)>,
+    /// Batches sent and not yet returned, with their record counts.
+    in_flight: std::collections::VecDeque<u64>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl IoLane {
+    fn spawn(label: &str, writer: Box<dyn Writer>) -> Result<IoLane, Box<dyn Writer>> {
+        // Room for every batch in flight plus a flush and a close: the drainer never blocks
+        // on sending.
+        let (jobs, jobs_rx) = mpsc::sync_channel::<Job>(MAX_IN_FLIGHT + 2);
+        let (done_tx, done) = mpsc::channel::<Done>();
+        let (writer_tx, writer_rx) = mpsc::channel::<Box<dyn Writer>>();
+        let mut failures = Failures {
+            label: label.to_owned(),
+            failing: 0,
+        };
+        let spawned = std::thread::Builder::new()
+            .name("kolog-io".into())
+            .spawn(move || {
+                let Ok(mut writer) = writer_rx.recv() else {
+                    return;
+                };
+                for job in jobs_rx {
+                    let reply = match job {
+                        Job::Write(mut buf, mut ends) => {
+                            let failed = failures.write(writer.as_mut(), &buf, &ends);
+                            buf.clear();
+                            ends.clear();
+                            Done::Wrote(buf, ends, failed)
+                        }
+                        Job::Flush => {
+                            failures.flush(writer.as_mut());
+                            Done::Flushed
+                        }
+                        Job::Close => {
+                            failures.close(writer.as_mut());
+                            let _ = done_tx.send(Done::Closed);
+                            return;
+                        }
+                    };
+                    if done_tx.send(reply).is_err() {
+                        return;
+                    }
+                }
+            });
+        match spawned {
+            Ok(thread) => {
+                if let Err(mpsc::SendError(w)) = writer_tx.send(writer) {
+                    return Err(w);
+                }
+                Ok(IoLane {
+                    jobs,
+                    done,
+                    spares: Vec::new(),
+                    in_flight: Default::default(),
+                    thread: Some(thread),
+                })
+            }
+            Err(_) => Err(writer),
+        }
+    }
+
+    /// Takes in a reply; returns the records that failed, and whether it was `until`.
+    fn take(&mut self, reply: Done, until: fn(&Done) -> bool) -> (u64, bool) {
+        let hit = until(&reply);
+        match reply {
+            Done::Wrote(buf, ends, failed) => {
+                self.in_flight.pop_front();
+                self.spares.push((buf, ends));
+                (failed, hit)
+            }
+            _ => (0, hit),
+        }
+    }
+
+    /// Collects the replies that have arrived; returns the records that failed.
+    fn poll(&mut self) -> u64 {
+        let mut failed = 0;
+        loop {
+            match self.done.try_recv() {
+                Ok(reply) => failed += self.take(reply, |_| false).0,
+                Err(TryRecvError::Empty) => return failed,
+                Err(TryRecvError::Disconnected) => return failed + self.lost(),
+            }
+        }
+    }
+
+    /// Waits for the reply `until` says is the one; returns the records that failed.
+    fn wait(&mut self, until: fn(&Done) -> bool) -> u64 {
+        let mut failed = 0;
+        loop {
+            match self.done.recv() {
+                Ok(reply) => {
+                    let (f, hit) = self.take(reply, until);
+                    failed += f;
+                    if hit {
+                        return failed;
+                    }
+                }
+                Err(_) => return failed + self.lost(),
+            }
+        }
+    }
+
+    /// The I/O thread is gone (it cannot panic in normal operation): its batches in flight
+    /// are failures.
+    #[cold]
+    fn lost(&mut self) -> u64 {
+        self.in_flight.drain(..).sum()
+    }
+
+    /// Hands a batch over, swapping in a spare buffer. Returns the records that failed (of
+    /// this or earlier batches).
+    fn send(&mut self, buf: &mut Vec<u8>, ends: &mut Vec<usize>) -> u64 {
+        let mut failed = 0;
+        if self.in_flight.len() >= MAX_IN_FLIGHT {
+            failed += self.wait(|d| matches!(d, Done::Wrote(..)));
+        }
+        let (mut spare_buf, mut spare_ends) = self
+            .spares
+            .pop()
+            .unwrap_or_else(|| (Vec::with_capacity(buf.capacity()), Vec::with_capacity(1024)));
+        std::mem::swap(buf, &mut spare_buf);
+        std::mem::swap(ends, &mut spare_ends);
+        let n = spare_ends.len() as u64;
+        match self.jobs.send(Job::Write(spare_buf, spare_ends)) {
+            Ok(()) => self.in_flight.push_back(n),
+            Err(_) => failed += n,
+        }
+        failed + self.poll()
+    }
+
+    fn flush(&mut self) -> u64 {
+        if self.jobs.send(Job::Flush).is_err() {
+            return self.lost();
+        }
+        self.wait(|d| matches!(d, Done::Flushed))
+    }
+
+    fn close(&mut self) -> u64 {
+        if self.jobs.send(Job::Close).is_err() {
+            return self.lost();
+        }
+        let failed = self.wait(|d| matches!(d, Done::Closed));
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        failed
+    }
 }
 
 /// What happened to one record in one handler.
@@ -39,15 +282,32 @@ impl Handler {
         renderer: Renderer,
         writer: Box<dyn Writer>,
     ) -> Handler {
+        let discards = writer.discards();
+        let threaded =
+            writer.offload() && std::env::var_os("KOLOG_IO_THREAD").is_none_or(|v| v != "0");
+        let (destination, threshold) = if threaded {
+            match IoLane::spawn(&label, writer) {
+                Ok(lane) => (Destination::Thread(lane), THREADED_WRITE_THRESHOLD),
+                Err(writer) => (
+                    Destination::Inline(writer, failures(&label)),
+                    WRITE_THRESHOLD,
+                ),
+            }
+        } else {
+            (
+                Destination::Inline(writer, failures(&label)),
+                WRITE_THRESHOLD,
+            )
+        };
         Handler {
-            label,
             chain,
             renderer,
-            discards: writer.discards(),
-            writer,
+            destination,
             buf: Vec::with_capacity(64 * 1024),
             ends: Vec::with_capacity(1024),
-            failing: 0,
+            threshold,
+            discards,
+            label,
         }
     }
 
@@ -111,7 +371,7 @@ impl Handler {
     #[inline]
     fn buffered(&mut self) -> (Delivery, u64) {
         self.ends.push(self.buf.len());
-        let failed = if self.buf.len() >= WRITE_THRESHOLD {
+        let failed = if self.buf.len() >= self.threshold {
             self.write_batch()
         } else {
             0
@@ -134,56 +394,51 @@ impl Handler {
         outcome
     }
 
-    /// Writes the buffered batch. Returns how many records failed.
+    /// Writes the buffered batch (or hands it to the I/O thread). Returns how many records
+    /// failed: of this batch, or with an I/O thread, of batches handed over earlier.
     pub(crate) fn write_batch(&mut self) -> u64 {
-        if self.ends.is_empty() {
-            return 0;
-        }
-        let n = self.ends.len() as u64;
-        let result = self.writer.write(&self.buf, &self.ends);
-        self.buf.clear();
-        self.ends.clear();
-        match result {
-            Ok(()) => {
-                if self.failing > 0 {
-                    eprintln!(
-                        "kolog: handler {} recovered after {} failed records",
-                        self.label, self.failing
-                    );
-                    self.failing = 0;
+        match &mut self.destination {
+            Destination::Inline(writer, failures) => {
+                if self.ends.is_empty() {
+                    return 0;
                 }
+                let failed = failures.write(writer.as_mut(), &self.buf, &self.ends);
+                self.buf.clear();
+                self.ends.clear();
+                failed
+            }
+            Destination::Thread(lane) => {
+                if self.ends.is_empty() {
+                    return lane.poll();
+                }
+                lane.send(&mut self.buf, &mut self.ends)
+            }
+        }
+    }
+
+    /// Makes everything handed over so far visible at the destination. Returns how many
+    /// records failed to write (with an I/O thread: batches collected now).
+    pub(crate) fn flush(&mut self) -> u64 {
+        match &mut self.destination {
+            Destination::Inline(writer, failures) => {
+                failures.flush(writer.as_mut());
                 0
             }
-            Err(e) => {
-                self.report_write_error(&e, n);
-                n
-            }
+            Destination::Thread(lane) => lane.flush(),
         }
     }
 
-    pub(crate) fn flush(&mut self) {
-        if let Err(e) = self.writer.flush() {
-            self.report_write_error(&e, 0);
-        }
-    }
-
+    /// Writes what is buffered and releases the destination. Returns how many records failed.
     pub(crate) fn close(&mut self) -> u64 {
         let failed = self.write_batch();
-        if let Err(e) = self.writer.close() {
-            self.report_write_error(&e, 0);
-        }
         failed
-    }
-
-    #[cold]
-    fn report_write_error(&mut self, e: &io::Error, records: u64) {
-        if self.failing == 0 {
-            eprintln!(
-                "kolog: handler {} failed to write {records} records: {e} (further failures are counted in stats().failed until it recovers)",
-                self.label
-            );
-        }
-        self.failing += records.max(1);
+            + match &mut self.destination {
+                Destination::Inline(writer, failures) => {
+                    failures.close(writer.as_mut());
+                    0
+                }
+                Destination::Thread(lane) => lane.close(),
+            }
     }
 
     #[cold]
@@ -192,5 +447,100 @@ impl Handler {
             "kolog: a processor of handler {} panicked; the record is counted as failed",
             self.label
         );
+    }
+}
+
+fn failures(label: &str) -> Failures {
+    Failures {
+        label: label.to_owned(),
+        failing: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::config::{RendererConfig, RendererKind};
+
+    /// Records what it is given; fails every batch whose first byte is `!`.
+    struct Recording {
+        lines: Arc<Mutex<Vec<u8>>>,
+        flushes: Arc<Mutex<u32>>,
+    }
+
+    impl Writer for Recording {
+        fn write(&mut self, buf: &[u8], _ends: &[usize]) -> io::Result<()> {
+            if buf.first() == Some(&b'!') {
+                return Err(io::Error::other("refused"));
+            }
+            self.lines.lock().unwrap().extend_from_slice(buf);
+            Ok(())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            *self.flushes.lock().unwrap() += 1;
+            Ok(())
+        }
+        fn offload(&self) -> bool {
+            true
+        }
+    }
+
+    fn handler(lines: &Arc<Mutex<Vec<u8>>>, flushes: &Arc<Mutex<u32>>) -> Handler {
+        let renderer =
+            Renderer::build(&RendererConfig::new(RendererKind::FileJson), false).unwrap();
+        let writer = Recording {
+            lines: lines.clone(),
+            flushes: flushes.clone(),
+        };
+        Handler::new(
+            "test[0]".into(),
+            Chain::build(&[]).unwrap(),
+            renderer,
+            Box::new(writer),
+        )
+    }
+
+    fn stage(h: &mut Handler, records: &[&[u8]]) {
+        for r in records {
+            h.buf.extend_from_slice(r);
+            h.ends.push(h.buf.len());
+        }
+    }
+
+    #[test]
+    fn io_thread_writes_in_order_and_counts_every_failed_record() {
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let flushes = Arc::new(Mutex::new(0));
+        let mut h = handler(&lines, &flushes);
+        assert!(matches!(h.destination, Destination::Thread(_)));
+        let mut failed = 0;
+        let mut expected = Vec::new();
+        for batch in 0..50u32 {
+            if batch % 5 == 4 {
+                // Three records the writer refuses.
+                stage(&mut h, &[b"!a\n", b"b\n", b"c\n"]);
+            } else {
+                let line = format!("{batch}\n");
+                expected.extend_from_slice(line.as_bytes());
+                stage(&mut h, &[line.as_bytes()]);
+            }
+            failed += h.write_batch();
+            // Never more than MAX_IN_FLIGHT batches away.
+            if let Destination::Thread(lane) = &h.destination {
+                assert!(lane.in_flight.len() <= MAX_IN_FLIGHT);
+            }
+        }
+        failed += h.flush();
+        assert_eq!(failed, 10 * 3);
+        assert_eq!(*lines.lock().unwrap(), expected);
+        assert_eq!(*flushes.lock().unwrap(), 1);
+        stage(&mut h, &[b"last\n"]);
+        assert_eq!(h.close(), 0);
+        expected.extend_from_slice(b"last\n");
+        assert_eq!(*lines.lock().unwrap(), expected);
+        // close: Writer::close defaults to flush.
+        assert_eq!(*flushes.lock().unwrap(), 2);
     }
 }

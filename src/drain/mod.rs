@@ -94,15 +94,30 @@ struct PassCounts {
     written: u64,
     filtered: u64,
     failed: u64,
+    /// Records counted as written (in this pass or, with an I/O thread, an earlier one) whose
+    /// write failed.
+    unwritten: u64,
 }
 
 impl PassCounts {
     /// Moves `n` records that were counted as written to failed (their write failed).
     fn write_failed(&mut self, n: u64) {
-        let n = n.min(self.written);
-        self.written -= n;
-        self.failed += n;
+        self.unwritten += n;
     }
+}
+
+/// Moves `n` records already counted as written to failed.
+fn publish_unwritten(shared: &Shared, n: u64) {
+    if n == 0 {
+        return;
+    }
+    let c = &shared.counters;
+    let _ = c
+        .written
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
+            Some(w.saturating_sub(n))
+        });
+    c.failed.fetch_add(n, Ordering::Relaxed);
 }
 
 pub(crate) struct Drainer {
@@ -266,6 +281,7 @@ impl Drainer {
         if counts.failed > 0 {
             c.failed.fetch_add(counts.failed, Ordering::Relaxed);
         }
+        publish_unwritten(&self.shared, counts.unwritten);
         n
     }
 
@@ -322,15 +338,19 @@ impl Drainer {
             counts: &mut counts,
         };
         router.route(&core.name, &core.route.handlers, &mut ev);
+        let mut failed = counts.unwritten;
         for h in self.handlers.iter_mut() {
-            h.write_batch();
+            failed += h.write_batch();
         }
+        publish_unwritten(&self.shared, failed);
     }
 
     fn complete_flush(&mut self, ticket: u64) {
+        let mut failed = 0;
         for h in &mut self.handlers {
-            h.flush();
+            failed += h.flush();
         }
+        publish_unwritten(&self.shared, failed);
         self.flushed = ticket;
         self.wake_flushers(Some(ticket));
     }
@@ -374,15 +394,7 @@ impl Drainer {
         for h in &mut self.handlers {
             failed += h.close();
         }
-        if failed > 0 {
-            let c = &self.shared.counters;
-            c.failed.fetch_add(failed, Ordering::Relaxed);
-            let _ = c
-                .written
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
-                    Some(w.saturating_sub(failed))
-                });
-        }
+        publish_unwritten(&self.shared, failed);
         for r in &self.rings {
             r.ring().wake_waiter();
         }

@@ -148,6 +148,9 @@ impl FileWriter {
 }
 
 impl Writer for FileWriter {
+    fn offload(&self) -> bool {
+        true
+    }
     fn write(&mut self, buf: &[u8], _ends: &[usize]) -> io::Result<()> {
         let result = self.open().and_then(|f| f.append(buf));
         if result.is_err() {

@@ -106,6 +106,9 @@ impl MmapWriter {
 }
 
 impl Writer for MmapWriter {
+    fn offload(&self) -> bool {
+        true
+    }
     fn write(&mut self, buf: &[u8], _ends: &[usize]) -> io::Result<()> {
         let result = (|| {
             self.open()?;

@@ -23,6 +23,11 @@ pub(crate) trait Writer: Send {
     fn close(&mut self) -> io::Result<()> {
         self.flush()
     }
+    /// Whether batches are best written by an I/O thread of their own (files: the drainer
+    /// renders the next batch meanwhile).
+    fn offload(&self) -> bool {
+        false
+    }
     /// Whether the destination throws records away (the `null` handler): they are not even
     /// rendered.
     fn discards(&self) -> bool {

@@ -185,6 +185,9 @@ fn target_ext(path: &Path, unix: u64) -> String {
 }
 
 impl Writer for RotatingWriter {
+    fn offload(&self) -> bool {
+        true
+    }
     fn write(&mut self, buf: &[u8], ends: &[usize]) -> io::Result<()> {
         let result = (|| {
             self.open()?;
