@@ -7,8 +7,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use smallvec::SmallVec;
-
 use super::logger::LoggerInner;
 use super::value::FieldValue;
 use crate::clock;
@@ -22,7 +20,8 @@ use crate::Level;
 /// This thread's producers (one per queue manager it logs to) and its formatting scratch.
 #[derive(Default)]
 struct Local {
-    producers: SmallVec<[(u64, Arc<Shared>, Producer); 2]>,
+    /// The most recently registered first: a thread usually logs to one queue manager.
+    producers: Vec<(u64, Arc<Shared>, Producer)>,
     scratch: Scratch,
 }
 
@@ -34,6 +33,14 @@ impl Local {
     /// This thread's producer for the queue manager `id`, if registered.
     #[inline(always)]
     fn find(&mut self, id: u64) -> Option<&mut Producer> {
+        if self.producers.first().is_some_and(|(i, _, _)| *i == id) {
+            return self.producers.first_mut().map(|(_, _, p)| p);
+        }
+        self.find_other(id)
+    }
+
+    #[cold]
+    fn find_other(&mut self, id: u64) -> Option<&mut Producer> {
         self.producers
             .iter_mut()
             .find(|(i, _, _)| *i == id)
@@ -58,8 +65,9 @@ impl Local {
         self.producers.retain(|(_, s, _)| !s.is_closed());
         let (producer, consumer) = Ring::with_capacity(shared.ring_bytes);
         shared.registry.register(consumer);
-        self.producers.push((shared.id, shared.clone(), producer));
-        &mut self.producers.last_mut().expect("just pushed").2
+        self.producers
+            .insert(0, (shared.id, shared.clone(), producer));
+        &mut self.producers[0].2
     }
 }
 

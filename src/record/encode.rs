@@ -175,7 +175,29 @@ impl Cursor<'_> {
     #[inline(always)]
     fn put_str(&mut self, bytes: &[u8]) {
         self.put(&(bytes.len() as u32).to_le_bytes());
-        self.put(bytes);
+        self.put_bytes(bytes);
+    }
+
+    /// `put` for a slice of run-time length: up to 16 bytes as two overlapping fixed-size
+    /// copies (plain moves) instead of a call to `memcpy`.
+    #[inline(always)]
+    fn put_bytes(&mut self, src: &[u8]) {
+        let n = src.len();
+        let dst = &mut self.buf[self.pos..self.pos + n];
+        if (8..=16).contains(&n) {
+            let head = u64::from_ne_bytes(src[..8].try_into().expect("8 bytes"));
+            let tail = u64::from_ne_bytes(src[n - 8..].try_into().expect("8 bytes"));
+            dst[..8].copy_from_slice(&head.to_ne_bytes());
+            dst[n - 8..].copy_from_slice(&tail.to_ne_bytes());
+        } else if (4..8).contains(&n) {
+            let head = u32::from_ne_bytes(src[..4].try_into().expect("4 bytes"));
+            let tail = u32::from_ne_bytes(src[n - 4..].try_into().expect("4 bytes"));
+            dst[..4].copy_from_slice(&head.to_ne_bytes());
+            dst[n - 4..].copy_from_slice(&tail.to_ne_bytes());
+        } else {
+            dst.copy_from_slice(src);
+        }
+        self.pos += n;
     }
 }
 
@@ -183,10 +205,21 @@ impl Cursor<'_> {
     #[inline(always)]
     fn put_header(&mut self, header: &Header, nvalues: usize) {
         let first = header.level as u64 | (nvalues as u64 & 0xffff) << 16;
-        self.put(&first.to_le_bytes());
-        self.put(&header.timestamp.to_le_bytes());
-        self.put(&(header.callsite as u64).to_le_bytes());
-        self.put(&(header.logger as u64).to_le_bytes());
+        let mut fixed = [0u8; HEADER_LEN];
+        fixed[..8].copy_from_slice(&first.to_le_bytes());
+        fixed[8..16].copy_from_slice(&header.timestamp.to_le_bytes());
+        fixed[16..24].copy_from_slice(&(header.callsite as u64).to_le_bytes());
+        fixed[24..].copy_from_slice(&(header.logger as u64).to_le_bytes());
+        self.put(&fixed);
+    }
+
+    /// A tag and an 8-byte payload, with one bounds check.
+    #[inline(always)]
+    fn put_tagged(&mut self, tag: u8, payload: u64) {
+        let mut b = [0u8; 9];
+        b[0] = tag;
+        b[1..].copy_from_slice(&payload.to_le_bytes());
+        self.put(&b);
     }
 }
 
@@ -196,22 +229,16 @@ impl Cursor<'_> {
     #[inline(always)]
     fn put_plain(&mut self, v: &FieldValue<'_>) -> bool {
         match *v {
-            FieldValue::I64(x) => {
-                self.put(&[TAG_I64]);
-                self.put(&x.to_le_bytes());
-            }
-            FieldValue::U64(x) => {
-                self.put(&[TAG_U64]);
-                self.put(&x.to_le_bytes());
-            }
-            FieldValue::F64(x) => {
-                self.put(&[TAG_F64]);
-                self.put(&x.to_bits().to_le_bytes());
-            }
+            FieldValue::I64(x) => self.put_tagged(TAG_I64, x as u64),
+            FieldValue::U64(x) => self.put_tagged(TAG_U64, x),
+            FieldValue::F64(x) => self.put_tagged(TAG_F64, x.to_bits()),
             FieldValue::Bool(x) => self.put(&[TAG_BOOL, x as u8]),
             FieldValue::Str(s) => {
-                self.put(&[TAG_STR]);
-                self.put_str(s.as_bytes());
+                let mut b = [0u8; 5];
+                b[0] = TAG_STR;
+                b[1..].copy_from_slice(&(s.len() as u32).to_le_bytes());
+                self.put(&b);
+                self.put_bytes(s.as_bytes());
             }
             FieldValue::Display(_) | FieldValue::Debug(_) | FieldValue::Error(..) => return false,
         }
