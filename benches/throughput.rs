@@ -1,5 +1,5 @@
 //! Records per second from 1 and 2 producer threads into a JSON file until flushed; the record
-//! is user_id (u64), ip (&str), latency_ms (f64).
+//! is user_id (u64), ip (&str), latency_ms (f64). The file rotates at 64 MiB (one backup).
 
 mod common;
 
@@ -15,7 +15,9 @@ fn bench_throughput(c: &mut Criterion) {
     group.throughput(Throughput::Elements(RECORDS));
     for producers in [1u64, 2] {
         let k = common::kolog(
-            common::file_kind(&format!("throughput-{producers}.log")),
+            // Bounded: criterion runs dozens of iterations, and an unbounded file on tmpfs grows
+            // by ~150 MB per iteration until memory pressure dominates the measurement.
+            common::bounded_file_kind(&format!("throughput-{producers}.log")),
             RendererKind::FileJson,
         );
         let log = k.logger("bench").unwrap();
