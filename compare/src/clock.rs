@@ -21,6 +21,20 @@ pub fn ticks() -> u64 {
     }
 }
 
+/// Reads the TSC with no fence (`COMPARE_CLOCK=plain`): the read may overlap the work around
+/// it, as in a harness that times calls with a bare `rdtsc`.
+#[inline(always)]
+pub fn ticks_plain() -> u64 {
+    // SAFETY: rdtsc is part of the x86_64 baseline; it reads a counter, no memory effects.
+    unsafe { _rdtsc() }
+}
+
+/// Whether the children time calls with [`ticks_plain`] (`COMPARE_CLOCK=plain`, inherited by
+/// the child processes) instead of the fenced [`ticks`].
+pub fn plain() -> bool {
+    std::env::var_os("COMPARE_CLOCK").is_some_and(|v| v == "plain")
+}
+
 /// Nanoseconds per TSC tick, measured over `span` against `Instant`.
 pub fn calibrate(span: Duration) -> f64 {
     let (i0, t0) = (Instant::now(), ticks());

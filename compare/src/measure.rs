@@ -42,15 +42,30 @@ pub struct Measured {
 
 /// Times `calls` calls one by one with the TSC, in bursts of [`BURST`] and a 1 ms sleep.
 #[inline(always)]
-fn time_bursts(samples: &mut Vec<u64>, first: u64, calls: u64, mut call: impl FnMut(u64)) {
+fn time_bursts(samples: &mut Vec<u64>, first: u64, calls: u64, call: impl FnMut(u64)) {
+    if clock::plain() {
+        time_bursts_with(samples, first, calls, call, clock::ticks_plain);
+    } else {
+        time_bursts_with(samples, first, calls, call, clock::ticks);
+    }
+}
+
+#[inline(always)]
+fn time_bursts_with(
+    samples: &mut Vec<u64>,
+    first: u64,
+    calls: u64,
+    mut call: impl FnMut(u64),
+    ticks: impl Fn() -> u64,
+) {
     let mut i = first;
     let end = first + calls;
     while i < end {
         let burst_end = (i + BURST).min(end);
         while i < burst_end {
-            let t0 = clock::ticks();
+            let t0 = ticks();
             call(i);
-            let t1 = clock::ticks();
+            let t1 = ticks();
             samples.push(t1.wrapping_sub(t0));
             i += 1;
         }

@@ -301,7 +301,7 @@ pub fn run_all(args: &Args) -> Result<(), String> {
     }
     println!("Command: `{}`\n", command.join(" "));
     println!(
-        "Files in `{}`; kolog handler `{}`; {} records per throughput run, {} timed calls per latency run (bursts of {}, 1 ms sleep, {} warm-up calls); {} CPUs.\n",
+        "Files in `{}`; kolog handler `{}`; {} records per throughput run, {} timed calls per latency run (bursts of {}, 1 ms sleep, {} warm-up calls, {} rdtsc); {} CPUs.\n",
         args.dir.display(),
         match args.kolog_handler {
             KologHandler::File => "file",
@@ -311,6 +311,11 @@ pub fn run_all(args: &Args) -> Result<(), String> {
         args.calls,
         crate::measure::BURST,
         crate::measure::WARM_UP,
+        if crate::clock::plain() {
+            "plain"
+        } else {
+            "lfence-fenced"
+        },
         std::thread::available_parallelism().map_or(0, |n| n.get()),
     );
     println!(

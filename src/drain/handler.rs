@@ -13,7 +13,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::thread::JoinHandle;
 
 use crate::process::{Chain, Outcome};
-use crate::render::{JsonTemplate, Renderer};
+use crate::render::{JsonTemplate, LoggerJson, Renderer};
 use crate::write::Writer;
 use crate::{EventDict, Level};
 
@@ -339,13 +339,11 @@ impl Handler {
     /// Renders a plain event straight from its encoded values (only when
     /// [`Handler::takes_encoded`]). `None` when the values need the general path.
     #[inline]
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn accept_encoded(
         &mut self,
         unix_nanos: u64,
         level: Level,
-        logger_id: u64,
-        logger: &[u8],
+        logger: &LoggerJson<'_>,
         template: &mut JsonTemplate,
         values: &[u8],
     ) -> Option<(Delivery, u64)> {
@@ -353,15 +351,7 @@ impl Handler {
             return Some((Delivery::Buffered, 0));
         }
         let json = self.renderer.encoded_json()?;
-        if !json.render_encoded(
-            &mut self.buf,
-            unix_nanos,
-            level,
-            logger_id,
-            logger,
-            template,
-            values,
-        ) {
+        if !json.render_encoded(&mut self.buf, unix_nanos, level, logger, template, values) {
             return None;
         }
         Some(self.buffered())

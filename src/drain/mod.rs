@@ -26,7 +26,7 @@ use crate::front::logger::LoggerCore;
 use crate::process::Outcome;
 use crate::record::decode::{self, RawHeader, Values};
 use crate::record::{Callsite, CallsiteKind, EventDict, Value};
-use crate::render::{JsonTemplate, Renderer};
+use crate::render::{JsonTemplate, LoggerJson, Renderer};
 use crate::ring::Consumer;
 use crate::write::sink::{Sink, SinkRecord};
 
@@ -439,7 +439,7 @@ struct Templates {
 
 impl Templates {
     #[inline]
-    fn get(&mut self, callsite: &Callsite) -> &mut JsonTemplate {
+    fn get(&mut self, callsite: &'static Callsite) -> &mut JsonTemplate {
         let addr = callsite as *const Callsite as usize;
         let i = match self.last {
             Some((a, i)) if a == addr => i,
@@ -448,7 +448,7 @@ impl Templates {
         &mut self.list[i]
     }
 
-    fn find(&mut self, callsite: &Callsite, addr: usize) -> usize {
+    fn find(&mut self, callsite: &'static Callsite, addr: usize) -> usize {
         let list = &mut self.list;
         let i = *self.index.entry(addr).or_insert_with(|| {
             list.push(JsonTemplate::new(callsite));
@@ -479,25 +479,6 @@ fn sink_matches(sink_name: &str, name: &str) -> bool {
             && name.as_bytes()[sink_name.len()] == b'.')
 }
 
-/// A bound-context JSON value as an event value (scalars unwrapped, so renderers treat them
-/// like record fields).
-fn context_value(v: &serde_json::Value) -> Value<'_> {
-    match v {
-        serde_json::Value::String(s) => Value::Str(s),
-        serde_json::Value::Bool(b) => Value::Bool(*b),
-        serde_json::Value::Number(n) => {
-            if let Some(u) = n.as_u64() {
-                Value::U64(u)
-            } else if let Some(i) = n.as_i64() {
-                Value::I64(i)
-            } else {
-                Value::F64(n.as_f64().unwrap_or(f64::NAN))
-            }
-        }
-        other => Value::Json(Cow::Borrowed(other)),
-    }
-}
-
 fn seconds(v: Option<Value<'_>>) -> f64 {
     match v {
         Some(Value::F64(s)) => s,
@@ -520,14 +501,13 @@ impl Router<'_> {
         // logger's `LoggerCore`, which stays allocated until the drainer frees it in `step`
         // after a full pass that began after the core was retired — i.e. after this record,
         // which was published before the last logger handle was dropped, has been drained.
-        let (callsite, core) = unsafe {
+        let (callsite, core): (&'static Callsite, &LoggerCore) = unsafe {
             (
                 &*(h.callsite as usize as *const Callsite),
                 &*(h.logger as usize as *const LoggerCore),
             )
         };
         if callsite.kind == CallsiteKind::Event
-            && core.context.is_empty()
             && self.sinks.is_empty()
             && self.dispatch_encoded(&h, callsite, core, values)
         {
@@ -553,7 +533,7 @@ impl Router<'_> {
             callsite,
         );
         for (k, v) in &core.context {
-            ev.insert(k.as_str(), context_value(v));
+            ev.insert(k.as_str(), crate::record::context_value(v));
         }
         let mut values = Values::new(values);
         let mut names = callsite.fields.iter();
@@ -616,15 +596,14 @@ impl Router<'_> {
         self.route(&core.name, &core.route.handlers, &mut ev);
     }
 
-    /// The direct path: a plain event of a logger without bound context, whose handlers all
-    /// take records unchanged, is rendered straight from its encoded values with the
+    /// The direct path: a plain event whose handlers all take records unchanged is rendered straight from its encoded values with the
     /// callsite's template — no event dictionary. Returns false when the general path must
     /// take the record (nothing was delivered then).
     #[inline]
     fn dispatch_encoded(
         &mut self,
         h: &RawHeader,
-        callsite: &Callsite,
+        callsite: &'static Callsite,
         core: &LoggerCore,
         values: &[u8],
     ) -> bool {
@@ -640,18 +619,19 @@ impl Router<'_> {
         }
         let template = self.templates.get(callsite);
         let unix_nanos = clock::to_unix_nanos(h.timestamp);
+        let logger = LoggerJson {
+            id: core.id,
+            name: &core.json_name,
+            context: &core.context,
+            context_json: &core.json_context,
+        };
         for &hid in route {
             let handler = &mut self.handlers[hid];
             // Values that do not fit the template fail at the first rendering handler,
             // before any other rendered the record (only discarding handlers come earlier).
-            let Some((_, failed)) = handler.accept_encoded(
-                unix_nanos,
-                h.level,
-                core.id,
-                &core.json_name,
-                template,
-                values,
-            ) else {
+            let Some((_, failed)) =
+                handler.accept_encoded(unix_nanos, h.level, &logger, template, values)
+            else {
                 return false;
             };
             self.counts.write_failed(failed);

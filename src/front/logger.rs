@@ -18,6 +18,8 @@ pub(crate) struct LoggerCore {
     pub name: Box<str>,
     /// `name` as a JSON string literal, for the JSON renderer's direct path.
     pub json_name: Box<[u8]>,
+    /// `context` rendered as JSON fields (`,"k":v` each), for the same path.
+    pub json_context: Box<[u8]>,
     pub route: Arc<Route>,
     pub context: Vec<(String, serde_json::Value)>,
 }
@@ -69,6 +71,7 @@ impl Logger {
         let core = Box::new(LoggerCore {
             id: NEXT_CORE.fetch_add(1, Ordering::Relaxed),
             json_name: json_name.into(),
+            json_context: crate::render::context_json(&context).into(),
             name: name.into(),
             route: route.clone(),
             context,

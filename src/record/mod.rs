@@ -144,6 +144,25 @@ impl Value<'_> {
     }
 }
 
+/// A bound-context JSON value as an event value (scalars unwrapped, so renderers treat them
+/// like record fields).
+pub(crate) fn context_value(v: &serde_json::Value) -> Value<'_> {
+    match v {
+        serde_json::Value::String(s) => Value::Str(s),
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                Value::U64(u)
+            } else if let Some(i) = n.as_i64() {
+                Value::I64(i)
+            } else {
+                Value::F64(n.as_f64().unwrap_or(f64::NAN))
+            }
+        }
+        other => Value::Json(Cow::Borrowed(other)),
+    }
+}
+
 /// A non-finite float as text (`NaN`, `inf`, `-inf`); finite floats use ryu.
 pub(crate) fn float_to_string(v: f64) -> String {
     if v.is_finite() {

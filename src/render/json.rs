@@ -258,25 +258,25 @@ impl JsonRenderer {
         self.indent.is_none()
     }
 
-    /// Renders a plain event (no processors, no bound context) straight from its encoded
-    /// values, byte for byte as [`JsonRenderer::render`] would render its [`EventDict`].
-    /// `logger` is the logger's name as a JSON string and `logger_id` its core's unique id.
-    /// Returns false, with `out` unchanged, when the values do not match the template
-    /// (malformed, or an error value): the caller then takes the general path.
-    #[allow(clippy::too_many_arguments)]
+    /// Renders a plain event (no processors) straight from its encoded values, byte for byte
+    /// as [`JsonRenderer::render`] would render its [`EventDict`]. Returns false, with `out`
+    /// unchanged, when the values do not match the template (malformed, an error value, or
+    /// field names that the event path would merge): the caller then takes the general path.
     #[inline]
     pub(crate) fn render_encoded(
         &mut self,
         out: &mut Vec<u8>,
         unix_nanos: u64,
         level: Level,
-        logger_id: u64,
-        logger: &[u8],
+        logger: &LoggerJson<'_>,
         template: &mut JsonTemplate,
         values: &[u8],
     ) -> bool {
-        if template.prefix_for != Some((logger_id, level)) {
-            template.remake_prefix(logger_id, level, logger);
+        if template.prefix_for != Some((logger.id, level)) {
+            template.remake_prefix(level, logger);
+        }
+        if !template.prefix_ok {
+            return false;
         }
         let start = out.len();
         out.extend_from_slice(b"{\"timestamp\":\"");
@@ -351,15 +351,44 @@ pub(crate) struct JsonTemplate {
     bytes: Vec<u8>,
     /// End offset of each piece in `bytes`: the event, then one per field.
     ends: SmallVec<[u32; 8]>,
-    /// `","level":"<LEVEL>","logger":<name>,"event":"<message>"` for the logger and level in
-    /// `prefix_for` (a statement's records usually share both).
+    /// The field names (to check them against bound context).
+    fields: &'static [&'static str],
+    /// `","level":"<LEVEL>","logger":<name>,"event":"<message>"` and the logger's bound
+    /// context for the logger and level in `prefix_for` (a statement's records usually share
+    /// both).
     prefix: Vec<u8>,
     /// The logger core id and level `prefix` was made for.
     prefix_for: Option<(u64, Level)>,
+    /// Whether that logger's records can be rendered from the template: false when a field
+    /// name repeats or is also a bound-context key, or a context key repeats (the event path
+    /// merges those).
+    prefix_ok: bool,
+}
+
+/// What the direct path needs of a logger: its unique id, its name as a JSON string, and its
+/// bound context, both as pairs and pre-rendered (`,"k":v` each).
+pub(crate) struct LoggerJson<'a> {
+    pub id: u64,
+    pub name: &'a [u8],
+    pub context: &'a [(String, serde_json::Value)],
+    pub context_json: &'a [u8],
+}
+
+/// Bound context pre-rendered for the direct path: `,"<key>":<value>` per entry, exactly as
+/// the event path renders context fields.
+pub(crate) fn context_json(context: &[(String, serde_json::Value)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (k, v) in context {
+        out.push(b',');
+        push_key(&mut out, k);
+        out.push(b':');
+        push_value(&mut out, &crate::record::context_value(v));
+    }
+    out
 }
 
 impl JsonTemplate {
-    pub(crate) fn new(callsite: &Callsite) -> JsonTemplate {
+    pub(crate) fn new(callsite: &'static Callsite) -> JsonTemplate {
         let mut bytes = Vec::with_capacity(32 + callsite.message.len());
         let mut ends = SmallVec::new();
         bytes.extend_from_slice(b",\"event\":");
@@ -376,6 +405,8 @@ impl JsonTemplate {
             ends,
             prefix: Vec::new(),
             prefix_for: None,
+            prefix_ok: false,
+            fields: callsite.fields,
         }
     }
 
@@ -387,14 +418,25 @@ impl JsonTemplate {
 
     /// Remakes the prefix for another logger or level.
     #[cold]
-    fn remake_prefix(&mut self, logger_id: u64, level: Level, logger: &[u8]) {
+    fn remake_prefix(&mut self, level: Level, logger: &LoggerJson<'_>) {
+        let fields = self.fields;
+        let context = logger.context;
+        let distinct = fields.iter().enumerate().all(|(i, f)| {
+            !fields[..i].contains(f) && !context.iter().any(|(k, _)| k.as_str() == *f)
+        }) && context
+            .iter()
+            .enumerate()
+            .all(|(i, (k, _))| !context[..i].iter().any(|(j, _)| j == k));
         let mut prefix = std::mem::take(&mut self.prefix);
         prefix.clear();
         prefix.extend_from_slice(level_piece(level));
-        prefix.extend_from_slice(logger);
+        prefix.extend_from_slice(logger.name);
         prefix.extend_from_slice(self.piece(0));
+        prefix.extend_from_slice(logger.context_json);
         self.prefix = prefix;
-        self.prefix_for = Some((logger_id, level));
+        self.prefix_for = Some((logger.id, level));
+        // Without context the event path appends repeated names as they are, like this one.
+        self.prefix_ok = distinct || logger.context.is_empty();
     }
 }
 

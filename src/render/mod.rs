@@ -8,7 +8,9 @@ mod plain;
 mod time;
 mod tz;
 
-pub(crate) use json::{push_str as push_json_str, JsonRenderer, JsonTemplate};
+pub(crate) use json::{
+    context_json, push_str as push_json_str, JsonRenderer, JsonTemplate, LoggerJson,
+};
 pub(crate) use time::civil;
 
 use crate::config::{RendererConfig, RendererKind};

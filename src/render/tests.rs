@@ -325,7 +325,7 @@ fn floats_print_exactly_as_ryu_prints_them() {
 
 #[test]
 fn encoded_json_renders_byte_for_byte_as_the_event_path() {
-    use super::json::{JsonRenderer, JsonTemplate};
+    use super::json::{JsonRenderer, JsonTemplate, LoggerJson};
     use crate::front::value::FieldValue;
     use crate::record::decode::{self, Values};
     use crate::record::encode::{self, Header};
@@ -336,6 +336,7 @@ fn encoded_json_renders_byte_for_byte_as_the_event_path() {
     let mut rng = Rng(0x2545_F491_4F6C_DD1D);
     let mut general = JsonRenderer::new(None);
     let mut direct = JsonRenderer::new(None);
+    let mut with_context = 0;
     for case in 0..3_000 {
         let n = (rng.next() % 7) as usize;
         let names: Vec<&'static str> = (0..n)
@@ -376,41 +377,90 @@ fn encoded_json_renders_byte_for_byte_as_the_event_path() {
         let logger = rng.string();
         let other_logger = format!("other.{}", rng.string());
         let unix_nanos = rng.next() % 4_102_444_800_000_000_000;
+        // Bound context for the second logger: none, or up to three entries whose keys may
+        // collide with the fields ("k0", "k1") or be fixed keys.
+        let context: Vec<(String, serde_json::Value)> = (0..rng.next() % 4)
+            .map(|i| {
+                let key = match rng.next() % 4 {
+                    0 => format!("k{}", rng.next() % 2),
+                    1 => "event".to_owned(),
+                    _ => format!("ctx{i}{}", rng.string()),
+                };
+                let value = match rng.next() % 5 {
+                    0 => serde_json::json!(rng.string()),
+                    1 => serde_json::json!(rng.next()),
+                    2 => serde_json::json!(-((rng.next() % 1000) as i64)),
+                    3 => serde_json::json!({"nested": [1, "two", null]}),
+                    _ => serde_json::json!(true),
+                };
+                (key, value)
+            })
+            .collect();
+        let no_context: Vec<(String, serde_json::Value)> = Vec::new();
 
         let mut template = JsonTemplate::new(callsite);
         // The same statement through two loggers and two levels: the cached prefix follows.
-        for (logger_id, logger, level) in [
-            (1, &logger, level),
-            (2, &other_logger, level),
-            (2, &other_logger, Level::ALL[(case + 1) % 6]),
-            (1, &logger, level),
+        for (logger_id, logger, level, context) in [
+            (1, &logger, level, &no_context),
+            (2, &other_logger, level, &context),
+            (2, &other_logger, Level::ALL[(case + 1) % 6], &context),
+            (1, &logger, level, &no_context),
         ] {
+            // What the drainer's event path builds.
             let mut ev = EventDict::new(unix_nanos, level, logger, callsite);
+            for (k, v) in context {
+                ev.insert(k.as_str(), crate::record::context_value(v));
+            }
             for (name, v) in callsite.fields.iter().zip(Values::new(encoded)) {
-                ev.push(name, v);
+                if context.is_empty() {
+                    ev.push(name, v);
+                } else {
+                    ev.insert(*name, v);
+                }
             }
             let mut expected = Vec::new();
             general.render(&ev, &mut expected);
 
             let mut json_name = Vec::new();
             super::json::push_str(&mut json_name, logger);
+            let context_json = super::json::context_json(context);
+            let logger = LoggerJson {
+                id: logger_id,
+                name: &json_name,
+                context,
+                context_json: &context_json,
+            };
             let mut got = b"before\n".to_vec();
-            assert!(direct.render_encoded(
-                &mut got,
-                unix_nanos,
-                level,
-                logger_id,
-                &json_name,
-                &mut template,
-                encoded
-            ));
+            let mut keys: Vec<&str> = context.iter().map(|(k, _)| k.as_str()).collect();
+            keys.extend(callsite.fields);
+            let mut unique = keys.clone();
+            unique.sort();
+            unique.dedup();
+            let merges = !context.is_empty() && unique.len() < keys.len();
+            let rendered =
+                direct.render_encoded(&mut got, unix_nanos, level, &logger, &mut template, encoded);
+            if merges {
+                // Repeated or context-colliding names: the event path merges them, the direct
+                // path declines and leaves the output alone.
+                assert!(!rendered);
+                assert_eq!(got, b"before\n");
+                continue;
+            }
+            assert!(rendered);
             assert_eq!(
                 String::from_utf8_lossy(&got[7..]),
                 String::from_utf8_lossy(&expected)
             );
+            with_context += usize::from(!context.is_empty());
         }
         let mut json_name = Vec::new();
         super::json::push_str(&mut json_name, &logger);
+        let logger = LoggerJson {
+            id: 1,
+            name: &json_name,
+            context: &no_context,
+            context_json: b"",
+        };
 
         // Truncated values (or values the template does not name) leave the output as it was.
         if !encoded.is_empty() {
@@ -420,14 +470,15 @@ fn encoded_json_renders_byte_for_byte_as_the_event_path() {
                 &mut out,
                 unix_nanos,
                 level,
-                1,
-                &json_name,
+                &logger,
                 &mut template,
                 &encoded[..cut]
             ));
             assert_eq!(out, b"x");
         }
     }
+    // Bound context took the direct path in a good share of the cases.
+    assert!(with_context > 2_000, "{with_context}");
 }
 
 #[test]
@@ -457,14 +508,12 @@ fn encoded_json_leaves_errors_to_the_event_path() {
     let mut out = Vec::new();
     let mut template = JsonTemplate::new(&ERR_CS);
     let mut r = JsonRenderer::new(None);
-    assert!(!r.render_encoded(
-        &mut out,
-        T,
-        Level::Error,
-        1,
-        b"\"app\"",
-        &mut template,
-        encoded
-    ));
+    let logger = super::json::LoggerJson {
+        id: 1,
+        name: b"\"app\"",
+        context: &[],
+        context_json: b"",
+    };
+    assert!(!r.render_encoded(&mut out, T, Level::Error, &logger, &mut template, encoded));
     assert!(out.is_empty());
 }
