@@ -156,9 +156,7 @@ fn push_plain(
             let Some(producer) = local.find(shared.id) else {
                 return false;
             };
-            producer
-                .push(len, |dst| encode::write_plain(dst, &header, values))
-                .is_ok()
+            producer.push_fast(len, |dst| encode::write_plain(dst, &header, values))
         })
         .unwrap_or(false)
 }

@@ -138,7 +138,10 @@ impl Ring {
         let producer = Producer {
             ring: ring.clone(),
             head: 0,
+            limit: cap,
             cached_tail: 0,
+            buf,
+            mask: cap - 1,
             _not_sync: PhantomData,
         };
         let consumer = Consumer {
@@ -249,9 +252,20 @@ pub(crate) enum PushError {
 pub(crate) struct Producer {
     ring: Arc<Ring>,
     head: usize,
+    /// A push with `head + slot <= limit` needs no other check: the smaller of the cached
+    /// tail + capacity (free space) and the next wrap boundary (no slot straddles the end).
+    limit: usize,
     cached_tail: usize,
+    /// Copies of the ring's buffer address and `cap - 1`, next to `head` and `limit`.
+    buf: NonNull<u8>,
+    mask: usize,
     _not_sync: PhantomData<Cell<()>>,
 }
+
+// SAFETY: `buf` is a copy of the ring's buffer address, which the `Arc<Ring>` in the same
+// struct keeps mapped; the producer writes only the bytes it owns (see `push`), from whichever
+// single thread holds it. `Producer` stays !Sync (`_not_sync`).
+unsafe impl Send for Producer {}
 
 impl Producer {
     /// The shared ring.
@@ -261,23 +275,95 @@ impl Producer {
 
     /// Reserves a slot for a payload of exactly `len` bytes, lets `fill` write it, and
     /// publishes it.
-    #[inline(always)]
+    #[inline]
     pub(crate) fn push(
         &mut self,
         len: usize,
         fill: impl FnOnce(&mut [u8]),
     ) -> Result<(), PushError> {
+        let slot = slot_len(len);
+        let head = self.head;
+        if head + slot > self.limit {
+            return self.push_checked(len, fill);
+        }
+        // SAFETY: as in `push_fast`.
+        unsafe { self.publish(head & self.mask, head + slot, len, fill) };
+        Ok(())
+    }
+
+    /// [`Producer::push`] when it needs no other check than one comparison (the slot is free
+    /// per the cached tail and does not wrap); returns false, writing nothing, otherwise. The
+    /// hot path calls this and leaves the rest to its general path, so `fill` is only ever
+    /// inlined here and never handed to an out-of-line function.
+    #[inline(always)]
+    pub(crate) fn push_fast(&mut self, len: usize, fill: impl FnOnce(&mut [u8])) -> bool {
+        let slot = slot_len(len);
+        let head = self.head;
+        if head + slot > self.limit {
+            return false;
+        }
+        // SAFETY: `head + slot <= limit`, so the slot is free (limit <= cached tail + cap, and
+        // the cached tail came from an Acquire load of the consumer's tail) and contiguous
+        // (limit <= the next wrap boundary).
+        unsafe { self.publish(head & self.mask, head + slot, len, fill) };
+        true
+    }
+
+    /// Writes the slot header and payload at `pos` and publishes `new_head`.
+    ///
+    /// # Safety
+    ///
+    /// `[pos, pos + slot_len(len))` lies inside the buffer and is free: released by the
+    /// consumer and not yet published.
+    #[inline(always)]
+    unsafe fn publish(
+        &mut self,
+        pos: usize,
+        new_head: usize,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]),
+    ) {
         let ring = &*self.ring;
-        let cap = ring.cap;
+        let mut h = [0u8; SLOT_HEADER];
+        h[..4].copy_from_slice(&(len as u32).to_le_bytes());
+        h[4..].copy_from_slice(&TAG_RECORD.to_le_bytes());
+        // SAFETY: per the caller, the slot is inside the buffer and owned by the producer;
+        // `buf` is the ring's buffer; the consumer will not read these bytes before the Release
+        // store of head below.
+        let payload = unsafe {
+            let slot = self.buf.as_ptr().add(pos);
+            std::ptr::copy_nonoverlapping(h.as_ptr(), slot, SLOT_HEADER);
+            std::slice::from_raw_parts_mut(slot.add(SLOT_HEADER), len)
+        };
+        fill(payload);
+        self.head = new_head;
+        ring.head.store(new_head, Ordering::Release);
+        ProducerCounters::bump(&ring.counters.enqueued);
+    }
+
+    /// Recomputes `limit` after `head` or `cached_tail` moved.
+    fn refresh_limit(&mut self) {
+        let cap = self.mask + 1;
+        let boundary = (self.head & !self.mask) + cap;
+        self.limit = (self.cached_tail + cap).min(boundary);
+    }
+
+    /// A push that may need the consumer's tail reloaded or a wrap to the start (padding the
+    /// end), or that does not fit.
+    #[cold]
+    #[inline(never)]
+    fn push_checked(&mut self, len: usize, fill: impl FnOnce(&mut [u8])) -> Result<(), PushError> {
+        let cap = self.mask + 1;
         let slot = slot_len(len);
         if slot > cap {
             return Err(PushError::TooLarge);
         }
-        let pos = self.head & (cap - 1);
+        let pos = self.head & self.mask;
         let to_end = cap - pos;
         let need = if slot <= to_end { slot } else { to_end + slot };
         if cap - (self.head - self.cached_tail) < need {
-            self.cached_tail = ring.tail.load(Ordering::Acquire) & !READING;
+            self.cached_tail = self.ring.tail.load(Ordering::Acquire) & !READING;
+            self.refresh_limit();
             if cap - (self.head - self.cached_tail) < need {
                 return Err(PushError::Full);
             }
@@ -285,21 +371,15 @@ impl Producer {
         let mut head = self.head;
         let mut pos = pos;
         if slot > to_end {
-            ring.write_slot_header(pos, to_end - SLOT_HEADER, TAG_PAD);
+            self.ring
+                .write_slot_header(pos, to_end - SLOT_HEADER, TAG_PAD);
             head += to_end;
             pos = 0;
         }
-        ring.write_slot_header(pos, len, TAG_RECORD);
-        // SAFETY: [pos + 8, pos + 8 + len) lies inside the buffer (pos + slot <= cap) and is
-        // free: the free-space check above shows the consumer released it (Acquire load of
-        // tail), and the consumer will not read it before the Release store of head below.
-        let payload =
-            unsafe { std::slice::from_raw_parts_mut(ring.slot_ptr(pos).add(SLOT_HEADER), len) };
-        fill(payload);
-        head += slot;
-        self.head = head;
-        ring.head.store(head, Ordering::Release);
-        ProducerCounters::bump(&ring.counters.enqueued);
+        // SAFETY: the checks above: `pos + slot <= cap`, and the free space (from an Acquire
+        // load of tail) covers the padding and the slot.
+        unsafe { self.publish(pos, head + slot, len, fill) };
+        self.refresh_limit();
         Ok(())
     }
 
@@ -310,6 +390,7 @@ impl Producer {
         let to_end = cap - (self.head & (cap - 1));
         let need = if slot <= to_end { slot } else { to_end + slot };
         self.cached_tail = self.ring.tail.load(Ordering::Acquire) & !READING;
+        self.refresh_limit();
         cap - (self.head - self.cached_tail) >= need
     }
 
@@ -340,6 +421,7 @@ impl Producer {
             ProducerCounters::bump(&ring.counters.dropped_oldest);
         }
         self.cached_tail = next;
+        self.refresh_limit();
         true
     }
 
@@ -622,6 +704,28 @@ mod tests {
         }
         c.prefault();
         assert_eq!(c.populated, cap);
+    }
+
+    #[test]
+    fn fast_push_declines_at_the_wrap_and_at_the_cached_tail() {
+        let (mut p, mut c) = Ring::with_capacity(256);
+        // 24-byte slots: ten fit before the 256-byte boundary (240), the eleventh would wrap.
+        for i in 0..10u8 {
+            assert!(p.push_fast(16, |b| b.fill(i)));
+        }
+        assert!(!p.push_fast(16, |_| unreachable!()));
+        assert_eq!(c.drain(|_| {}), 10);
+        // The consumer freed everything, but the producer still holds the old tail and is at
+        // the end: the checked push reloads, pads the end and wraps.
+        assert!(!p.push_fast(16, |_| unreachable!()));
+        assert_eq!(p.push(16, |b| b.fill(10)), Ok(()));
+        assert_eq!(p.head, 256 + 24);
+        // Room again without another check.
+        assert!(p.push_fast(16, |b| b.fill(11)));
+        let mut got = Vec::new();
+        c.drain(|b| got.push(b[0]));
+        assert_eq!(got, [10, 11]);
+        assert_eq!(p.ring().counters.enqueued.load(Ordering::Relaxed), 12);
     }
 
     #[test]
