@@ -33,6 +33,8 @@ pub(crate) struct Handler {
     threshold: usize,
     /// The destination throws records away: they are not rendered.
     discards: bool,
+    /// No processors, or only static ones (`Chain::is_static`).
+    encodable: bool,
     /// For messages: `<logger>[<index>]` and the handler type.
     label: String,
 }
@@ -300,13 +302,14 @@ impl Handler {
             )
         };
         Handler {
-            chain,
             renderer,
             destination,
             buf: Vec::with_capacity(64 * 1024),
             ends: Vec::with_capacity(1024),
             threshold,
             discards,
+            encodable: chain.is_static(),
+            chain,
             label,
         }
     }
@@ -329,29 +332,55 @@ impl Handler {
         self.buffered()
     }
 
-    /// Whether plain events reach this handler unchanged and can be rendered straight from
-    /// their encoded values ([`Handler::accept_encoded`]).
+    /// Whether plain events can be rendered for this handler straight from their encoded
+    /// values ([`Handler::accept_encoded`]): no processors, or only static ones.
     #[inline]
     pub(crate) fn takes_encoded(&mut self) -> bool {
-        self.chain.is_empty() && (self.discards || self.renderer.encoded_json().is_some())
+        self.encodable && (self.discards || self.renderer.encoded_json().is_some())
+    }
+
+    /// The handler's processors when there are any (all static when it
+    /// [`takes_encoded`](Handler::takes_encoded)).
+    #[inline]
+    pub(crate) fn processors(&self) -> Option<&Chain> {
+        if self.chain.is_empty() {
+            None
+        } else {
+            Some(&self.chain)
+        }
     }
 
     /// Renders a plain event straight from its encoded values (only when
     /// [`Handler::takes_encoded`]). `None` when the values need the general path.
     #[inline]
+    /// `template` must have been prepared for this handler (`JsonTemplate::prepare` with
+    /// `id`, this handler's index).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn accept_encoded(
         &mut self,
+        id: usize,
         unix_nanos: u64,
         level: Level,
         logger: &LoggerJson<'_>,
         template: &mut JsonTemplate,
         values: &[u8],
     ) -> Option<(Delivery, u64)> {
+        if !self.chain.keeps_level(level) {
+            return Some((Delivery::Filtered, 0));
+        }
         if self.discards {
             return Some((Delivery::Buffered, 0));
         }
         let json = self.renderer.encoded_json()?;
-        if !json.render_encoded(&mut self.buf, unix_nanos, level, logger, template, values) {
+        if !json.render_encoded(
+            &mut self.buf,
+            unix_nanos,
+            level,
+            logger,
+            template,
+            values,
+            id,
+        ) {
             return None;
         }
         Some(self.buffered())

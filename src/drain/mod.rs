@@ -618,25 +618,39 @@ impl Router<'_> {
             return false;
         }
         let template = self.templates.get(callsite);
-        let unix_nanos = clock::to_unix_nanos(h.timestamp);
         let logger = LoggerJson {
             id: core.id,
             name: &core.json_name,
             context: &core.context,
             context_json: &core.json_context,
         };
+        // Every handler's part is checked before any renders, so a refusal leaves nothing
+        // delivered for the general path to repeat.
+        for &hid in route {
+            if !template.prepare(h.level, &logger, hid, self.handlers[hid].processors()) {
+                return false;
+            }
+        }
+        let unix_nanos = clock::to_unix_nanos(h.timestamp);
+        let mut any_buffered = false;
         for &hid in route {
             let handler = &mut self.handlers[hid];
             // Values that do not fit the template fail at the first rendering handler,
-            // before any other rendered the record (only discarding handlers come earlier).
-            let Some((_, failed)) =
-                handler.accept_encoded(unix_nanos, h.level, &logger, template, values)
+            // before any other rendered the record (only discarding or filtering handlers
+            // come earlier, and they have no effect).
+            let Some((delivery, failed)) =
+                handler.accept_encoded(hid, unix_nanos, h.level, &logger, template, values)
             else {
                 return false;
             };
             self.counts.write_failed(failed);
+            any_buffered |= delivery == Delivery::Buffered;
         }
-        self.counts.written += 1;
+        if any_buffered {
+            self.counts.written += 1;
+        } else {
+            self.counts.filtered += 1;
+        }
         true
     }
 

@@ -105,6 +105,29 @@ pub(crate) enum Outcome {
     Panicked,
 }
 
+fn add_callsite(params: &[CallsiteParam], event: &mut EventDict<'_>) {
+    let src = event.source;
+    for p in params {
+        let v = match p {
+            CallsiteParam::Filename => Value::Str(file_name(src.file)),
+            CallsiteParam::Lineno => Value::U64(u64::from(src.line)),
+            CallsiteParam::FuncName => Value::Str(last_segment(src.module_path)),
+            CallsiteParam::Module => Value::Str(src.module_path),
+            CallsiteParam::Pathname => Value::Str(src.file),
+        };
+        event.insert(p.key(), v);
+    }
+}
+
+fn add_defaults(
+    defaults: &[(&'static str, &'static serde_json::Value)],
+    event: &mut EventDict<'_>,
+) {
+    for (k, v) in defaults {
+        event.insert_default(*k, scalar(v));
+    }
+}
+
 /// One compiled step.
 enum Op {
     AddCallsite(Vec<CallsiteParam>),
@@ -177,27 +200,44 @@ impl Chain {
         self.ops.is_empty()
     }
 
+    /// Whether every processor is one whose effect depends only on the statement, the logger
+    /// and the level (`add_callsite_params`, `add_context_defaults`, `filter_by_level`): the
+    /// drainer's direct JSON path can then apply the chain as a per-statement suffix.
+    pub(crate) fn is_static(&self) -> bool {
+        self.ops.iter().all(|op| {
+            matches!(
+                op,
+                Op::AddCallsite(_) | Op::ContextDefaults(_) | Op::FilterByLevel(_)
+            )
+        })
+    }
+
+    /// Whether the chain's level filters keep a record at `level`.
+    #[inline]
+    pub(crate) fn keeps_level(&self, level: Level) -> bool {
+        self.ops.iter().all(|op| match op {
+            Op::FilterByLevel(min) => level >= *min,
+            _ => true,
+        })
+    }
+
+    /// Applies the chain's field-adding processors to `event`, in order (a static chain's
+    /// whole effect apart from its level filters).
+    pub(crate) fn apply_static(&self, event: &mut EventDict<'_>) {
+        for op in &self.ops {
+            match op {
+                Op::AddCallsite(params) => add_callsite(params, event),
+                Op::ContextDefaults(defaults) => add_defaults(defaults, event),
+                _ => {}
+            }
+        }
+    }
+
     pub(crate) fn run(&mut self, event: &mut EventDict<'_>) -> Outcome {
         for op in &mut self.ops {
             match op {
-                Op::AddCallsite(params) => {
-                    let src = event.source;
-                    for p in params.iter() {
-                        let v = match p {
-                            CallsiteParam::Filename => Value::Str(file_name(src.file)),
-                            CallsiteParam::Lineno => Value::U64(u64::from(src.line)),
-                            CallsiteParam::FuncName => Value::Str(last_segment(src.module_path)),
-                            CallsiteParam::Module => Value::Str(src.module_path),
-                            CallsiteParam::Pathname => Value::Str(src.file),
-                        };
-                        event.insert(p.key(), v);
-                    }
-                }
-                Op::ContextDefaults(defaults) => {
-                    for (k, v) in defaults.iter() {
-                        event.insert_default(*k, scalar(v));
-                    }
-                }
+                Op::AddCallsite(params) => add_callsite(params, event),
+                Op::ContextDefaults(defaults) => add_defaults(defaults, event),
                 Op::DictTracebacks => {
                     let mut exc_info = None;
                     for (i, f) in event.fields().iter().enumerate() {

@@ -10,6 +10,7 @@
 use smallvec::SmallVec;
 
 use super::time::push_rfc3339;
+use crate::process::Chain;
 use crate::record::encode::{TAG_BOOL, TAG_F64, TAG_I64, TAG_STR, TAG_U64};
 use crate::record::{Callsite, ErrorValue, Value};
 use crate::{EventDict, Level};
@@ -258,10 +259,12 @@ impl JsonRenderer {
         self.indent.is_none()
     }
 
-    /// Renders a plain event (no processors) straight from its encoded values, byte for byte
-    /// as [`JsonRenderer::render`] would render its [`EventDict`]. Returns false, with `out`
+    /// Renders a plain event straight from its encoded values, byte for byte as
+    /// [`JsonRenderer::render`] would render its [`EventDict`] after handler `handler`'s static
+    /// processors (their fields come from the template, see [`JsonTemplate::prepare`]). Returns false, with `out`
     /// unchanged, when the values do not match the template (malformed, an error value, or
     /// field names that the event path would merge): the caller then takes the general path.
+    #[allow(clippy::too_many_arguments)]
     #[inline]
     pub(crate) fn render_encoded(
         &mut self,
@@ -271,6 +274,7 @@ impl JsonRenderer {
         logger: &LoggerJson<'_>,
         template: &mut JsonTemplate,
         values: &[u8],
+        handler: usize,
     ) -> bool {
         if template.prefix_for != Some((logger.id, level)) {
             template.remake_prefix(level, logger);
@@ -294,6 +298,7 @@ impl JsonRenderer {
             out.truncate(start);
             return false;
         }
+        out.extend_from_slice(template.suffix(handler));
         out.extend_from_slice(b"}\n");
         true
     }
@@ -351,8 +356,13 @@ pub(crate) struct JsonTemplate {
     bytes: Vec<u8>,
     /// End offset of each piece in `bytes`: the event, then one per field.
     ends: SmallVec<[u32; 8]>,
-    /// The field names (to check them against bound context).
-    fields: &'static [&'static str],
+    /// The statement (field names to check against bound context; location for processors).
+    callsite: &'static Callsite,
+    /// Per handler with static processors: the JSON they append (`None`: they would change
+    /// fields the record already has, so the event path must run them), for the logger
+    /// `suffixes_for`.
+    suffixes: SmallVec<[(usize, Suffix); 2]>,
+    suffixes_for: u64,
     /// `","level":"<LEVEL>","logger":<name>,"event":"<message>"` and the logger's bound
     /// context for the logger and level in `prefix_for` (a statement's records usually share
     /// both).
@@ -364,6 +374,10 @@ pub(crate) struct JsonTemplate {
     /// merges those).
     prefix_ok: bool,
 }
+
+/// The JSON a handler's static processors append to a statement's records; `None` when the
+/// event path must run them.
+type Suffix = Option<Box<[u8]>>;
 
 /// What the direct path needs of a logger: its unique id, its name as a JSON string, and its
 /// bound context, both as pairs and pre-rendered (`,"k":v` each).
@@ -406,7 +420,9 @@ impl JsonTemplate {
             prefix: Vec::new(),
             prefix_for: None,
             prefix_ok: false,
-            fields: callsite.fields,
+            callsite,
+            suffixes: SmallVec::new(),
+            suffixes_for: 0,
         }
     }
 
@@ -419,7 +435,7 @@ impl JsonTemplate {
     /// Remakes the prefix for another logger or level.
     #[cold]
     fn remake_prefix(&mut self, level: Level, logger: &LoggerJson<'_>) {
-        let fields = self.fields;
+        let fields = self.callsite.fields;
         let context = logger.context;
         let distinct = fields.iter().enumerate().all(|(i, f)| {
             !fields[..i].contains(f) && !context.iter().any(|(k, _)| k.as_str() == *f)
@@ -438,6 +454,84 @@ impl JsonTemplate {
         // Without context the event path appends repeated names as they are, like this one.
         self.prefix_ok = distinct || logger.context.is_empty();
     }
+
+    /// Readies the template for a record of `logger` at `level` going to handler `handler`,
+    /// whose processors are `chain` (`None`: no processors; else a static chain, see
+    /// [`Chain::is_static`]). Returns false when the direct path cannot render it.
+    pub(crate) fn prepare(
+        &mut self,
+        level: Level,
+        logger: &LoggerJson<'_>,
+        handler: usize,
+        chain: Option<&Chain>,
+    ) -> bool {
+        if self.prefix_for != Some((logger.id, level)) {
+            self.remake_prefix(level, logger);
+        }
+        if !self.prefix_ok {
+            return false;
+        }
+        let Some(chain) = chain else {
+            return true;
+        };
+        if self.suffixes_for != logger.id {
+            self.suffixes.clear();
+            self.suffixes_for = logger.id;
+        }
+        if let Some((_, suffix)) = self.suffixes.iter().find(|(h, _)| *h == handler) {
+            return suffix.is_some();
+        }
+        let suffix = static_suffix(self.callsite, logger, chain);
+        let ok = suffix.is_some();
+        self.suffixes.push((handler, suffix));
+        ok
+    }
+
+    /// What handler `handler`'s static processors append (after [`JsonTemplate::prepare`]).
+    #[inline]
+    pub(crate) fn suffix(&self, handler: usize) -> &[u8] {
+        self.suffixes
+            .iter()
+            .find(|(h, _)| *h == handler)
+            .and_then(|(_, s)| s.as_deref())
+            .unwrap_or(&[])
+    }
+}
+
+/// The fields a static chain appends to records of `callsite` from `logger`, rendered; `None`
+/// if it would replace a field the record already has (the event path then runs it). Worked
+/// out by running the chain on an event with the record's keys and placeholder values.
+fn static_suffix(
+    callsite: &'static Callsite,
+    logger: &LoggerJson<'_>,
+    chain: &Chain,
+) -> Option<Box<[u8]>> {
+    // A placeholder no static processor produces: any change to a record field shows.
+    let placeholder = || Value::Json(std::borrow::Cow::Owned(serde_json::Value::Null));
+    let mut ev = EventDict::new(0, Level::Info, "", callsite);
+    for (k, v) in logger.context {
+        ev.insert(k.as_str(), crate::record::context_value(v));
+    }
+    for name in callsite.fields {
+        if logger.context.is_empty() {
+            ev.push(name, placeholder());
+        } else {
+            ev.insert(*name, placeholder());
+        }
+    }
+    let before = ev.fields().to_vec();
+    chain.apply_static(&mut ev);
+    if ev.fields().get(..before.len()) != Some(&before[..]) {
+        return None;
+    }
+    let mut out = Vec::new();
+    for f in &ev.fields()[before.len()..] {
+        out.push(b',');
+        push_key(&mut out, &f.key);
+        out.push(b':');
+        push_value(&mut out, &f.value);
+    }
+    Some(out.into_boxed_slice())
 }
 
 /// Appends the next encoded value of `rest` as JSON and advances past it. Returns false for

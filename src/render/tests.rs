@@ -323,16 +323,55 @@ fn floats_print_exactly_as_ryu_prints_them() {
     }
 }
 
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// A record encoded as the producer encodes it (header addresses zero).
+fn encode_record(level: Level, values: &[crate::front::value::FieldValue<'_>]) -> Vec<u8> {
+    let header = crate::record::encode::Header {
+        level,
+        timestamp: 0,
+        callsite: 0,
+        logger: 0,
+    };
+    crate::record::encode::to_vec(&header, values)
+}
+
+/// The event the drainer's general path builds for a record: bound context first, then the
+/// record's fields (merged by key when there is context).
+fn event_path<'a>(
+    unix_nanos: u64,
+    level: Level,
+    logger: &'a str,
+    callsite: &'a Callsite,
+    context: &'a [(String, serde_json::Value)],
+    encoded: &'a [u8],
+) -> EventDict<'a> {
+    let mut ev = EventDict::new(unix_nanos, level, logger, callsite);
+    for (k, v) in context {
+        ev.insert(k.as_str(), crate::record::context_value(v));
+    }
+    for (name, v) in callsite
+        .fields
+        .iter()
+        .zip(crate::record::decode::Values::new(encoded))
+    {
+        if context.is_empty() {
+            ev.push(name, v);
+        } else {
+            ev.insert(*name, v);
+        }
+    }
+    ev
+}
+
 #[test]
 fn encoded_json_renders_byte_for_byte_as_the_event_path() {
     use super::json::{JsonRenderer, JsonTemplate, LoggerJson};
     use crate::front::value::FieldValue;
-    use crate::record::decode::{self, Values};
-    use crate::record::encode::{self, Header};
+    use crate::record::decode;
 
-    fn leak(s: String) -> &'static str {
-        Box::leak(s.into_boxed_str())
-    }
     let mut rng = Rng(0x2545_F491_4F6C_DD1D);
     let mut general = JsonRenderer::new(None);
     let mut direct = JsonRenderer::new(None);
@@ -366,13 +405,7 @@ fn encoded_json_renders_byte_for_byte_as_the_event_path() {
             })
             .collect();
         let level = Level::ALL[case % 6];
-        let header = Header {
-            level,
-            timestamp: 0,
-            callsite: 0,
-            logger: 0,
-        };
-        let bytes = encode::to_vec(&header, &values);
+        let bytes = encode_record(level, &values);
         let (_, encoded) = decode::header(&bytes).unwrap();
         let logger = rng.string();
         let other_logger = format!("other.{}", rng.string());
@@ -406,18 +439,7 @@ fn encoded_json_renders_byte_for_byte_as_the_event_path() {
             (2, &other_logger, Level::ALL[(case + 1) % 6], &context),
             (1, &logger, level, &no_context),
         ] {
-            // What the drainer's event path builds.
-            let mut ev = EventDict::new(unix_nanos, level, logger, callsite);
-            for (k, v) in context {
-                ev.insert(k.as_str(), crate::record::context_value(v));
-            }
-            for (name, v) in callsite.fields.iter().zip(Values::new(encoded)) {
-                if context.is_empty() {
-                    ev.push(name, v);
-                } else {
-                    ev.insert(*name, v);
-                }
-            }
+            let ev = event_path(unix_nanos, level, logger, callsite, context, encoded);
             let mut expected = Vec::new();
             general.render(&ev, &mut expected);
 
@@ -437,8 +459,15 @@ fn encoded_json_renders_byte_for_byte_as_the_event_path() {
             unique.sort();
             unique.dedup();
             let merges = !context.is_empty() && unique.len() < keys.len();
-            let rendered =
-                direct.render_encoded(&mut got, unix_nanos, level, &logger, &mut template, encoded);
+            let rendered = direct.render_encoded(
+                &mut got,
+                unix_nanos,
+                level,
+                &logger,
+                &mut template,
+                encoded,
+                0,
+            );
             if merges {
                 // Repeated or context-colliding names: the event path merges them, the direct
                 // path declines and leaves the output alone.
@@ -472,7 +501,8 @@ fn encoded_json_renders_byte_for_byte_as_the_event_path() {
                 level,
                 &logger,
                 &mut template,
-                &encoded[..cut]
+                &encoded[..cut],
+                0
             ));
             assert_eq!(out, b"x");
         }
@@ -486,7 +516,6 @@ fn encoded_json_leaves_errors_to_the_event_path() {
     use super::json::{JsonRenderer, JsonTemplate};
     use crate::front::value::FieldValue;
     use crate::record::decode;
-    use crate::record::encode::{self, Header};
 
     static ERR_CS: Callsite = Callsite {
         message: "failed",
@@ -497,13 +526,7 @@ fn encoded_json_leaves_errors_to_the_event_path() {
         kind: CallsiteKind::Event,
     };
     let e = std::io::Error::other("disk full");
-    let header = Header {
-        level: Level::Error,
-        timestamp: 0,
-        callsite: 0,
-        logger: 0,
-    };
-    let bytes = encode::to_vec(&header, &[FieldValue::Error(&e, "std::io::Error")]);
+    let bytes = encode_record(Level::Error, &[FieldValue::Error(&e, "std::io::Error")]);
     let (_, encoded) = decode::header(&bytes).unwrap();
     let mut out = Vec::new();
     let mut template = JsonTemplate::new(&ERR_CS);
@@ -514,6 +537,121 @@ fn encoded_json_leaves_errors_to_the_event_path() {
         context: &[],
         context_json: b"",
     };
-    assert!(!r.render_encoded(&mut out, T, Level::Error, &logger, &mut template, encoded));
+    assert!(!r.render_encoded(
+        &mut out,
+        T,
+        Level::Error,
+        &logger,
+        &mut template,
+        encoded,
+        0
+    ));
     assert!(out.is_empty());
+}
+
+#[test]
+fn encoded_json_applies_static_processors_byte_for_byte_as_the_event_path() {
+    use super::json::{JsonRenderer, JsonTemplate, LoggerJson};
+    use crate::config::{CallsiteParam, ProcessorConfig};
+    use crate::front::value::FieldValue;
+    use crate::process::{Chain, Outcome};
+    use crate::record::decode;
+
+    let mut rng = Rng(0x1234_5678_9ABC_DEF1);
+    let mut general = JsonRenderer::new(None);
+    let mut direct = JsonRenderer::new(None);
+    let (mut rendered, mut declined, mut filtered) = (0, 0, 0);
+    for case in 0..2_000 {
+        // A chain of static processors in random order.
+        let mut configs = Vec::new();
+        for _ in 0..(1 + rng.next() % 3) {
+            configs.push(match rng.next() % 3 {
+                0 => ProcessorConfig::AddCallsiteParams {
+                    parameters: CallsiteParam::ALL
+                        .into_iter()
+                        .filter(|_| rng.next() % 3 != 0)
+                        .collect(),
+                },
+                1 => {
+                    let mut defaults = serde_json::Map::new();
+                    for key in ["app", "lineno", "k0", "env"] {
+                        if rng.next() % 2 == 0 {
+                            defaults.insert(key.to_owned(), serde_json::json!(rng.string()));
+                        }
+                    }
+                    ProcessorConfig::AddContextDefaults { defaults }
+                }
+                _ => ProcessorConfig::FilterByLevel {
+                    min_level: Level::ALL[(rng.next() % 6) as usize],
+                },
+            });
+        }
+        let mut chain = Chain::build(&configs).unwrap();
+        assert!(chain.is_static());
+
+        let n = (rng.next() % 4) as usize;
+        let names: Vec<&'static str> = (0..n)
+            .map(|i| match rng.next() % 4 {
+                0 => ["lineno", "filename", "app", "event"][i % 4],
+                _ => leak(format!("k{i}")),
+            })
+            .collect();
+        let callsite: &'static Callsite = Box::leak(Box::new(Callsite {
+            message: "request handled",
+            fields: Box::leak(names.into_boxed_slice()),
+            file: "src/app/main.rs",
+            line: 40 + case as u32,
+            module_path: "app::main",
+            kind: CallsiteKind::Event,
+        }));
+        let values: Vec<FieldValue<'_>> = (0..n).map(|i| FieldValue::U64(i as u64)).collect();
+        let level = Level::ALL[case % 6];
+        let bytes = encode_record(level, &values);
+        let (_, encoded) = decode::header(&bytes).unwrap();
+        let context: Vec<(String, serde_json::Value)> = match rng.next() % 3 {
+            0 => vec![],
+            1 => vec![("env".to_owned(), serde_json::json!("prod"))],
+            _ => vec![("filename".to_owned(), serde_json::json!("ctx.rs"))],
+        };
+
+        // The event path.
+        let mut ev = event_path(T, level, "app", callsite, &context, encoded);
+        let outcome = chain.run(&mut ev);
+        let mut expected = Vec::new();
+        if outcome == Outcome::Keep {
+            general.render(&ev, &mut expected);
+        }
+
+        // The direct path.
+        let context_json = super::json::context_json(&context);
+        let logger = LoggerJson {
+            id: case as u64 + 1,
+            name: b"\"app\"",
+            context: &context,
+            context_json: &context_json,
+        };
+        let mut template = JsonTemplate::new(callsite);
+        if !template.prepare(level, &logger, 3, Some(&chain)) {
+            declined += 1;
+            continue;
+        }
+        if !chain.keeps_level(level) {
+            assert_eq!(outcome, Outcome::Filtered);
+            filtered += 1;
+            continue;
+        }
+        assert_eq!(outcome, Outcome::Keep);
+        let mut got = Vec::new();
+        assert!(direct.render_encoded(&mut got, T, level, &logger, &mut template, encoded, 3));
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&expected)
+        );
+        rendered += 1;
+    }
+    // Every kind of outcome happened, the direct one most.
+    assert!(
+        rendered > 800 && declined > 50 && filtered > 50,
+        "{rendered} {declined} {filtered}"
+    );
 }
