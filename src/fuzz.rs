@@ -142,8 +142,108 @@ pub fn record_decoder(data: &[u8]) {
     for (name, v) in CALLSITE.fields.iter().zip(it.by_ref()) {
         ev.insert(*name, v);
     }
-    let _ = it.malformed();
+    let malformed = it.malformed() || it.next().is_some();
     let out = render(RendererKind::FileJson, &ev);
     serde_json::from_slice::<serde_json::Value>(&out).expect("valid JSON");
     let _ = render(RendererKind::FilePlain, &ev);
+    direct_matches_event_path(header.timestamp, header.level, rest, malformed);
+}
+
+/// The drainer's direct JSON path over the same bytes, with a statement of as many fields as
+/// there are values: it renders exactly what the event path renders, or declines (leaving the
+/// output as it was) when the values are malformed or an error.
+fn direct_matches_event_path(unix_nanos: u64, level: Level, values: &[u8], malformed: bool) {
+    use std::sync::OnceLock;
+
+    use crate::render::{JsonRenderer, JsonTemplate, LoggerJson};
+
+    // Statements with 0 to 8 fields, made once.
+    static CALLSITES: OnceLock<Vec<&'static Callsite>> = OnceLock::new();
+    let callsites = CALLSITES.get_or_init(|| {
+        (0..=CALLSITE.fields.len())
+            .map(|n| {
+                &*Box::leak(Box::new(Callsite {
+                    fields: &CALLSITE.fields[..n],
+                    ..CALLSITE
+                }))
+            })
+            .collect()
+    });
+    let n = Values::new(values).count();
+    let Some(&callsite) = callsites.get(n) else {
+        return;
+    };
+    let mut ev = EventDict::new(unix_nanos, level, "fuzz", callsite);
+    let mut has_error = false;
+    for (name, v) in callsite.fields.iter().zip(Values::new(values)) {
+        has_error |= matches!(v, Value::Error(_));
+        ev.insert(*name, v);
+    }
+    let mut expected = Vec::new();
+    JsonRenderer::new(None).render(&ev, &mut expected);
+
+    let logger = LoggerJson {
+        id: 1,
+        name: b"\"fuzz\"",
+        context: &[],
+        context_json: b"",
+    };
+    let mut template = JsonTemplate::new(callsite);
+    let mut out = b"x".to_vec();
+    let rendered = JsonRenderer::new(None).render_encoded(
+        &mut out,
+        unix_nanos,
+        level,
+        &logger,
+        &mut template,
+        values,
+        0,
+    );
+    if rendered {
+        assert!(!malformed && !has_error, "rendered malformed values");
+        assert_eq!(
+            out[1..],
+            expected[..],
+            "direct path differs from the event path"
+        );
+    } else {
+        assert_eq!(out, b"x", "a declined render left output behind");
+        assert!(malformed || has_error, "declined well-formed plain values");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::front::value::FieldValue;
+    use crate::record::encode::{to_vec, Header};
+    use crate::Level;
+
+    /// Well-formed records (the corpus is mostly malformed bytes): the direct path renders
+    /// them, and exactly as the event path does; cut short, it declines.
+    #[test]
+    fn record_decoder_checks_the_direct_path_on_well_formed_records() {
+        let e = std::io::Error::other("disk full");
+        let values = [
+            FieldValue::U64(7),
+            FieldValue::Str("a \"quoted\"\n\u{0} 🎉"),
+            FieldValue::F64(0.25),
+            FieldValue::F64(f64::NAN),
+            FieldValue::I64(-3),
+            FieldValue::Bool(true),
+            FieldValue::Error(&e, "std::io::Error"),
+        ];
+        for n in 0..=values.len() {
+            let header = Header {
+                level: Level::Warning,
+                timestamp: 1_700_000_000_000_000_000,
+                callsite: 0,
+                logger: 0,
+            };
+            let bytes = to_vec(&header, &values[..n]);
+            super::record_decoder(&bytes);
+            for cut in 32..bytes.len() {
+                super::record_decoder(&bytes[..cut]);
+            }
+        }
+    }
 }
