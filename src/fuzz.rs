@@ -142,17 +142,17 @@ pub fn record_decoder(data: &[u8]) {
     for (name, v) in CALLSITE.fields.iter().zip(it.by_ref()) {
         ev.insert(*name, v);
     }
-    let malformed = it.malformed() || it.next().is_some();
+    let _ = it.malformed();
     let out = render(RendererKind::FileJson, &ev);
     serde_json::from_slice::<serde_json::Value>(&out).expect("valid JSON");
     let _ = render(RendererKind::FilePlain, &ev);
-    direct_matches_event_path(header.timestamp, header.level, rest, malformed);
+    direct_matches_event_path(header.timestamp, header.level, rest);
 }
 
 /// The drainer's direct JSON path over the same bytes, with a statement of as many fields as
 /// there are values: it renders exactly what the event path renders, or declines (leaving the
 /// output as it was) when the values are malformed or an error.
-fn direct_matches_event_path(unix_nanos: u64, level: Level, values: &[u8], malformed: bool) {
+fn direct_matches_event_path(unix_nanos: u64, level: Level, values: &[u8]) {
     use std::sync::OnceLock;
 
     use crate::render::{JsonRenderer, JsonTemplate, LoggerJson};
@@ -169,7 +169,10 @@ fn direct_matches_event_path(unix_nanos: u64, level: Level, values: &[u8], malfo
             })
             .collect()
     });
-    let n = Values::new(values).count();
+    // The values up to the first malformed one; the direct path declines if there is one.
+    let mut all = Values::new(values);
+    let n = all.by_ref().count();
+    let malformed = all.malformed();
     let Some(&callsite) = callsites.get(n) else {
         return;
     };
