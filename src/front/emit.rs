@@ -142,12 +142,7 @@ fn push_plain(
     if shared.is_closed() {
         return false;
     }
-    let header = Header {
-        level,
-        timestamp: clock::now(),
-        callsite: callsite as *const Callsite as usize,
-        logger: inner.core() as *const _ as usize,
-    };
+    let header = record_header(inner, level, callsite);
     LOCAL
         .try_with(|cell| {
             let Ok(mut local) = cell.try_borrow_mut() else {
@@ -159,6 +154,17 @@ fn push_plain(
             producer.push_fast(len, |dst| encode::write_plain(dst, &header, values))
         })
         .unwrap_or(false)
+}
+
+/// The fixed part of a record made now by `inner` at `callsite`.
+#[inline(always)]
+fn record_header(inner: &LoggerInner, level: Level, callsite: &'static Callsite) -> Header {
+    Header {
+        level,
+        timestamp: clock::now(),
+        callsite: callsite as *const Callsite as usize,
+        logger: inner.core() as *const _ as usize,
+    }
 }
 
 /// What a producer does when the ring is full under `Block`.
@@ -183,12 +189,7 @@ fn encode_and_enqueue(
         count_shutdown_drop(shared);
         return None;
     }
-    let header = Header {
-        level,
-        timestamp: clock::now(),
-        callsite: callsite as *const Callsite as usize,
-        logger: inner.core() as *const _ as usize,
-    };
+    let header = record_header(inner, level, callsite);
     let done = LOCAL.try_with(|cell| {
         if needs_formatting(values) {
             // Take the scratch out while user Display/Debug code runs, so a record logged from
