@@ -89,7 +89,7 @@ pub(crate) fn emit(
 }
 
 #[inline(never)]
-fn emit_general(
+pub(crate) fn emit_general(
     inner: &LoggerInner,
     level: Level,
     callsite: &'static Callsite,
@@ -129,7 +129,7 @@ fn emit_async_general(
 /// other case; the general path then handles the record (registration, formatting,
 /// backpressure, shutdown).
 #[inline(always)]
-fn push_plain(
+pub(crate) fn push_plain(
     inner: &LoggerInner,
     level: Level,
     callsite: &'static Callsite,

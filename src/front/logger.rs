@@ -128,7 +128,7 @@ impl Logger {
     /// Encodes and enqueues a record without ever blocking: the returned future completes once
     /// the record is in the ring. Called by the async macros after the level check.
     #[doc(hidden)]
-    #[inline]
+    #[inline(never)]
     pub fn __emit_async(
         &self,
         level: Level,
@@ -141,6 +141,23 @@ impl Logger {
                 pending: Some((self.inner.clone(), bytes)),
             },
         }
+    }
+
+    /// [`Logger::__emit_async`] for the macros, with the values by value (see
+    /// [`Logger::__emit_array`]).
+    #[doc(hidden)]
+    #[inline(always)]
+    pub fn __emit_async_array<const N: usize>(
+        &self,
+        level: Level,
+        callsite: &'static Callsite,
+        values: [FieldValue<'_>; N],
+    ) -> EnqueueFuture {
+        if super::emit::push_plain(&self.inner, level, callsite, &values) {
+            return EnqueueFuture::ready();
+        }
+        let copy = values;
+        self.__emit_async(level, callsite, &copy)
     }
 
     /// Logs `Begin: <name>` at INFO, awaits `future`, logs `End (<seconds>): <name>`, and
@@ -219,6 +236,22 @@ impl Logger {
     #[inline(always)]
     pub fn __emit(&self, level: Level, callsite: &'static Callsite, values: &[FieldValue<'_>]) {
         super::emit::emit(&self.inner, level, callsite, values);
+    }
+
+    /// [`Logger::__emit`] for the macros, with the values by value: the fast path keeps them
+    /// in registers, and only the general path gets them in memory.
+    #[doc(hidden)]
+    #[inline(always)]
+    pub fn __emit_array<const N: usize>(
+        &self,
+        level: Level,
+        callsite: &'static Callsite,
+        values: [FieldValue<'_>; N],
+    ) {
+        if !super::emit::push_plain(&self.inner, level, callsite, &values) {
+            let copy = values;
+            super::emit::emit_general(&self.inner, level, callsite, &copy);
+        }
     }
 }
 

@@ -151,7 +151,7 @@ macro_rules! __kolog_record {
         let __kolog_logger: &$crate::Logger = &$logger;
         let __kolog_level: $crate::Level = $level;
         if __kolog_logger.enabled(__kolog_level) {
-            __kolog_logger.__emit(__kolog_level, &__KOLOG_CALLSITE, &[$($v),*]);
+            __kolog_logger.__emit_array(__kolog_level, &__KOLOG_CALLSITE, [$($v),*]);
         }
     }};
     (@ async ($logger:expr) ($level:expr) ($msg:expr) [$($n:expr),*] [$($v:expr),*]) => {{
@@ -161,7 +161,7 @@ macro_rules! __kolog_record {
         // Bound in a `let` so the captured values (which may borrow non-Sync data) are dropped
         // before the caller awaits: the future itself owns no borrows and is `Send`.
         let __kolog_future = if __kolog_logger.enabled(__kolog_level) {
-            __kolog_logger.__emit_async(__kolog_level, &__KOLOG_CALLSITE, &[$($v),*])
+            __kolog_logger.__emit_async_array(__kolog_level, &__KOLOG_CALLSITE, [$($v),*])
         } else {
             $crate::__private::EnqueueFuture::ready()
         };
