@@ -193,15 +193,10 @@ fn direct_matches_event_path(unix_nanos: u64, level: Level, values: &[u8]) {
     };
     let mut template = JsonTemplate::new(callsite);
     let mut out = b"x".to_vec();
-    let rendered = JsonRenderer::new(None).render_encoded(
-        &mut out,
-        unix_nanos,
-        level,
-        &logger,
-        &mut template,
-        values,
-        0,
-    );
+    // No bound context and distinct names: the template always accepts this logger.
+    assert!(template.prepare(level, &logger, 0, None));
+    let rendered =
+        JsonRenderer::new(None).render_encoded(&mut out, unix_nanos, &template, values, 0);
     if rendered {
         assert!(!malformed && !has_error, "rendered malformed values");
         assert_eq!(

@@ -13,7 +13,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::thread::JoinHandle;
 
 use crate::process::{Chain, Outcome};
-use crate::render::{JsonTemplate, LoggerJson, Renderer};
+use crate::render::{JsonTemplate, Renderer};
 use crate::write::Writer;
 use crate::{EventDict, Level};
 
@@ -355,14 +355,12 @@ impl Handler {
     #[inline]
     /// `template` must have been prepared for this handler (`JsonTemplate::prepare` with
     /// `id`, this handler's index).
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn accept_encoded(
         &mut self,
         id: usize,
         unix_nanos: u64,
         level: Level,
-        logger: &LoggerJson<'_>,
-        template: &mut JsonTemplate,
+        template: &JsonTemplate,
         values: &[u8],
     ) -> Option<(Delivery, u64)> {
         if !self.chain.keeps_level(level) {
@@ -372,15 +370,7 @@ impl Handler {
             return Some((Delivery::Buffered, 0));
         }
         let json = self.renderer.encoded_json()?;
-        if !json.render_encoded(
-            &mut self.buf,
-            unix_nanos,
-            level,
-            logger,
-            template,
-            values,
-            id,
-        ) {
+        if !json.render_encoded(&mut self.buf, unix_nanos, template, values, id) {
             return None;
         }
         Some(self.buffered())

@@ -639,7 +639,7 @@ impl Router<'_> {
             // before any other rendered the record (only discarding or filtering handlers
             // come earlier, and they have no effect).
             let Some((delivery, failed)) =
-                handler.accept_encoded(hid, unix_nanos, h.level, &logger, template, values)
+                handler.accept_encoded(hid, unix_nanos, h.level, template, values)
             else {
                 return false;
             };

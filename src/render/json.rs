@@ -261,27 +261,20 @@ impl JsonRenderer {
 
     /// Renders a plain event straight from its encoded values, byte for byte as
     /// [`JsonRenderer::render`] would render its [`EventDict`] after handler `handler`'s static
-    /// processors (their fields come from the template, see [`JsonTemplate::prepare`]). Returns false, with `out`
-    /// unchanged, when the values do not match the template (malformed, an error value, or
-    /// field names that the event path would merge): the caller then takes the general path.
-    #[allow(clippy::too_many_arguments)]
+    /// processors. `template` must have been readied for this record's logger, level and
+    /// handler by [`JsonTemplate::prepare`] (which refuses field names the event path would
+    /// merge). Returns false, with `out` unchanged, when the values do not match the template
+    /// (malformed, or an error value): the caller then takes the general path.
     #[inline]
     pub(crate) fn render_encoded(
         &mut self,
         out: &mut Vec<u8>,
         unix_nanos: u64,
-        level: Level,
-        logger: &LoggerJson<'_>,
-        template: &mut JsonTemplate,
+        template: &JsonTemplate,
         values: &[u8],
         handler: usize,
     ) -> bool {
-        if template.prefix_for != Some((logger.id, level)) {
-            template.remake_prefix(level, logger);
-        }
-        if !template.prefix_ok {
-            return false;
-        }
+        debug_assert!(template.prefix_for.is_some() && template.prefix_ok);
         let start = out.len();
         out.extend_from_slice(b"{\"timestamp\":\"");
         self.push_timestamp(out, unix_nanos);

@@ -459,15 +459,8 @@ fn encoded_json_renders_byte_for_byte_as_the_event_path() {
             unique.sort();
             unique.dedup();
             let merges = !context.is_empty() && unique.len() < keys.len();
-            let rendered = direct.render_encoded(
-                &mut got,
-                unix_nanos,
-                level,
-                &logger,
-                &mut template,
-                encoded,
-                0,
-            );
+            let rendered = template.prepare(level, &logger, 0, None)
+                && direct.render_encoded(&mut got, unix_nanos, &template, encoded, 0);
             if merges {
                 // Repeated or context-colliding names: the event path merges them, the direct
                 // path declines and leaves the output alone.
@@ -495,15 +488,8 @@ fn encoded_json_renders_byte_for_byte_as_the_event_path() {
         if !encoded.is_empty() {
             let cut = (rng.next() as usize) % encoded.len();
             let mut out = b"x".to_vec();
-            assert!(!direct.render_encoded(
-                &mut out,
-                unix_nanos,
-                level,
-                &logger,
-                &mut template,
-                &encoded[..cut],
-                0
-            ));
+            assert!(template.prepare(level, &logger, 0, None));
+            assert!(!direct.render_encoded(&mut out, unix_nanos, &template, &encoded[..cut], 0));
             assert_eq!(out, b"x");
         }
     }
@@ -537,15 +523,8 @@ fn encoded_json_leaves_errors_to_the_event_path() {
         context: &[],
         context_json: b"",
     };
-    assert!(!r.render_encoded(
-        &mut out,
-        T,
-        Level::Error,
-        &logger,
-        &mut template,
-        encoded,
-        0
-    ));
+    assert!(template.prepare(Level::Error, &logger, 0, None));
+    assert!(!r.render_encoded(&mut out, T, &template, encoded, 0));
     assert!(out.is_empty());
 }
 
@@ -642,7 +621,7 @@ fn encoded_json_applies_static_processors_byte_for_byte_as_the_event_path() {
         }
         assert_eq!(outcome, Outcome::Keep);
         let mut got = Vec::new();
-        assert!(direct.render_encoded(&mut got, T, level, &logger, &mut template, encoded, 3));
+        assert!(direct.render_encoded(&mut got, T, &template, encoded, 3));
         assert_eq!(
             String::from_utf8_lossy(&got),
             String::from_utf8_lossy(&expected)
