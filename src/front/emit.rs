@@ -115,7 +115,7 @@ pub(crate) fn emit_async(
 }
 
 #[inline(never)]
-fn emit_async_general(
+pub(crate) fn emit_async_general(
     inner: &LoggerInner,
     level: Level,
     callsite: &'static Callsite,

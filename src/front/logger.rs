@@ -135,7 +135,18 @@ impl Logger {
         callsite: &'static Callsite,
         values: &[FieldValue<'_>],
     ) -> EnqueueFuture {
-        match super::emit::emit_async(&self.inner, level, callsite, values) {
+        self.enqueue_future(super::emit::emit_async(
+            &self.inner,
+            level,
+            callsite,
+            values,
+        ))
+    }
+
+    /// The future for a record the async front end handled: ready, or holding the encoded
+    /// record until there is room.
+    fn enqueue_future(&self, pending: Option<Vec<u8>>) -> EnqueueFuture {
+        match pending {
             None => EnqueueFuture::ready(),
             Some(bytes) => EnqueueFuture {
                 pending: Some((self.inner.clone(), bytes)),
@@ -157,7 +168,12 @@ impl Logger {
             return EnqueueFuture::ready();
         }
         let copy = values;
-        self.__emit_async(level, callsite, &copy)
+        self.enqueue_future(super::emit::emit_async_general(
+            &self.inner,
+            level,
+            callsite,
+            &copy,
+        ))
     }
 
     /// Logs `Begin: <name>` at INFO, awaits `future`, logs `End (<seconds>): <name>`, and
