@@ -273,24 +273,6 @@ impl Producer {
         &self.ring
     }
 
-    /// Reserves a slot for a payload of exactly `len` bytes, lets `fill` write it, and
-    /// publishes it.
-    #[inline]
-    pub(crate) fn push(
-        &mut self,
-        len: usize,
-        fill: impl FnOnce(&mut [u8]),
-    ) -> Result<(), PushError> {
-        let slot = slot_len(len);
-        let head = self.head;
-        if head + slot > self.limit {
-            return self.push_checked(len, fill);
-        }
-        // SAFETY: as in `push_fast`.
-        unsafe { self.publish(head & self.mask, head + slot, len, fill) };
-        Ok(())
-    }
-
     /// [`Producer::push`] when it needs no other check than one comparison (the slot is free
     /// per the cached tail and does not wrap); returns false, writing nothing, otherwise. The
     /// hot path calls this and leaves the rest to its general path, so `fill` is only ever
@@ -348,11 +330,14 @@ impl Producer {
         self.limit = (self.cached_tail + cap).min(boundary);
     }
 
-    /// A push that may need the consumer's tail reloaded or a wrap to the start (padding the
-    /// end), or that does not fit.
-    #[cold]
-    #[inline(never)]
-    fn push_checked(&mut self, len: usize, fill: impl FnOnce(&mut [u8])) -> Result<(), PushError> {
+    /// Reserves a slot for a payload of exactly `len` bytes, lets `fill` write it, and
+    /// publishes it: reloads the consumer's tail when the cached one shows too little room, and
+    /// wraps to the start (padding the end) when the slot would straddle it.
+    pub(crate) fn push(
+        &mut self,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> Result<(), PushError> {
         let cap = self.mask + 1;
         let slot = slot_len(len);
         if slot > cap {
