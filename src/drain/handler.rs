@@ -55,6 +55,13 @@ struct Failures {
 }
 
 impl Failures {
+    fn new(label: &str) -> Failures {
+        Failures {
+            label: label.to_owned(),
+            failing: 0,
+        }
+    }
+
     /// Writes a batch; returns how many records failed.
     fn write(&mut self, writer: &mut dyn Writer, buf: &[u8], ends: &[usize]) -> u64 {
         match writer.write(buf, ends) {
@@ -130,10 +137,7 @@ impl IoLane {
         let (jobs, jobs_rx) = mpsc::sync_channel::<Job>(MAX_IN_FLIGHT + 2);
         let (done_tx, done) = mpsc::channel::<Done>();
         let (writer_tx, writer_rx) = mpsc::channel::<Box<dyn Writer>>();
-        let mut failures = Failures {
-            label: label.to_owned(),
-            failing: 0,
-        };
+        let mut failures = Failures::new(label);
         let spawned = std::thread::Builder::new()
             .name("kolog-io".into())
             .spawn(move || {
@@ -291,13 +295,13 @@ impl Handler {
             match IoLane::spawn(&label, writer) {
                 Ok(lane) => (Destination::Thread(lane), THREADED_WRITE_THRESHOLD),
                 Err(writer) => (
-                    Destination::Inline(writer, failures(&label)),
+                    Destination::Inline(writer, Failures::new(&label)),
                     WRITE_THRESHOLD,
                 ),
             }
         } else {
             (
-                Destination::Inline(writer, failures(&label)),
+                Destination::Inline(writer, Failures::new(&label)),
                 WRITE_THRESHOLD,
             )
         };
@@ -456,13 +460,6 @@ impl Handler {
             "kolog: a processor of handler {} panicked; the record is counted as failed",
             self.label
         );
-    }
-}
-
-fn failures(label: &str) -> Failures {
-    Failures {
-        label: label.to_owned(),
-        failing: 0,
     }
 }
 
