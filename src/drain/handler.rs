@@ -30,7 +30,6 @@ pub(crate) struct Handler {
     destination: Destination,
     buf: Vec<u8>,
     ends: Vec<usize>,
-    threshold: usize,
     /// The destination throws records away: they are not rendered.
     discards: bool,
     /// No processors, or only static ones (`Chain::is_static`).
@@ -291,26 +290,17 @@ impl Handler {
         let discards = writer.discards();
         let threaded =
             writer.offload() && std::env::var_os("KOLOG_IO_THREAD").is_none_or(|v| v != "0");
-        let (destination, threshold) = if threaded {
-            match IoLane::spawn(&label, writer) {
-                Ok(lane) => (Destination::Thread(lane), THREADED_WRITE_THRESHOLD),
-                Err(writer) => (
-                    Destination::Inline(writer, Failures::new(&label)),
-                    WRITE_THRESHOLD,
-                ),
-            }
+        let inline = |writer| Destination::Inline(writer, Failures::new(&label));
+        let destination = if threaded {
+            IoLane::spawn(&label, writer).map_or_else(inline, Destination::Thread)
         } else {
-            (
-                Destination::Inline(writer, Failures::new(&label)),
-                WRITE_THRESHOLD,
-            )
+            inline(writer)
         };
         Handler {
             renderer,
             destination,
             buf: Vec::with_capacity(64 * 1024),
             ends: Vec::with_capacity(1024),
-            threshold,
             discards,
             encodable: chain.is_static(),
             chain,
@@ -384,7 +374,11 @@ impl Handler {
     #[inline]
     fn buffered(&mut self) -> (Delivery, u64) {
         self.ends.push(self.buf.len());
-        let failed = if self.buf.len() >= self.threshold {
+        let threshold = match self.destination {
+            Destination::Inline(..) => WRITE_THRESHOLD,
+            Destination::Thread(_) => THREADED_WRITE_THRESHOLD,
+        };
+        let failed = if self.buf.len() >= threshold {
             self.write_batch()
         } else {
             0
