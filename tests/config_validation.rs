@@ -5,93 +5,9 @@ mod common;
 use kolog::config::{CallsiteParam, HandlerKind, ProcessorConfig, RendererKind};
 use kolog::{BackpressurePolicy, ErrorKind, Level, LoggingSystemConfig};
 
-/// The seed README's JSON example, verbatim apart from the file path.
-fn seed_json(path: &str) -> String {
-    r#"{
-  "loggers": [
-    {
-      "name": "root",
-      "level": "DEBUG",
-      "handlers": [
-        {
-          "type": "file",
-          "params": {
-            "filename": "PATH",
-            "mode": "wb",
-            "encoding": "utf-8",
-            "override_existing": false
-          },
-          "renderer": {
-            "type": "file_json",
-            "params": {
-              "fmt": "%(asctime)s - %(level)s - %(event)s",
-              "datefmt": "%Y-%m-%d %H:%M:%S",
-              "indentation": 2
-            }
-          },
-          "processors": [
-            {
-              "type": "add_callsite_params",
-              "params": {
-                "parameters": ["filename", "lineno", "funcName"]
-              }
-            },
-            {
-              "type": "filter_by_level",
-              "params": {
-                "min_level": "INFO"
-              }
-            }
-          ]
-        }
-      ],
-      "context": {
-        "app": "myapp",
-        "env": "production"
-      }
-    }
-  ],
-  "default_level": "INFO"
-}"#
-    .replace("PATH", path)
-}
-
-fn seed_yaml(path: &str) -> String {
-    format!(
-        r#"loggers:
-  - name: root
-    level: DEBUG
-    handlers:
-      - type: file
-        params:
-          filename: {path}
-          mode: wb
-          encoding: utf-8
-          override_existing: false
-        renderer:
-          type: file_json
-          params:
-            fmt: "%(asctime)s - %(level)s - %(event)s"
-            datefmt: "%Y-%m-%d %H:%M:%S"
-            indentation: 2
-        processors:
-          - type: add_callsite_params
-            params:
-              parameters: [filename, lineno, funcName]
-          - type: filter_by_level
-            params:
-              min_level: INFO
-    context:
-      app: myapp
-      env: production
-default_level: INFO
-"#
-    )
-}
-
 #[test]
 fn the_seed_example_loads_with_the_expected_values() {
-    let c = LoggingSystemConfig::from_json_str(&seed_json("/tmp/kolog-seed.log")).unwrap();
+    let c = LoggingSystemConfig::from_json_str(&common::seed_json("/tmp/kolog-seed.log")).unwrap();
     assert_eq!(c.default_level, Level::Info);
     assert_eq!(c.loggers.len(), 1);
     let root = &c.loggers[0];
@@ -131,8 +47,10 @@ fn the_seed_example_loads_with_the_expected_values() {
 
 #[test]
 fn yaml_gives_the_same_system() {
-    let json = LoggingSystemConfig::from_json_str(&seed_json("/tmp/kolog-seed.log")).unwrap();
-    let yaml = LoggingSystemConfig::from_yaml_str(&seed_yaml("/tmp/kolog-seed.log")).unwrap();
+    let json =
+        LoggingSystemConfig::from_json_str(&common::seed_json("/tmp/kolog-seed.log")).unwrap();
+    let yaml =
+        LoggingSystemConfig::from_yaml_str(&common::seed_yaml("/tmp/kolog-seed.log")).unwrap();
     assert_eq!(json, yaml);
 }
 

@@ -9,55 +9,6 @@ use kolog::{debug, error, info, Kolog};
 
 const FIXED: u64 = 1_704_110_400_123_456_000; // 2024-01-01T12:00:00.123456Z
 
-fn seed_json(path: &str) -> String {
-    format!(
-        r#"{{
-  "loggers": [
-    {{
-      "name": "root",
-      "level": "DEBUG",
-      "handlers": [
-        {{
-          "type": "file",
-          "params": {{"filename": "{path}", "mode": "wb", "encoding": "utf-8", "override_existing": false}},
-          "renderer": {{
-            "type": "file_json",
-            "params": {{"fmt": "%(asctime)s - %(level)s - %(event)s", "datefmt": "%Y-%m-%d %H:%M:%S", "indentation": 2}}
-          }},
-          "processors": [
-            {{"type": "add_callsite_params", "params": {{"parameters": ["filename", "lineno", "funcName"]}}}},
-            {{"type": "filter_by_level", "params": {{"min_level": "INFO"}}}}
-          ]
-        }}
-      ],
-      "context": {{"app": "myapp", "env": "production"}}
-    }}
-  ],
-  "default_level": "INFO"
-}}"#
-    )
-}
-
-fn seed_yaml(path: &str) -> String {
-    format!(
-        r#"loggers:
-  - name: root
-    level: DEBUG
-    handlers:
-      - type: file
-        params: {{filename: "{path}", mode: wb, encoding: utf-8, override_existing: false}}
-        renderer:
-          type: file_json
-          params: {{fmt: "%(asctime)s - %(level)s - %(event)s", datefmt: "%Y-%m-%d %H:%M:%S", indentation: 2}}
-        processors:
-          - {{type: add_callsite_params, params: {{parameters: [filename, lineno, funcName]}}}}
-          - {{type: filter_by_level, params: {{min_level: INFO}}}}
-    context: {{app: myapp, env: production}}
-default_level: INFO
-"#
-    )
-}
-
 fn log_workload(k: &Kolog) {
     let log = k.logger("app.api").unwrap();
     debug!(log, "below INFO: filtered by the processor");
@@ -79,8 +30,8 @@ fn the_seed_config_behaves_as_described_and_yaml_output_is_byte_identical() {
     let dir = common::temp_dir("seed-e2e");
     let json_path = dir.join("json.log");
     let yaml_path = dir.join("yaml.log");
-    log_workload(&Kolog::from_json_str(&seed_json(json_path.to_str().unwrap())).unwrap());
-    log_workload(&Kolog::from_yaml_str(&seed_yaml(yaml_path.to_str().unwrap())).unwrap());
+    log_workload(&Kolog::from_json_str(&common::seed_json(json_path.to_str().unwrap())).unwrap());
+    log_workload(&Kolog::from_yaml_str(&common::seed_yaml(yaml_path.to_str().unwrap())).unwrap());
     let json_out = std::fs::read_to_string(&json_path).unwrap();
     let yaml_out = std::fs::read_to_string(&yaml_path).unwrap();
     assert_eq!(json_out, yaml_out, "same system, same bytes");

@@ -39,3 +39,88 @@ pub fn temp_dir(test: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// The seed README's JSON example, verbatim apart from the file path.
+pub fn seed_json(path: &str) -> String {
+    r#"{
+  "loggers": [
+    {
+      "name": "root",
+      "level": "DEBUG",
+      "handlers": [
+        {
+          "type": "file",
+          "params": {
+            "filename": "PATH",
+            "mode": "wb",
+            "encoding": "utf-8",
+            "override_existing": false
+          },
+          "renderer": {
+            "type": "file_json",
+            "params": {
+              "fmt": "%(asctime)s - %(level)s - %(event)s",
+              "datefmt": "%Y-%m-%d %H:%M:%S",
+              "indentation": 2
+            }
+          },
+          "processors": [
+            {
+              "type": "add_callsite_params",
+              "params": {
+                "parameters": ["filename", "lineno", "funcName"]
+              }
+            },
+            {
+              "type": "filter_by_level",
+              "params": {
+                "min_level": "INFO"
+              }
+            }
+          ]
+        }
+      ],
+      "context": {
+        "app": "myapp",
+        "env": "production"
+      }
+    }
+  ],
+  "default_level": "INFO"
+}"#
+    .replace("PATH", path)
+}
+
+/// The same document in YAML.
+pub fn seed_yaml(path: &str) -> String {
+    format!(
+        r#"loggers:
+  - name: root
+    level: DEBUG
+    handlers:
+      - type: file
+        params:
+          filename: "{path}"
+          mode: wb
+          encoding: utf-8
+          override_existing: false
+        renderer:
+          type: file_json
+          params:
+            fmt: "%(asctime)s - %(level)s - %(event)s"
+            datefmt: "%Y-%m-%d %H:%M:%S"
+            indentation: 2
+        processors:
+          - type: add_callsite_params
+            params:
+              parameters: [filename, lineno, funcName]
+          - type: filter_by_level
+            params:
+              min_level: INFO
+    context:
+      app: myapp
+      env: production
+default_level: INFO
+"#
+    )
+}
