@@ -173,3 +173,73 @@ fn info_life_logs_begin_and_end_with_elapsed_seconds() {
     );
     assert_eq!(end.len(), "End (0.12): Database query".len());
 }
+
+/// One thread logs to several queue managers in turn (its first producer is kept inline, the
+/// others in a list): every record reaches its own manager's sink, and a manager shut down
+/// midway neither takes records meant for the others nor loses the ones logged to it after.
+#[test]
+fn one_thread_interleaving_queue_managers_keeps_them_apart() {
+    let ks: Vec<Kolog> = (0..3).map(|_| kolog()).collect();
+    let sinks: Vec<Sink> = ks
+        .iter()
+        .map(|k| {
+            let sink = Sink::new();
+            k.queue_manager().add_sink("app", sink.clone());
+            sink
+        })
+        .collect();
+    let logs: Vec<_> = ks.iter().map(|k| k.logger("app").unwrap()).collect();
+    for i in 0..300u64 {
+        let m = (i % 3) as usize;
+        info!(logs[m], "row", i, m = m as u64);
+    }
+    let mut ks = ks.into_iter();
+    let first = ks.next().unwrap();
+    first.flush();
+    let report = first.shutdown().unwrap();
+    assert_eq!(report.written, 100);
+    // Logged after its manager shut down: counted, not written anywhere.
+    for i in 0..30u64 {
+        info!(logs[0], "late", i);
+    }
+    let fourth = kolog();
+    let sink4 = Sink::new();
+    fourth.queue_manager().add_sink("app", sink4.clone());
+    let log4 = fourth.logger("app").unwrap();
+    for i in 300..600u64 {
+        let m = (i % 3) as usize;
+        if m == 0 {
+            info!(log4, "row", i, m = 3u64);
+        } else {
+            info!(logs[m], "row", i, m = m as u64);
+        }
+    }
+    let rest: Vec<Kolog> = ks.collect();
+    for k in &rest {
+        k.flush();
+    }
+    fourth.flush();
+    assert_eq!(sinks[0].len(), 100);
+    for (m, sink) in sinks.iter().enumerate() {
+        let records = sink.records();
+        let expect: Vec<u64> = (0..if m == 0 { 300 } else { 600 })
+            .filter(|i| (i % 3) as usize == m)
+            .collect();
+        let got: Vec<u64> = records
+            .iter()
+            .map(|r| r.get("i").unwrap().as_u64().unwrap())
+            .collect();
+        assert_eq!(got, expect, "manager {m}");
+        assert!(records.iter().all(|r| r.get("m").unwrap() == m as u64));
+    }
+    let got4: Vec<u64> = sink4
+        .records()
+        .iter()
+        .map(|r| r.get("i").unwrap().as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        got4,
+        (300..600).filter(|i| i % 3 == 0).collect::<Vec<u64>>()
+    );
+    assert_eq!(first.stats().dropped_shutdown, 30);
+}

@@ -31,8 +31,6 @@ pub(crate) struct FlushState {
 }
 
 pub(crate) struct Shared {
-    /// Unique in the process; keys a thread's producer cache.
-    pub id: u64,
     pub config: QueueConfig,
     pub policy: BackpressurePolicy,
     pub ring_bytes: usize,
@@ -42,7 +40,7 @@ pub(crate) struct Shared {
     /// still reference them.
     pub retired: SegQueue<Box<LoggerCore>>,
     /// Written by flushing threads and the drainer: on its own cache lines, away from what
-    /// producers read on every record (`id`, `closed`).
+    /// producers read on every record (`closed`).
     pub flush: CachePadded<FlushState>,
     pub closed: AtomicBool,
     pub drainer_done: AtomicBool,
@@ -56,9 +54,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(config: QueueConfig) -> Arc<Shared> {
-        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Arc::new(Shared {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             policy: config.backpressure_policy,
             ring_bytes: crate::ring::ring_bytes(config.max_queue_size),
             config,

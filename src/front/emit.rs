@@ -17,11 +17,28 @@ use crate::record::Callsite;
 use crate::ring::{Producer, PushError, Ring, Waiter};
 use crate::Level;
 
+/// A producer of this thread and the queue manager its ring belongs to.
+struct Entry {
+    shared: Arc<Shared>,
+    producer: Producer,
+}
+
+impl Entry {
+    /// Whether this entry is for `shared`. Comparing addresses is exact: the entry holds a
+    /// reference, so no other queue manager can live at that address meanwhile.
+    #[inline(always)]
+    fn is_for(&self, shared: &Arc<Shared>) -> bool {
+        Arc::ptr_eq(&self.shared, shared)
+    }
+}
+
 /// This thread's producers (one per queue manager it logs to) and its formatting scratch.
 #[derive(Default)]
 struct Local {
-    /// The most recently registered first: a thread usually logs to one queue manager.
-    producers: Vec<(u64, Arc<Shared>, Producer)>,
+    /// The most recently registered, inline in the thread-local: a thread usually logs to one
+    /// queue manager, and the hot path reaches its producer without following a pointer.
+    first: Option<Entry>,
+    others: Vec<Entry>,
     scratch: Scratch,
 }
 
@@ -30,44 +47,51 @@ thread_local! {
 }
 
 impl Local {
-    /// This thread's producer for the queue manager `id`, if registered.
+    /// This thread's producer for `shared`, if registered.
     #[inline(always)]
-    fn find(&mut self, id: u64) -> Option<&mut Producer> {
-        if self.producers.first().is_some_and(|(i, _, _)| *i == id) {
-            return self.producers.first_mut().map(|(_, _, p)| p);
+    fn find(&mut self, shared: &Arc<Shared>) -> Option<&mut Producer> {
+        if self.first.as_ref().is_some_and(|e| e.is_for(shared)) {
+            return self.first.as_mut().map(|e| &mut e.producer);
         }
-        self.find_other(id)
+        self.find_other(shared)
     }
 
     #[cold]
-    fn find_other(&mut self, id: u64) -> Option<&mut Producer> {
-        self.producers
+    fn find_other(&mut self, shared: &Arc<Shared>) -> Option<&mut Producer> {
+        self.others
             .iter_mut()
-            .find(|(i, _, _)| *i == id)
-            .map(|(_, _, p)| p)
+            .find(|e| e.is_for(shared))
+            .map(|e| &mut e.producer)
     }
 
+    /// This thread's producer for `shared`, registering a ring on first use.
     #[inline]
     fn producer(&mut self, shared: &Arc<Shared>) -> &mut Producer {
-        match self
-            .producers
-            .iter()
-            .position(|(id, _, _)| *id == shared.id)
-        {
-            Some(i) => &mut self.producers[i].2,
-            None => self.register(shared),
+        if !self.first.as_ref().is_some_and(|e| e.is_for(shared)) {
+            return match self.others.iter().position(|e| e.is_for(shared)) {
+                Some(i) => &mut self.others[i].producer,
+                None => self.register(shared),
+            };
         }
+        &mut self.first.as_mut().expect("checked above").producer
     }
 
     #[cold]
     fn register(&mut self, shared: &Arc<Shared>) -> &mut Producer {
         // Forget rings of queue managers that were shut down.
-        self.producers.retain(|(_, s, _)| !s.is_closed());
+        self.others.retain(|e| !e.shared.is_closed());
         let (producer, consumer) = Ring::with_capacity(shared.ring_bytes);
         shared.registry.register(consumer);
-        self.producers
-            .insert(0, (shared.id, shared.clone(), producer));
-        &mut self.producers[0].2
+        let entry = Entry {
+            shared: shared.clone(),
+            producer,
+        };
+        if let Some(old) = self.first.replace(entry) {
+            if !old.shared.is_closed() {
+                self.others.push(old);
+            }
+        }
+        &mut self.first.as_mut().expect("just set").producer
     }
 }
 
@@ -138,22 +162,30 @@ pub(crate) fn push_plain(
     let Some(len) = encode::plain_len(values) else {
         return false;
     };
-    let shared = &*inner.shared;
-    if shared.is_closed() {
+    if inner.shared.is_closed() {
         return false;
     }
+    let Ok(local) = LOCAL.try_with(|cell| cell as *const RefCell<Local>) else {
+        return false;
+    };
+    // SAFETY: `try_with` succeeded, so this thread's `LOCAL` is alive and not being destroyed;
+    // thread-local destructors run only once this thread is exiting, never during this call,
+    // so the reference is valid for the rest of this function. (Taking the pointer out instead
+    // of working inside the closure keeps `try_with` small enough to be inlined, and with it
+    // the encoding, which then folds to straight-line stores.)
+    let cell = unsafe { &*local };
+    let Ok(mut local) = cell.try_borrow_mut() else {
+        return false;
+    };
+    let Some(producer) = local.find(&inner.shared) else {
+        return false;
+    };
     let header = record_header(inner, level, callsite);
-    LOCAL
-        .try_with(|cell| {
-            let Ok(mut local) = cell.try_borrow_mut() else {
-                return false;
-            };
-            let Some(producer) = local.find(shared.id) else {
-                return false;
-            };
-            producer.push_fast(len, |dst| encode::write_plain(dst, &header, values))
-        })
-        .unwrap_or(false)
+    producer.push_fast(
+        len,
+        #[inline(always)]
+        |dst| encode::write_plain(dst, &header, values),
+    )
 }
 
 /// The fixed part of a record made now by `inner` at `callsite`.

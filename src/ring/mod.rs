@@ -142,6 +142,7 @@ impl Ring {
             cached_tail: 0,
             buf,
             mask: cap - 1,
+            enqueued: 0,
             _not_sync: PhantomData,
         };
         let consumer = Consumer {
@@ -259,6 +260,9 @@ pub(crate) struct Producer {
     /// Copies of the ring's buffer address and `cap - 1`, next to `head` and `limit`.
     buf: NonNull<u8>,
     mask: usize,
+    /// Records published; the ring's `enqueued` counter is a copy, stored (never loaded) on
+    /// each publish so the hot path does not read a line the drainer may hold.
+    enqueued: u64,
     _not_sync: PhantomData<Cell<()>>,
 }
 
@@ -320,7 +324,10 @@ impl Producer {
         fill(payload);
         self.head = new_head;
         ring.head.store(new_head, Ordering::Release);
-        ProducerCounters::bump(&ring.counters.enqueued);
+        self.enqueued += 1;
+        ring.counters
+            .enqueued
+            .store(self.enqueued, Ordering::Relaxed);
     }
 
     /// Recomputes `limit` after `head` or `cached_tail` moved.
