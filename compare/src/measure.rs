@@ -30,6 +30,10 @@ pub struct Measured {
     pub call: Option<Percentiles>,
     /// Per-call cost of `black_box(i)` timed the same way in the same process (latency mode).
     pub empty: Option<Percentiles>,
+    /// Per-call cost of `black_box(rdtsc)` timed the same way: the floor for a logger that
+    /// reads the time-stamp counter once per record (latency mode).
+    #[serde(default)]
+    pub stamp: Option<Percentiles>,
     /// Records per second, start of logging to everything on disk (throughput mode).
     pub records_per_s: Option<f64>,
     /// Records logged.
@@ -114,12 +118,17 @@ pub fn latency<P: Peer>(file: &Path, options: &Options, calls: u64, keep: bool) 
         black_box(i);
     });
     let empty = percentiles(std::mem::take(&mut samples), ns_per_tick);
+    time_bursts(&mut samples, 0, calls, |i| {
+        black_box(clock::ticks_plain() ^ i);
+    });
+    let stamp = percentiles(std::mem::take(&mut samples), ns_per_tick);
     let mut samples = Vec::with_capacity(calls as usize);
     time_bursts(&mut samples, WARM_UP, calls, |i| peer.log(i));
     let call = percentiles(samples, ns_per_tick);
     Measured {
         call: Some(call),
         empty: Some(empty),
+        stamp: Some(stamp),
         records_per_s: None,
         expected: WARM_UP + calls,
         written: written(peer.finish(), file, keep),
@@ -155,6 +164,7 @@ pub fn throughput<P: Peer>(
     Measured {
         call: None,
         empty: None,
+        stamp: None,
         records_per_s: Some((per_thread * producers) as f64 / elapsed.as_secs_f64()),
         expected: per_thread * producers,
         written,

@@ -41,6 +41,10 @@ impl Row {
         self.runs.first().and_then(|m| m.empty)
     }
 
+    fn stamp(&self) -> Option<Percentiles> {
+        self.runs.first().and_then(|m| m.stamp)
+    }
+
     /// Median, min and max records/s over the runs.
     fn rates(&self) -> Option<(f64, f64, f64)> {
         let mut r: Vec<f64> = self.runs.iter().filter_map(|m| m.records_per_s).collect();
@@ -249,6 +253,17 @@ fn print_table(args: &Args, rows: &[Row]) {
             ns(m(|p| p.p99)),
             ns(m(|p| p.p999))
         );
+        let stamps: Vec<Percentiles> = rows.iter().filter_map(Row::stamp).collect();
+        if !stamps.is_empty() {
+            let s = |f: fn(&Percentiles) -> f64| median(stamps.iter().map(f).collect());
+            println!(
+                "| timestamp-only call (`black_box(rdtsc)`, the floor for a logger that reads the TSC per record) | latency | {} | {} | {} | {} | {dash} | {dash} | {dash} |",
+                ns(s(|p| p.p50)),
+                ns(s(|p| p.p99)),
+                ns(s(|p| p.p999)),
+                ns(s(|p| p.p50) - m(|p| p.p50))
+            );
+        }
     }
 }
 
