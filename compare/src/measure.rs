@@ -112,7 +112,13 @@ pub fn latency<P: Peer>(file: &Path, options: &Options, calls: u64, keep: bool) 
     let ns_per_tick = clock::calibrate(Duration::from_millis(200));
     let peer = P::start(file, options);
     let mut samples = Vec::with_capacity(calls.max(WARM_UP) as usize);
-    time_bursts(&mut samples, 0, WARM_UP, |i| peer.log(i));
+    time_bursts(
+        &mut samples,
+        0,
+        WARM_UP,
+        #[inline(always)]
+        |i| peer.log(i),
+    );
     samples.clear();
     time_bursts(&mut samples, 0, calls, |i| {
         black_box(i);
@@ -123,7 +129,13 @@ pub fn latency<P: Peer>(file: &Path, options: &Options, calls: u64, keep: bool) 
     });
     let stamp = percentiles(std::mem::take(&mut samples), ns_per_tick);
     let mut samples = Vec::with_capacity(calls as usize);
-    time_bursts(&mut samples, WARM_UP, calls, |i| peer.log(i));
+    time_bursts(
+        &mut samples,
+        WARM_UP,
+        calls,
+        #[inline(always)]
+        |i| peer.log(i),
+    );
     let call = percentiles(samples, ns_per_tick);
     Measured {
         call: Some(call),

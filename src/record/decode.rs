@@ -188,6 +188,15 @@ mod tests {
         let shown = std::net::Ipv4Addr::LOCALHOST;
         assert_eq!(plain_len(&[FieldValue::Display(&shown)]), None);
         assert_eq!(plain_len(&[]), Some(HEADER_LEN));
+        assert_eq!(
+            plain_len(&[FieldValue::U64(1), FieldValue::Str("abc")]),
+            Some(HEADER_LEN + 9 + 5 + 3)
+        );
+        // Longer than any ring: left to the general path (which counts it as oversize). The
+        // zeroed allocation is only read (the kernel's zero page), so it stays virtual.
+        let huge = vec![0u8; (1 << 30) + 1];
+        let huge = std::str::from_utf8(&huge).unwrap();
+        assert_eq!(plain_len(&[FieldValue::Str(huge)]), None);
     }
 
     #[test]

@@ -136,6 +136,9 @@ pub(crate) fn prepare(values: &[FieldValue<'_>], scratch: &mut Scratch) -> usize
     len
 }
 
+/// The longest string [`plain_len`] accepts (rings are at most 1 GiB).
+const MAX_PLAIN_STR: usize = 1 << 30;
+
 /// The encoded length of a record whose values need no formatting (numbers, booleans,
 /// strings); `None` if any value needs formatting.
 #[inline(always)]
@@ -145,8 +148,14 @@ pub(crate) fn plain_len(values: &[FieldValue<'_>]) -> Option<usize> {
         len += match *v {
             FieldValue::I64(_) | FieldValue::U64(_) | FieldValue::F64(_) => 9,
             FieldValue::Bool(_) => 2,
-            FieldValue::Str(s) => 5 + s.len(),
-            FieldValue::Display(_) | FieldValue::Debug(_) | FieldValue::Error(..) => return None,
+            // Bounded so the sum cannot wrap: the compiler then proves every write of
+            // `write_plain` in bounds and drops the checks. (Longer strings take the general
+            // path, which finds them too large for any ring.)
+            FieldValue::Str(s) if s.len() <= MAX_PLAIN_STR => 5 + s.len(),
+            FieldValue::Str(_)
+            | FieldValue::Display(_)
+            | FieldValue::Debug(_)
+            | FieldValue::Error(..) => return None,
         };
     }
     Some(len)
