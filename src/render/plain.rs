@@ -36,7 +36,6 @@ pub(crate) struct PlainRenderer {
     used: Vec<String>,
     date: DateFormat,
     colors: bool,
-    scratch: Vec<u8>,
 }
 
 fn parse(fmt: &str) -> Result<Vec<Segment>, Error> {
@@ -117,7 +116,19 @@ fn parse(fmt: &str) -> Result<Vec<Segment>, Error> {
 }
 
 /// Appends `s` with control characters escaped, so a record stays on one line.
+#[inline]
 fn push_escaped(out: &mut Vec<u8>, s: &str) {
+    // Control characters (category Cc) are U+0000–U+001F, U+007F and U+0080–U+009F; the last
+    // range is encoded as 0xC2 0x80–0x9F. Text without those bytes is copied as is.
+    if !s.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2) {
+        out.extend_from_slice(s.as_bytes());
+        return;
+    }
+    push_escaped_chars(out, s);
+}
+
+#[cold]
+fn push_escaped_chars(out: &mut Vec<u8>, s: &str) {
     for ch in s.chars() {
         match ch {
             '\n' => out.extend_from_slice(b"\\n"),
@@ -132,6 +143,14 @@ fn push_escaped(out: &mut Vec<u8>, s: &str) {
             }
         }
     }
+}
+
+/// Characters in rendered text (bytes that are not UTF-8 count one each).
+fn char_count(b: &[u8]) -> usize {
+    if b.is_ascii() {
+        return b.len();
+    }
+    std::str::from_utf8(b).map_or(b.len(), |t| t.chars().count())
 }
 
 fn needs_quotes(s: &str) -> bool {
@@ -204,7 +223,6 @@ impl PlainRenderer {
                 (!utc).then(super::tz::Zone::local),
             )?,
             colors,
-            scratch: Vec::new(),
         })
     }
 
@@ -213,36 +231,38 @@ impl PlainRenderer {
             match seg {
                 Segment::Lit(l) => out.extend_from_slice(l),
                 Segment::Key { key, left, width } => {
-                    let mut s = std::mem::take(&mut self.scratch);
-                    s.clear();
-                    match key {
-                        Key::Asctime => self.date.format(ev.timestamp_ns, &mut s),
-                        Key::Level => s.extend_from_slice(ev.level.as_str().as_bytes()),
-                        Key::Name => push_escaped(&mut s, ev.logger),
-                        Key::Event => push_escaped(&mut s, &ev.event),
-                        Key::Field(f) => {
-                            if let Some(v) = ev.get(f) {
-                                push_plain(&mut s, v, false);
-                            }
-                        }
-                    }
-                    let n = std::str::from_utf8(&s).map_or(s.len(), |t| t.chars().count());
-                    let pad = width.saturating_sub(n);
-                    if !left {
-                        out.resize(out.len() + pad, b' ');
-                    }
+                    // Rendered in place; padding (counted in characters) goes before the
+                    // colour code when right-aligned, after the reset when left-aligned.
+                    let start = out.len();
                     let colored = self.colors && *key == Key::Level;
                     if colored {
                         out.extend_from_slice(color(ev.level));
                     }
-                    out.extend_from_slice(&s);
+                    let text = out.len();
+                    match key {
+                        Key::Asctime => self.date.format(ev.timestamp_ns, out),
+                        Key::Level => out.extend_from_slice(ev.level.as_str().as_bytes()),
+                        Key::Name => push_escaped(out, ev.logger),
+                        Key::Event => push_escaped(out, &ev.event),
+                        Key::Field(f) => {
+                            if let Some(v) = ev.get(f) {
+                                push_plain(out, v, false);
+                            }
+                        }
+                    }
+                    let pad = if *width == 0 {
+                        0
+                    } else {
+                        width.saturating_sub(char_count(&out[text..]))
+                    };
                     if colored {
                         out.extend_from_slice(b"\x1b[0m");
                     }
                     if *left {
                         out.resize(out.len() + pad, b' ');
+                    } else if pad > 0 {
+                        out.splice(start..start, std::iter::repeat_n(b' ', pad));
                     }
-                    self.scratch = s;
                 }
             }
         }

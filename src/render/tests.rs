@@ -184,6 +184,28 @@ fn json_indentation_pretty_prints_one_object() {
 }
 
 #[test]
+fn plain_widths_count_characters_and_pad_outside_colours() {
+    let mut ev = EventDict::new(T, Level::Info, "dé", &CS);
+    // U+0085 is a control character (escaped); U+00A9 shares its first UTF-8 byte (kept).
+    ev.event = Cow::Borrowed("a\u{85}b©");
+    let mut c = RendererConfig::new(RendererKind::StreamColored);
+    c.fmt = Some("%(level)8s|%(name)-5s|%(name)4s|%(event)s".into());
+    let mut r = Renderer::build(&c, true).unwrap();
+    let mut out = Vec::new();
+    r.render(&ev, &mut out);
+    let colored = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let level = if colored {
+        "    \x1b[32mINFO\x1b[0m"
+    } else {
+        "    INFO"
+    };
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        format!("{level}|dé   |  dé|a\\u{{85}}b©\n")
+    );
+}
+
+#[test]
 fn colored_only_on_terminals() {
     let ev = event();
     let c = RendererConfig::new(RendererKind::StreamColored);
