@@ -155,7 +155,7 @@ pub fn record_decoder(data: &[u8]) {
 fn direct_matches_event_path(unix_nanos: u64, level: Level, values: &[u8]) {
     use std::sync::OnceLock;
 
-    use crate::render::{JsonRenderer, JsonTemplate, LoggerJson};
+    use crate::render::{JsonRenderer, JsonTemplate, LoggerJson, PlainRenderer};
 
     // Statements with 0 to 8 fields, made once.
     static CALLSITES: OnceLock<Vec<&'static Callsite>> = OnceLock::new();
@@ -188,26 +188,47 @@ fn direct_matches_event_path(unix_nanos: u64, level: Level, values: &[u8]) {
     let logger = LoggerJson {
         id: 1,
         name: b"\"fuzz\"",
+        plain_name: "fuzz",
         context: &[],
         context_json: b"",
     };
     let mut template = JsonTemplate::new(callsite);
+    // Either the direct path rendered exactly what the event path did, or it declined (the
+    // values are malformed or an error) and left the output alone.
+    let check = |rendered: bool, out: &[u8], expected: &[u8], renderer: &str| {
+        if rendered {
+            assert!(
+                !malformed && !has_error,
+                "{renderer}: rendered malformed values"
+            );
+            assert_eq!(out[1..], expected[..], "{renderer}: direct path differs");
+        } else {
+            assert_eq!(
+                out, b"x",
+                "{renderer}: a declined render left output behind"
+            );
+            assert!(
+                malformed || has_error,
+                "{renderer}: declined well-formed values"
+            );
+        }
+    };
     let mut out = b"x".to_vec();
     // No bound context and distinct names: the template always accepts this logger.
     assert!(template.prepare(level, &logger, 0, None));
     let rendered =
         JsonRenderer::new(None).render_encoded(&mut out, unix_nanos, &template, values, 0);
-    if rendered {
-        assert!(!malformed && !has_error, "rendered malformed values");
-        assert_eq!(
-            out[1..],
-            expected[..],
-            "direct path differs from the event path"
-        );
-    } else {
-        assert_eq!(out, b"x", "a declined render left output behind");
-        assert!(malformed || has_error, "declined well-formed plain values");
-    }
+    check(rendered, &out, &expected, "json");
+
+    // The same for the plain renderer (default format, UTC).
+    let mut plain = PlainRenderer::new(None, None, true, false).expect("default format");
+    let mut expected = Vec::new();
+    plain.render(&ev, &mut expected);
+    let mut out = b"x".to_vec();
+    assert!(template.prepare_plain(level, &logger, 1, None, &plain));
+    let line = template.plain_line(1).expect("prepared");
+    let rendered = plain.render_encoded(&mut out, unix_nanos, line, values);
+    check(rendered, &out, &expected, "plain");
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::thread::JoinHandle;
 
 use crate::process::{Chain, Outcome};
-use crate::render::{JsonTemplate, Renderer};
+use crate::render::{JsonTemplate, LoggerJson, Renderer};
 use crate::write::Writer;
 use crate::{EventDict, Level};
 
@@ -330,17 +330,28 @@ impl Handler {
     /// values ([`Handler::accept_encoded`]): no processors, or only static ones.
     #[inline]
     pub(crate) fn takes_encoded(&mut self) -> bool {
-        self.encodable && (self.discards || self.renderer.encoded_json().is_some())
+        self.encodable
+            && (self.discards
+                || self.renderer.encoded_json().is_some()
+                || self.renderer.plain().is_some())
     }
 
-    /// The handler's processors when there are any (all static when it
-    /// [`takes_encoded`](Handler::takes_encoded)).
+    /// Readies `template` for a record of `logger` at `level` to this handler (index `id`);
+    /// false when the record must take the general path.
     #[inline]
-    pub(crate) fn processors(&self) -> Option<&Chain> {
-        if self.chain.is_empty() {
-            None
-        } else {
-            Some(&self.chain)
+    pub(crate) fn prepare_encoded(
+        &mut self,
+        template: &mut JsonTemplate,
+        level: Level,
+        logger: &LoggerJson<'_>,
+        id: usize,
+    ) -> bool {
+        let chain = (!self.chain.is_empty()).then_some(&self.chain);
+        match self.renderer.plain() {
+            Some(plain) if !self.discards => {
+                template.prepare_plain(level, logger, id, chain, plain)
+            }
+            _ => template.prepare(level, logger, id, chain),
         }
     }
 
@@ -363,8 +374,16 @@ impl Handler {
         if self.discards {
             return Some((Delivery::Buffered, 0));
         }
-        let json = self.renderer.encoded_json()?;
-        if !json.render_encoded(&mut self.buf, unix_nanos, template, values, id) {
+        let rendered = match &mut self.renderer {
+            Renderer::Plain(plain) => {
+                let line = template.plain_line(id)?;
+                plain.render_encoded(&mut self.buf, unix_nanos, line, values)
+            }
+            Renderer::Json(json) => {
+                json.render_encoded(&mut self.buf, unix_nanos, template, values, id)
+            }
+        };
+        if !rendered {
             return None;
         }
         Some(self.buffered())

@@ -596,8 +596,9 @@ impl Router<'_> {
         self.route(&core.name, &core.route.handlers, &mut ev);
     }
 
-    /// The direct path: a plain event whose handlers all take records unchanged is rendered straight from its encoded values with the
-    /// callsite's template — no event dictionary. Returns false when the general path must
+    /// The direct path: a plain event whose handlers all take records unchanged (JSON or plain
+    /// renderers with no or only static processors) is rendered straight from its encoded
+    /// values with the callsite's template — no event dictionary. Returns false when the general path must
     /// take the record (nothing was delivered then).
     #[inline]
     fn dispatch_encoded(
@@ -621,13 +622,14 @@ impl Router<'_> {
         let logger = LoggerJson {
             id: core.id,
             name: &core.json_name,
+            plain_name: &core.name,
             context: &core.context,
             context_json: &core.json_context,
         };
         // Every handler's part is checked before any renders, so a refusal leaves nothing
         // delivered for the general path to repeat.
         for &hid in route {
-            if !template.prepare(h.level, &logger, hid, self.handlers[hid].processors()) {
+            if !self.handlers[hid].prepare_encoded(template, h.level, &logger, hid) {
                 return false;
             }
         }

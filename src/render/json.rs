@@ -9,10 +9,11 @@
 
 use smallvec::SmallVec;
 
+use super::plain::{push_field as push_plain_field, PlainLine, PlainRenderer};
 use super::time::push_rfc3339;
 use crate::process::Chain;
 use crate::record::encode::{TAG_BOOL, TAG_F64, TAG_I64, TAG_STR, TAG_U64};
-use crate::record::{Callsite, ErrorValue, Value};
+use crate::record::{Callsite, ErrorValue, Field, Value};
 use crate::{EventDict, Level};
 
 const RESERVED: [&str; 4] = ["timestamp", "level", "logger", "event"];
@@ -356,6 +357,10 @@ pub(crate) struct JsonTemplate {
     /// `suffixes_for`.
     suffixes: SmallVec<[(usize, Suffix); 2]>,
     suffixes_for: u64,
+    /// Per handler with a plain renderer: its line for the logger and level in `plain_for`
+    /// (`None`: the event path renders these records).
+    plain: SmallVec<[(usize, Option<Box<PlainLine>>); 1]>,
+    plain_for: Option<(u64, Level)>,
     /// `","level":"<LEVEL>","logger":<name>,"event":"<message>"` and the logger's bound
     /// context for the logger and level in `prefix_for` (a statement's records usually share
     /// both).
@@ -372,11 +377,13 @@ pub(crate) struct JsonTemplate {
 /// event path must run them.
 type Suffix = Option<Box<[u8]>>;
 
-/// What the direct path needs of a logger: its unique id, its name as a JSON string, and its
+/// What the direct path needs of a logger: its unique id, its name (also as a JSON string), and its
 /// bound context, both as pairs and pre-rendered (`,"k":v` each).
 pub(crate) struct LoggerJson<'a> {
     pub id: u64,
     pub name: &'a [u8],
+    /// The name itself (for plain lines).
+    pub plain_name: &'a str,
     pub context: &'a [(String, serde_json::Value)],
     pub context_json: &'a [u8],
 }
@@ -416,6 +423,8 @@ impl JsonTemplate {
             callsite,
             suffixes: SmallVec::new(),
             suffixes_for: 0,
+            plain: SmallVec::new(),
+            plain_for: None,
         }
     }
 
@@ -448,6 +457,16 @@ impl JsonTemplate {
         self.prefix_ok = distinct || logger.context.is_empty();
     }
 
+    /// Makes the prefix for `logger` and `level` if it was made for others; false when their
+    /// records cannot be rendered from the template.
+    #[inline]
+    fn ready_prefix(&mut self, level: Level, logger: &LoggerJson<'_>) -> bool {
+        if self.prefix_for != Some((logger.id, level)) {
+            self.remake_prefix(level, logger);
+        }
+        self.prefix_ok
+    }
+
     /// Readies the template for a record of `logger` at `level` going to handler `handler`,
     /// whose processors are `chain` (`None`: no processors; else a static chain, see
     /// [`Chain::is_static`]). Returns false when the direct path cannot render it.
@@ -458,10 +477,7 @@ impl JsonTemplate {
         handler: usize,
         chain: Option<&Chain>,
     ) -> bool {
-        if self.prefix_for != Some((logger.id, level)) {
-            self.remake_prefix(level, logger);
-        }
-        if !self.prefix_ok {
+        if !self.ready_prefix(level, logger) {
             return false;
         }
         let Some(chain) = chain else {
@@ -474,10 +490,60 @@ impl JsonTemplate {
         if let Some((_, suffix)) = self.suffixes.iter().find(|(h, _)| *h == handler) {
             return suffix.is_some();
         }
-        let suffix = static_suffix(self.callsite, logger, chain);
+        let suffix = static_suffix(self.callsite, logger, chain, push_json_field);
         let ok = suffix.is_some();
         self.suffixes.push((handler, suffix));
         ok
+    }
+
+    /// [`JsonTemplate::prepare`] for a handler whose renderer is `renderer`, a plain one: makes
+    /// its line for this logger and level if it has none. Returns false when the direct path
+    /// cannot render the record.
+    pub(crate) fn prepare_plain(
+        &mut self,
+        level: Level,
+        logger: &LoggerJson<'_>,
+        handler: usize,
+        chain: Option<&Chain>,
+        renderer: &PlainRenderer,
+    ) -> bool {
+        if !self.ready_prefix(level, logger) {
+            return false;
+        }
+        if self.plain_for != Some((logger.id, level)) {
+            self.plain.clear();
+            self.plain_for = Some((logger.id, level));
+        }
+        if let Some((_, line)) = self.plain.iter().find(|(h, _)| *h == handler) {
+            return line.is_some();
+        }
+        let suffix = match chain {
+            None => Some(Box::default()),
+            Some(chain) => static_suffix(self.callsite, logger, chain, push_plain_field),
+        };
+        let line = suffix.and_then(|suffix| {
+            renderer
+                .line(
+                    level,
+                    logger.plain_name,
+                    logger.context,
+                    self.callsite,
+                    suffix,
+                )
+                .map(Box::new)
+        });
+        let ok = line.is_some();
+        self.plain.push((handler, line));
+        ok
+    }
+
+    /// Handler `handler`'s plain line (after a successful [`JsonTemplate::prepare_plain`]).
+    #[inline]
+    pub(crate) fn plain_line(&self, handler: usize) -> Option<&PlainLine> {
+        self.plain
+            .iter()
+            .find(|(h, _)| *h == handler)
+            .and_then(|(_, line)| line.as_deref())
     }
 
     /// What handler `handler`'s static processors append (after [`JsonTemplate::prepare`]).
@@ -491,13 +557,23 @@ impl JsonTemplate {
     }
 }
 
-/// The fields a static chain appends to records of `callsite` from `logger`, rendered; `None`
-/// if it would replace a field the record already has (the event path then runs it). Worked
-/// out by running the chain on an event with the record's keys and placeholder values.
+/// A field as the JSON renderer appends it: `,"key":value`.
+fn push_json_field(out: &mut Vec<u8>, f: &Field<'_>) {
+    out.push(b',');
+    push_key(out, &f.key);
+    out.push(b':');
+    push_value(out, &f.value);
+}
+
+/// The fields a static chain appends to records of `callsite` from `logger`, each rendered by
+/// `push`; `None` if it would replace a field the record already has (the event path then runs
+/// it). Worked out by running the chain on an event with the record's keys and placeholder
+/// values.
 fn static_suffix(
     callsite: &'static Callsite,
     logger: &LoggerJson<'_>,
     chain: &Chain,
+    push: fn(&mut Vec<u8>, &Field<'_>),
 ) -> Option<Box<[u8]>> {
     // A placeholder no static processor produces: any change to a record field shows.
     let placeholder = || Value::Json(std::borrow::Cow::Owned(serde_json::Value::Null));
@@ -519,10 +595,7 @@ fn static_suffix(
     }
     let mut out = Vec::new();
     for f in &ev.fields()[before.len()..] {
-        out.push(b',');
-        push_key(&mut out, &f.key);
-        out.push(b':');
-        push_value(&mut out, &f.value);
+        push(&mut out, f);
     }
     Some(out.into_boxed_slice())
 }

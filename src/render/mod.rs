@@ -11,6 +11,7 @@ mod tz;
 pub(crate) use json::{
     context_json, push_str as push_json_str, JsonRenderer, JsonTemplate, LoggerJson,
 };
+pub(crate) use plain::PlainRenderer;
 pub(crate) use time::civil;
 
 use crate::config::{RendererConfig, RendererKind};
@@ -52,6 +53,15 @@ impl Renderer {
         match self {
             Renderer::Json(r) if r.renders_encoded() => Some(r),
             _ => None,
+        }
+    }
+
+    /// The plain renderer, if this is one.
+    #[inline]
+    pub(crate) fn plain(&mut self) -> Option<&mut PlainRenderer> {
+        match self {
+            Renderer::Plain(r) => Some(r),
+            Renderer::Json(_) => None,
         }
     }
 

@@ -7,9 +7,12 @@
 //! one record on one line: `\n`, `\r` and other control characters are escaped (`\n`, `\r`,
 //! `\u{1b}`); a string value with spaces, `=` or quotes is written quoted (`key="a b"`).
 
+use smallvec::SmallVec;
+
 use super::json::{push_f64, push_value};
 use super::time::{DateFormat, DEFAULT_DATEFMT};
-use crate::record::Value;
+use crate::record::decode::Values;
+use crate::record::{Callsite, Field, Value};
 use crate::{Error, EventDict, Level};
 
 /// The default format.
@@ -153,11 +156,26 @@ fn char_count(b: &[u8]) -> usize {
     std::str::from_utf8(b).map_or(b.len(), |t| t.chars().count())
 }
 
-fn needs_quotes(s: &str) -> bool {
-    s.is_empty() || s.bytes().any(|b| b == b' ' || b == b'=' || b == b'"')
-}
+/// Byte classes for [`push_plain`]: `QUOTE` bytes make a tail value quoted, `ESCAPE` bytes may
+/// start a control character (see [`push_escaped`]).
+const QUOTE: u8 = 1;
+const ESCAPE: u8 = 2;
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = match b as u8 {
+            b' ' | b'=' | b'"' => QUOTE,
+            0..=0x1f | 0x7f | 0xc2 => ESCAPE,
+            _ => 0,
+        };
+        b += 1;
+    }
+    t
+};
 
 /// Appends a value as plain text.
+#[inline]
 fn push_plain(out: &mut Vec<u8>, v: &Value<'_>, quote: bool) {
     let s = match v {
         Value::I64(x) => return out.extend_from_slice(itoa::Buffer::new().format(*x).as_bytes()),
@@ -172,7 +190,8 @@ fn push_plain(out: &mut Vec<u8>, v: &Value<'_>, quote: bool) {
         Value::Error(e) => e.message,
         other => other.as_str().unwrap_or_default(),
     };
-    if quote && needs_quotes(s) {
+    let class = s.bytes().fold(0, |c, b| c | CLASS[b as usize]);
+    if quote && (s.is_empty() || class & QUOTE != 0) {
         out.push(b'"');
         for ch in s.chars() {
             if ch == '"' || ch == '\\' {
@@ -182,9 +201,64 @@ fn push_plain(out: &mut Vec<u8>, v: &Value<'_>, quote: bool) {
             push_escaped(out, ch.encode_utf8(&mut buf));
         }
         out.push(b'"');
+    } else if class & ESCAPE == 0 {
+        out.extend_from_slice(s.as_bytes());
     } else {
-        push_escaped(out, s);
+        push_escaped_chars(out, s);
     }
+}
+
+/// Appends one `%(key)s` segment that `text` renders, padded to `width` characters: before the
+/// colour code when right-aligned, after the reset when left-aligned.
+#[inline]
+fn push_padded(
+    out: &mut Vec<u8>,
+    left: bool,
+    width: usize,
+    color: Option<&[u8]>,
+    text: impl FnOnce(&mut Vec<u8>),
+) {
+    let start = out.len();
+    if let Some(c) = color {
+        out.extend_from_slice(c);
+    }
+    let from = out.len();
+    text(out);
+    let pad = if width == 0 {
+        0
+    } else {
+        width.saturating_sub(char_count(&out[from..]))
+    };
+    if color.is_some() {
+        out.extend_from_slice(b"\x1b[0m");
+    }
+    if left {
+        out.resize(out.len() + pad, b' ');
+    } else if pad > 0 {
+        out.splice(start..start, std::iter::repeat_n(b' ', pad));
+    }
+}
+
+/// Appends a field as the renderer's tail does: ` key=value`.
+pub(crate) fn push_field(out: &mut Vec<u8>, f: &Field<'_>) {
+    out.push(b' ');
+    push_escaped(out, &f.key);
+    out.push(b'=');
+    push_plain(out, &f.value, true);
+}
+
+/// The constant parts of one statement's plain lines for one logger, level and handler (see
+/// [`PlainRenderer::line`]): the format rendered around the date, then the logger's bound
+/// context, ` key=` per field, and what the handler's static processors append.
+pub(crate) struct PlainLine {
+    /// The format's output with the date left out, then the bound context.
+    head: Vec<u8>,
+    /// Where the date goes in `head`, left-aligned or not, and its width.
+    date: Option<(usize, bool, usize)>,
+    /// ` key=` for each field, escaped; field `i`'s piece ends at `key_ends[i]`.
+    keys: Vec<u8>,
+    key_ends: SmallVec<[u32; 8]>,
+    suffix: Box<[u8]>,
 }
 
 fn color(level: Level) -> &'static [u8] {
@@ -231,15 +305,8 @@ impl PlainRenderer {
             match seg {
                 Segment::Lit(l) => out.extend_from_slice(l),
                 Segment::Key { key, left, width } => {
-                    // Rendered in place; padding (counted in characters) goes before the
-                    // colour code when right-aligned, after the reset when left-aligned.
-                    let start = out.len();
-                    let colored = self.colors && *key == Key::Level;
-                    if colored {
-                        out.extend_from_slice(color(ev.level));
-                    }
-                    let text = out.len();
-                    match key {
+                    let color = (self.colors && *key == Key::Level).then(|| color(ev.level));
+                    push_padded(out, *left, *width, color, |out| match key {
                         Key::Asctime => self.date.format(ev.timestamp_ns, out),
                         Key::Level => out.extend_from_slice(ev.level.as_str().as_bytes()),
                         Key::Name => push_escaped(out, ev.logger),
@@ -249,20 +316,7 @@ impl PlainRenderer {
                                 push_plain(out, v, false);
                             }
                         }
-                    }
-                    let pad = if *width == 0 {
-                        0
-                    } else {
-                        width.saturating_sub(char_count(&out[text..]))
-                    };
-                    if colored {
-                        out.extend_from_slice(b"\x1b[0m");
-                    }
-                    if *left {
-                        out.resize(out.len() + pad, b' ');
-                    } else if pad > 0 {
-                        out.splice(start..start, std::iter::repeat_n(b' ', pad));
-                    }
+                    });
                 }
             }
         }
@@ -270,11 +324,120 @@ impl PlainRenderer {
             if self.used.iter().any(|u| *u == f.key) {
                 continue;
             }
-            out.push(b' ');
-            push_escaped(out, &f.key);
-            out.push(b'=');
-            push_plain(out, &f.value, true);
+            push_field(out, f);
         }
         out.push(b'\n');
+    }
+
+    /// The constant parts of the lines of `callsite`'s records from the logger `name` with
+    /// bound context `context` at `level`, for a handler whose static processors append
+    /// `suffix` (already rendered with [`push_field`]). `None` when the format prints a field
+    /// or the date twice: such records take the event path.
+    pub(crate) fn line(
+        &self,
+        level: Level,
+        name: &str,
+        context: &[(String, serde_json::Value)],
+        callsite: &Callsite,
+        suffix: Box<[u8]>,
+    ) -> Option<PlainLine> {
+        let mut head = Vec::new();
+        let mut date = None;
+        for seg in &self.segments {
+            match seg {
+                Segment::Lit(l) => head.extend_from_slice(l),
+                Segment::Key {
+                    key: Key::Asctime,
+                    left,
+                    width,
+                } => {
+                    if date.is_some() {
+                        return None;
+                    }
+                    date = Some((head.len(), *left, *width));
+                }
+                Segment::Key {
+                    key: Key::Field(_), ..
+                } => return None,
+                Segment::Key { key, left, width } => {
+                    let color = (self.colors && *key == Key::Level).then(|| color(level));
+                    push_padded(&mut head, *left, *width, color, |out| match key {
+                        Key::Level => out.extend_from_slice(level.as_str().as_bytes()),
+                        Key::Name => push_escaped(out, name),
+                        _ => push_escaped(out, callsite.message),
+                    });
+                }
+            }
+        }
+        for (k, v) in context {
+            push_field(
+                &mut head,
+                &Field {
+                    key: k.as_str().into(),
+                    value: crate::record::context_value(v),
+                },
+            );
+        }
+        let mut keys = Vec::new();
+        let mut key_ends = SmallVec::new();
+        for key in callsite.fields {
+            keys.push(b' ');
+            push_escaped(&mut keys, key);
+            keys.push(b'=');
+            key_ends.push(keys.len() as u32);
+        }
+        Some(PlainLine {
+            head,
+            date,
+            keys,
+            key_ends,
+            suffix,
+        })
+    }
+
+    /// Renders a plain event straight from its encoded values with `line` (made by
+    /// [`PlainRenderer::line`] for the record's statement, logger, level and handler), byte for
+    /// byte as [`PlainRenderer::render`] renders the event the general path builds. Returns
+    /// false, with `out` unchanged, when the values do not match the line (malformed, or an
+    /// error value): the caller then takes the general path.
+    pub(crate) fn render_encoded(
+        &mut self,
+        out: &mut Vec<u8>,
+        unix_nanos: u64,
+        line: &PlainLine,
+        values: &[u8],
+    ) -> bool {
+        let start = out.len();
+        match line.date {
+            Some((at, left, width)) => {
+                out.extend_from_slice(&line.head[..at]);
+                push_padded(out, left, width, None, |out| {
+                    self.date.format(unix_nanos, out)
+                });
+                out.extend_from_slice(&line.head[at..]);
+            }
+            None => out.extend_from_slice(&line.head),
+        }
+        let mut values = Values::new(values);
+        let mut from = 0;
+        for &end in &line.key_ends {
+            let v = match values.next() {
+                Some(Value::Error(_)) | None => {
+                    out.truncate(start);
+                    return false;
+                }
+                Some(v) => v,
+            };
+            out.extend_from_slice(&line.keys[from..end as usize]);
+            push_plain(out, &v, true);
+            from = end as usize;
+        }
+        if values.next().is_some() || values.malformed() {
+            out.truncate(start);
+            return false;
+        }
+        out.extend_from_slice(&line.suffix);
+        out.push(b'\n');
+        true
     }
 }

@@ -345,6 +345,28 @@ fn floats_print_exactly_as_ryu_prints_them() {
     }
 }
 
+/// Plain formats for the direct-path tests: (fmt, datefmt, colours, whether the direct path
+/// renders it). The last two print a field or the date twice, which the event path renders.
+const PLAIN_FORMATS: [(Option<&str>, Option<&str>, bool, bool); 7] = [
+    (None, None, false, true),
+    (None, None, true, true),
+    (
+        Some("%(asctime)s|%(levelname)8s|%(name)-8s|100%% %(message)s"),
+        Some("%H:%M:%S.%f"),
+        true,
+        true,
+    ),
+    (Some("%(event)s @ %(asctime)30s"), None, false, true),
+    (Some("%(level)s %(name)s"), None, false, true),
+    (Some("%(asctime)s %(k0)s"), None, false, false),
+    (Some("%(asctime)s %(asctime)s"), None, false, false),
+];
+
+fn plain_renderer(case: usize) -> super::plain::PlainRenderer {
+    let (fmt, datefmt, colors, _) = PLAIN_FORMATS[case % PLAIN_FORMATS.len()];
+    super::plain::PlainRenderer::new(fmt, datefmt, true, colors).unwrap()
+}
+
 fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
 }
@@ -398,6 +420,7 @@ fn encoded_json_renders_byte_for_byte_as_the_event_path() {
     let mut general = JsonRenderer::new(None);
     let mut direct = JsonRenderer::new(None);
     let mut with_context = 0;
+    let mut plain_rendered = 0;
     for case in 0..3_000 {
         let n = (rng.next() % 7) as usize;
         let names: Vec<&'static str> = (0..n)
@@ -452,6 +475,8 @@ fn encoded_json_renders_byte_for_byte_as_the_event_path() {
             })
             .collect();
         let no_context: Vec<(String, serde_json::Value)> = Vec::new();
+        let mut plain_general = plain_renderer(case);
+        let mut plain_direct = plain_renderer(case);
 
         let mut template = JsonTemplate::new(callsite);
         // The same statement through two loggers and two levels: the cached prefix follows.
@@ -471,16 +496,41 @@ fn encoded_json_renders_byte_for_byte_as_the_event_path() {
             let logger = LoggerJson {
                 id: logger_id,
                 name: &json_name,
+                plain_name: logger,
                 context,
                 context_json: &context_json,
             };
-            let mut got = b"before\n".to_vec();
             let mut keys: Vec<&str> = context.iter().map(|(k, _)| k.as_str()).collect();
             keys.extend(callsite.fields);
             let mut unique = keys.clone();
             unique.sort();
             unique.dedup();
             let merges = !context.is_empty() && unique.len() < keys.len();
+
+            // The same record to a plain handler (index 1) with this case's format.
+            let mut plain_expected = Vec::new();
+            plain_general.render(&ev, &mut plain_expected);
+            let mut got = b"before\n".to_vec();
+            let rendered = template.prepare_plain(level, &logger, 1, None, &plain_direct)
+                && plain_direct.render_encoded(
+                    &mut got,
+                    unix_nanos,
+                    template.plain_line(1).unwrap(),
+                    encoded,
+                );
+            if merges || !PLAIN_FORMATS[case % PLAIN_FORMATS.len()].3 {
+                assert!(!rendered);
+                assert_eq!(got, b"before\n");
+            } else {
+                assert!(rendered);
+                assert_eq!(
+                    String::from_utf8_lossy(&got[7..]),
+                    String::from_utf8_lossy(&plain_expected)
+                );
+                plain_rendered += 1;
+            }
+
+            let mut got = b"before\n".to_vec();
             let rendered = template.prepare(level, &logger, 0, None)
                 && direct.render_encoded(&mut got, unix_nanos, &template, encoded, 0);
             if merges {
@@ -502,6 +552,7 @@ fn encoded_json_renders_byte_for_byte_as_the_event_path() {
         let logger = LoggerJson {
             id: 1,
             name: &json_name,
+            plain_name: &logger,
             context: &no_context,
             context_json: b"",
         };
@@ -517,6 +568,7 @@ fn encoded_json_renders_byte_for_byte_as_the_event_path() {
     }
     // Bound context took the direct path in a good share of the cases.
     assert!(with_context > 2_000, "{with_context}");
+    assert!(plain_rendered > 6_000, "{plain_rendered}");
 }
 
 #[test]
@@ -542,6 +594,7 @@ fn encoded_json_leaves_errors_to_the_event_path() {
     let logger = super::json::LoggerJson {
         id: 1,
         name: b"\"app\"",
+        plain_name: "app",
         context: &[],
         context_json: b"",
     };
@@ -628,6 +681,7 @@ fn encoded_json_applies_static_processors_byte_for_byte_as_the_event_path() {
         let logger = LoggerJson {
             id: case as u64 + 1,
             name: b"\"app\"",
+            plain_name: "app",
             context: &context,
             context_json: &context_json,
         };
@@ -649,6 +703,22 @@ fn encoded_json_applies_static_processors_byte_for_byte_as_the_event_path() {
             String::from_utf8_lossy(&expected)
         );
         rendered += 1;
+
+        // A plain handler (index 4) with the same chain.
+        let mut plain_general = plain_renderer(case);
+        let mut plain_direct = plain_renderer(case);
+        let mut expected = Vec::new();
+        plain_general.render(&ev, &mut expected);
+        let mut got = Vec::new();
+        let plain = template.prepare_plain(level, &logger, 4, Some(&chain), &plain_direct)
+            && plain_direct.render_encoded(&mut got, T, template.plain_line(4).unwrap(), encoded);
+        assert_eq!(plain, PLAIN_FORMATS[case % PLAIN_FORMATS.len()].3);
+        if plain {
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&expected)
+            );
+        }
     }
     // Every kind of outcome happened, the direct one most.
     assert!(
