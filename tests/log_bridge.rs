@@ -4,14 +4,6 @@
 
 mod common;
 
-fn json_lines(path: &std::path::Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 mod some_library {
     pub fn connect(attempt: u64) {
         log::debug!("below the logger's level");
@@ -39,7 +31,7 @@ fn log_records_arrive_with_target_level_message_and_key_values() {
     );
     some_library::connect(3);
     kolog.shutdown().unwrap();
-    let got = json_lines(&path);
+    let got = common::json_lines(&path);
     assert_eq!(got.len(), 2, "{got:?}");
     let r = &got[0];
     assert_eq!(r["logger"], "log_bridge.some_library");

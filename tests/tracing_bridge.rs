@@ -14,6 +14,8 @@ mod service {
         let span = tracing::info_span!("db", table = "users");
         let _g = span.enter();
         tracing::error!(target: "service::db", rows = 0u64, "query failed: {}", "timeout");
+        let owned = String::from("ow ned");
+        tracing::warn!(request_id = "override", owned, dbg = ?vec![1, 2], "{:?}", ("a", 1));
     }
 }
 
@@ -21,22 +23,13 @@ mod service {
 fn tracing_events_arrive_with_fields_and_span_context() {
     let dir = common::temp_dir("tracing-bridge");
     let path = dir.join("app.log");
-    let doc = format!(
-        r#"{{"loggers": [
-            {{"name": "root", "level": "INFO", "handlers": [{{"type": "file", "params": {{"filename": "{}", "mode": "w"}}, "renderer": {{"type": "file_json"}}}}]}}
-        ]}}"#,
-        path.display()
-    );
+    let doc = common::root_json_file(&path);
     let kolog = kolog::Kolog::from_json_str(&doc).unwrap();
     let subscriber = tracing_subscriber::registry().with(kolog::bridge::tracing::layer(&kolog));
     tracing::subscriber::with_default(subscriber, || service::handle(7));
     kolog.shutdown().unwrap();
-    let got: Vec<serde_json::Value> = std::fs::read_to_string(&path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(got.len(), 2, "{got:?}");
+    let got = common::json_lines(&path);
+    assert_eq!(got.len(), 3, "{got:?}");
     let r = &got[0];
     assert_eq!(r["logger"], "tracing_bridge.service");
     assert_eq!(r["level"], "INFO");
@@ -52,5 +45,23 @@ fn tracing_events_arrive_with_fields_and_span_context() {
     assert_eq!(r["rows"], 0);
     assert_eq!(r["table"], "users", "inner span");
     assert_eq!(r["request_id"], "abc123", "outer span");
+    let r = &got[2];
+    assert_eq!(r["level"], "WARNING");
+    assert_eq!(r["event"], "(\"a\", 1)");
+    assert_eq!(
+        r["request_id"], "override",
+        "the event's field replaces the span's"
+    );
+    assert_eq!(r["owned"], "ow ned");
+    assert_eq!(r["dbg"], "[1, 2]");
+    assert_eq!(r["user_id"], 7);
+    assert_eq!(
+        r.as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| *k == "request_id")
+            .count(),
+        1
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

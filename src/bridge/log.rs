@@ -8,7 +8,10 @@
 
 use log::kv::{self, VisitSource};
 
-use super::{Loggers, Owned};
+use smallvec::SmallVec;
+
+use super::{with_scratch, Collected, Loggers, Text};
+use crate::front::value::FieldValue;
 use crate::record::Source;
 use crate::{Error, ErrorKind, Kolog, Level};
 
@@ -26,63 +29,75 @@ fn level(l: log::Level) -> Level {
     }
 }
 
-struct Collect(Vec<(String, Owned)>);
+/// A record's key/values: borrowed where the record lends them, else formatted into the call's
+/// scratch string.
+struct Collect<'kvs, 's> {
+    fields: SmallVec<[(Text<'kvs>, Collected<'kvs>); 8]>,
+    scratch: &'s mut String,
+}
 
-impl<'kvs> VisitSource<'kvs> for Collect {
+impl<'kvs> VisitSource<'kvs> for Collect<'kvs, '_> {
     fn visit_pair(&mut self, key: kv::Key<'kvs>, value: kv::Value<'kvs>) -> Result<(), kv::Error> {
-        let v = if let Some(b) = value.to_bool() {
-            Owned::Bool(b)
-        } else if let Some(u) = value.to_u64() {
-            Owned::U64(u)
-        } else if let Some(i) = value.to_i64() {
-            Owned::I64(i)
-        } else if let Some(f) = value.to_f64() {
-            Owned::F64(f)
-        } else if let Some(s) = value.to_borrowed_str() {
-            Owned::Str(s.to_owned())
-        } else {
-            Owned::Str(value.to_string())
+        let key = match key.to_borrowed_str() {
+            Some(k) => Text::Borrowed(k),
+            None => Text::copy(self.scratch, key.as_str()),
         };
-        self.0.push((key.as_str().to_owned(), v));
+        let v = if let Some(b) = value.to_bool() {
+            Collected::Value(FieldValue::Bool(b))
+        } else if let Some(u) = value.to_u64() {
+            Collected::Value(FieldValue::U64(u))
+        } else if let Some(i) = value.to_i64() {
+            Collected::Value(FieldValue::I64(i))
+        } else if let Some(f) = value.to_f64() {
+            Collected::Value(FieldValue::F64(f))
+        } else if let Some(s) = value.to_borrowed_str() {
+            Collected::Value(FieldValue::Str(s))
+        } else {
+            Collected::Text(Text::display(self.scratch, value))
+        };
+        self.fields.push((key, v));
         Ok(())
     }
 }
 
 impl log::Log for Bridge {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        let level = level(metadata.level());
         self.loggers
-            .get(metadata.target())
-            .is_some_and(|l| l.enabled(level(metadata.level())))
+            .with(metadata.target(), |l| l.enabled(level))
+            .unwrap_or(false)
     }
 
     fn log(&self, record: &log::Record<'_>) {
-        let Some(logger) = self.loggers.get(record.target()) else {
-            return;
-        };
         let level = level(record.level());
-        if !logger.enabled(level) {
-            return;
-        }
-        let message;
-        let message = match record.args().as_str() {
-            Some(s) => s,
-            None => {
-                message = record.args().to_string();
-                &message
+        self.loggers.with(record.target(), |logger| {
+            if !logger.enabled(level) {
+                return;
             }
-        };
-        let mut kv = Collect(Vec::new());
-        let _ = record.key_values().visit(&mut kv);
-        let fields: Vec<_> =
-            kv.0.iter()
-                .map(|(k, v)| (k.as_str(), v.as_field()))
-                .collect();
-        let source = Source {
-            file: record.file().unwrap_or(""),
-            line: record.line().unwrap_or(0),
-            module_path: record.module_path().unwrap_or(""),
-        };
-        logger.emit_dynamic(level, message, source, &fields);
+            with_scratch(|scratch| {
+                let message = match record.args().as_str() {
+                    Some(s) => Text::Borrowed(s),
+                    None => Text::display(scratch, record.args()),
+                };
+                let mut kv = Collect {
+                    fields: SmallVec::new(),
+                    scratch,
+                };
+                let _ = record.key_values().visit(&mut kv);
+                let Collect { fields, scratch } = kv;
+                let scratch: &str = scratch;
+                let fields: SmallVec<[(&str, FieldValue<'_>); 8]> = fields
+                    .iter()
+                    .map(|(k, v)| (k.get(scratch), v.get(scratch)))
+                    .collect();
+                let source = Source {
+                    file: record.file().unwrap_or(""),
+                    line: record.line().unwrap_or(0),
+                    module_path: record.module_path().unwrap_or(""),
+                };
+                logger.emit_dynamic(level, message.get(scratch), source, &fields);
+            });
+        });
     }
 
     fn flush(&self) {}

@@ -13,27 +13,83 @@ pub mod tracing;
 
 #[cfg(any(feature = "log", feature = "tracing"))]
 mod cache {
-    use std::collections::HashMap;
+    use std::cell::RefCell;
+    use std::collections::{HashMap, VecDeque};
+    use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::RwLock;
 
     use crate::{Kolog, Logger, LoggerFactory};
 
     /// Loggers by target, resolved once through the factory's hierarchy.
     pub(crate) struct Loggers {
+        /// Unique in the process: keys this bridge's entries in the threads' caches.
+        id: u64,
         factory: LoggerFactory,
         by_target: RwLock<HashMap<String, Option<Logger>>>,
     }
 
+    /// How many (bridge, target) entries each thread keeps.
+    const RECENT_LEN: usize = 16;
+
+    /// A target a thread resolved through the bridge `bridge` (a [`Loggers`] id).
+    struct Recent {
+        bridge: u64,
+        target: Box<str>,
+        logger: Option<Logger>,
+    }
+
+    thread_local! {
+        /// This thread's most recently resolved targets, newest first: a hit takes no lock,
+        /// no hash and no reference-count update on the shared logger.
+        static RECENT: RefCell<VecDeque<Recent>> = const { RefCell::new(VecDeque::new()) };
+    }
+
     impl Loggers {
         pub(crate) fn new(kolog: &Kolog) -> Loggers {
+            static NEXT_ID: AtomicU64 = AtomicU64::new(1);
             Loggers {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
                 factory: kolog.factory().clone(),
                 by_target: RwLock::new(HashMap::new()),
             }
         }
 
+        /// Runs `f` with the logger for `target`; `None` when no configured logger covers
+        /// it. `f` may run user code that logs again (nested calls still work; they only
+        /// skip the thread's cache while it is in use).
+        pub(crate) fn with<R>(&self, target: &str, f: impl FnOnce(&Logger) -> R) -> Option<R> {
+            let mut f = Some(f);
+            let hit = RECENT
+                .try_with(|recent| {
+                    let recent = recent.try_borrow().ok()?;
+                    let hit = recent
+                        .iter()
+                        .find(|r| r.bridge == self.id && *r.target == *target)?;
+                    let f = f.take().expect("called once");
+                    Some(hit.logger.as_ref().map(f))
+                })
+                .ok()
+                .flatten();
+            if let Some(result) = hit {
+                return result;
+            }
+            let logger = self.get(target);
+            let result = logger.as_ref().map(f.take().expect("not called yet"));
+            let _ = RECENT.try_with(|recent| {
+                if let Ok(mut recent) = recent.try_borrow_mut() {
+                    recent.truncate(RECENT_LEN - 1);
+                    recent.push_front(Recent {
+                        bridge: self.id,
+                        target: target.into(),
+                        logger,
+                    });
+                }
+            });
+            result
+        }
+
         /// The logger for `target`, or `None` when no configured logger covers it.
-        pub(crate) fn get(&self, target: &str) -> Option<Logger> {
+        fn get(&self, target: &str) -> Option<Logger> {
             if let Some(l) = self
                 .by_target
                 .read()
@@ -61,7 +117,7 @@ mod cache {
 pub(crate) use cache::Loggers;
 
 /// An owned field value collected from another logging API.
-#[cfg(any(feature = "log", feature = "tracing"))]
+#[cfg(feature = "tracing")]
 #[derive(Debug, Clone)]
 pub(crate) enum Owned {
     I64(i64),
@@ -71,16 +127,80 @@ pub(crate) enum Owned {
     Str(String),
 }
 
+/// Text a bridge collected from a record: borrowed from it, or copied into the call's scratch
+/// string (`start..end`).
 #[cfg(any(feature = "log", feature = "tracing"))]
-impl Owned {
-    pub(crate) fn as_field(&self) -> crate::front::value::FieldValue<'_> {
-        use crate::front::value::FieldValue;
+#[derive(Clone, Copy)]
+pub(crate) enum Text<'a> {
+    Borrowed(&'a str),
+    Scratch(usize, usize),
+}
+
+#[cfg(any(feature = "log", feature = "tracing"))]
+impl<'a> Text<'a> {
+    /// Appends `s` to `scratch` and returns where it is.
+    pub(crate) fn copy(scratch: &mut String, s: &str) -> Text<'a> {
+        let start = scratch.len();
+        scratch.push_str(s);
+        Text::Scratch(start, scratch.len())
+    }
+
+    /// Appends `v` formatted with `Display` to `scratch` and returns where it is.
+    pub(crate) fn display(scratch: &mut String, v: impl std::fmt::Display) -> Text<'a> {
+        use std::fmt::Write;
+        let start = scratch.len();
+        let _ = write!(scratch, "{v}");
+        Text::Scratch(start, scratch.len())
+    }
+
+    pub(crate) fn get<'s>(self, scratch: &'s str) -> &'s str
+    where
+        'a: 's,
+    {
         match self {
-            Owned::I64(v) => FieldValue::I64(*v),
-            Owned::U64(v) => FieldValue::U64(*v),
-            Owned::F64(v) => FieldValue::F64(*v),
-            Owned::Bool(v) => FieldValue::Bool(*v),
-            Owned::Str(s) => FieldValue::Str(s),
+            Text::Borrowed(s) => s,
+            Text::Scratch(start, end) => &scratch[start..end],
         }
     }
+}
+
+/// A field value a bridge collected: a value, or text (see [`Text`]).
+#[cfg(any(feature = "log", feature = "tracing"))]
+#[derive(Clone, Copy)]
+pub(crate) enum Collected<'a> {
+    Value(crate::front::value::FieldValue<'a>),
+    Text(Text<'a>),
+}
+
+#[cfg(any(feature = "log", feature = "tracing"))]
+impl<'a> Collected<'a> {
+    pub(crate) fn get<'s>(self, scratch: &'s str) -> crate::front::value::FieldValue<'s>
+    where
+        'a: 's,
+    {
+        match self {
+            Collected::Value(v) => v,
+            Collected::Text(t) => crate::front::value::FieldValue::Str(t.get(scratch)),
+        }
+    }
+}
+
+#[cfg(any(feature = "log", feature = "tracing"))]
+thread_local! {
+    /// This thread's reusable scratch string for bridged records.
+    static SCRATCH: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
+}
+
+/// Runs `f` with this thread's scratch string, empty. The string is taken out for the call, so
+/// a record logged from user code that `f` runs finds a fresh one.
+#[cfg(any(feature = "log", feature = "tracing"))]
+pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut String) -> R) -> R {
+    let mut scratch = SCRATCH.try_with(std::cell::Cell::take).unwrap_or_default();
+    scratch.clear();
+    let result = f(&mut scratch);
+    // Keep a buffer for the next record, unless one record made it unusually large.
+    if scratch.capacity() <= 64 * 1024 {
+        let _ = SCRATCH.try_with(|cell| cell.set(scratch));
+    }
+    result
 }

@@ -17,7 +17,10 @@ use tracing_core::{Event, Subscriber};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 
-use super::{Loggers, Owned};
+use smallvec::SmallVec;
+
+use super::{with_scratch, Collected, Loggers, Owned, Text};
+use crate::front::value::FieldValue;
 use crate::record::Source;
 use crate::{Kolog, Level};
 
@@ -78,6 +81,65 @@ impl Visit for Fields {
     }
 }
 
+/// An event's fields for one record: values as they are, text copied into the call's scratch
+/// string (no allocation per event).
+struct EventFields<'s> {
+    message: Option<Text<'static>>,
+    fields: SmallVec<[(&'static str, Collected<'static>); 8]>,
+    scratch: &'s mut String,
+}
+
+impl EventFields<'_> {
+    fn set(&mut self, name: &'static str, v: Collected<'static>) {
+        match self.fields.iter_mut().find(|(k, _)| *k == name) {
+            Some(slot) => slot.1 = v,
+            None => self.fields.push((name, v)),
+        }
+    }
+
+    /// A span's stored value, for this record.
+    fn collect(&mut self, v: &Owned) -> Collected<'static> {
+        Collected::Value(match v {
+            Owned::I64(v) => FieldValue::I64(*v),
+            Owned::U64(v) => FieldValue::U64(*v),
+            Owned::F64(v) => FieldValue::F64(*v),
+            Owned::Bool(v) => FieldValue::Bool(*v),
+            Owned::Str(s) => return Collected::Text(Text::copy(self.scratch, s)),
+        })
+    }
+
+    fn text(&mut self, name: &'static str, text: Text<'static>) {
+        if name == "message" {
+            self.message = Some(text);
+        } else {
+            self.set(name, Collected::Text(text));
+        }
+    }
+}
+
+impl Visit for EventFields<'_> {
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.set(field.name(), Collected::Value(FieldValue::I64(value)));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.set(field.name(), Collected::Value(FieldValue::U64(value)));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.set(field.name(), Collected::Value(FieldValue::F64(value)));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.set(field.name(), Collected::Value(FieldValue::Bool(value)));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        let text = Text::copy(self.scratch, value);
+        self.text(field.name(), text);
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let text = Text::display(self.scratch, format_args!("{value:?}"));
+        self.text(field.name(), text);
+    }
+}
+
 fn level(l: &tracing_core::Level) -> Level {
     match *l {
         tracing_core::Level::ERROR => Level::Error,
@@ -110,40 +172,46 @@ where
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let meta = event.metadata();
-        let Some(logger) = self.loggers.get(meta.target()) else {
-            return;
-        };
         let level = level(meta.level());
-        if !logger.enabled(level) {
-            return;
-        }
-        let mut own = Fields::default();
-        event.record(&mut own);
-        let mut all: Vec<(&'static str, Owned)> = Vec::new();
-        if let Some(scope) = ctx.event_scope(event) {
-            for span in scope.from_root() {
-                if let Some(f) = span.extensions().get::<Fields>() {
-                    for (k, v) in &f.fields {
-                        match all.iter_mut().find(|(key, _)| key == k) {
-                            Some(slot) => slot.1 = v.clone(),
-                            None => all.push((k, v.clone())),
+        self.loggers.with(meta.target(), |logger| {
+            if !logger.enabled(level) {
+                return;
+            }
+            with_scratch(|scratch| {
+                let mut own = EventFields {
+                    message: None,
+                    fields: SmallVec::new(),
+                    scratch,
+                };
+                // The enclosing spans' fields (root first), then the event's own: a later
+                // value replaces an earlier one of the same name in place.
+                if let Some(scope) = ctx.event_scope(event) {
+                    for span in scope.from_root() {
+                        if let Some(f) = span.extensions().get::<Fields>() {
+                            for (k, v) in &f.fields {
+                                let v = own.collect(v);
+                                own.set(k, v);
+                            }
                         }
                     }
                 }
-            }
-        }
-        for (k, v) in own.fields {
-            match all.iter_mut().find(|(key, _)| *key == k) {
-                Some(slot) => slot.1 = v,
-                None => all.push((k, v)),
-            }
-        }
-        let fields: Vec<_> = all.iter().map(|(k, v)| (*k, v.as_field())).collect();
-        let source = Source {
-            file: meta.file().unwrap_or(""),
-            line: meta.line().unwrap_or(0),
-            module_path: meta.module_path().unwrap_or(""),
-        };
-        logger.emit_dynamic(level, own.message.as_deref().unwrap_or(""), source, &fields);
+                event.record(&mut own);
+                let EventFields {
+                    message,
+                    fields,
+                    scratch,
+                } = own;
+                let scratch: &str = scratch;
+                let fields: SmallVec<[(&str, FieldValue<'_>); 8]> =
+                    fields.iter().map(|(k, v)| (*k, v.get(scratch))).collect();
+                let source = Source {
+                    file: meta.file().unwrap_or(""),
+                    line: meta.line().unwrap_or(0),
+                    module_path: meta.module_path().unwrap_or(""),
+                };
+                let message = message.map_or("", |m| m.get(scratch));
+                logger.emit_dynamic(level, message, source, &fields);
+            });
+        });
     }
 }

@@ -40,6 +40,27 @@ pub fn temp_dir(test: &str) -> std::path::PathBuf {
     dir
 }
 
+/// A JSON configuration with one `root` logger at INFO writing JSON lines to `path`.
+#[allow(dead_code)]
+pub fn root_json_file(path: &std::path::Path) -> String {
+    format!(
+        r#"{{"loggers": [
+            {{"name": "root", "level": "INFO", "handlers": [{{"type": "file", "params": {{"filename": "{}", "mode": "w"}}, "renderer": {{"type": "file_json"}}}}]}}
+        ]}}"#,
+        path.display()
+    )
+}
+
+/// The file's lines, each parsed as JSON.
+#[allow(dead_code)]
+pub fn json_lines(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 /// The seed README's JSON example, verbatim apart from the file path.
 pub fn seed_json(path: &str) -> String {
     r#"{
