@@ -46,10 +46,30 @@ fn log_bridge_keeps_every_record_across_threads_targets_and_nesting() {
         }
     });
     log::info!(target: "outer", value:% = Nested(5); "formatting logs");
+    let owned = String::from("ow ned");
+    log::info!(
+        target: "types",
+        small = 5u128, big = u128::MAX, neg = -3i64, negbig = i128::MIN, c = 'z',
+        f = 2.5f64, b = false, owned = owned.as_str(), none:? = None::<u8>;
+        "types"
+    );
     kolog.shutdown().unwrap();
 
     let got = common::json_lines(&path);
-    assert_eq!(got.len() as u64, THREADS * PER_THREAD + 2);
+    assert_eq!(got.len() as u64, THREADS * PER_THREAD + 3);
+    let types = got
+        .iter()
+        .find(|r| r["logger"] == "types")
+        .expect("types record");
+    assert_eq!(types["small"], 5);
+    assert_eq!(types["big"], u128::MAX.to_string());
+    assert_eq!(types["neg"], -3);
+    assert_eq!(types["negbig"], i128::MIN.to_string());
+    assert_eq!(types["c"], "z");
+    assert_eq!(types["f"], 2.5);
+    assert_eq!(types["b"], false);
+    assert_eq!(types["owned"], "ow ned");
+    assert_eq!(types["none"], "None");
     let mut per_target: HashMap<String, u64> = HashMap::new();
     let mut seen = vec![vec![false; PER_THREAD as usize]; THREADS as usize];
     for r in got.iter().filter(|r| r.get("thread").is_some()) {
