@@ -1,5 +1,6 @@
-//! Records per second from 1 and 2 producer threads into a JSON file until flushed; the record
-//! is user_id (u64), ip (&str), latency_ms (f64). The file rotates at 64 MiB (one backup).
+//! Records per second from 1 and 2 producer threads into a JSON file until flushed, and from one
+//! producer into a plain-text file; the record is user_id (u64), ip (&str), latency_ms (f64).
+//! The file rotates at 64 MiB (one backup).
 
 mod common;
 
@@ -13,15 +14,19 @@ fn bench_throughput(c: &mut Criterion) {
     let mut group = c.benchmark_group("throughput");
     group.sample_size(10);
     group.throughput(Throughput::Elements(RECORDS));
-    for producers in [1u64, 2] {
+    for (format, renderer, producers) in [
+        ("json", RendererKind::FileJson, 1u64),
+        ("json", RendererKind::FileJson, 2),
+        ("plain", RendererKind::FilePlain, 1),
+    ] {
         let k = common::kolog(
             // Bounded: criterion runs dozens of iterations, and an unbounded file on tmpfs grows
             // by ~150 MB per iteration until memory pressure dominates the measurement.
-            common::bounded_file_kind(&format!("throughput-{producers}.log")),
-            RendererKind::FileJson,
+            common::bounded_file_kind(&format!("throughput-{format}-{producers}.log")),
+            renderer,
         );
         let log = k.logger("bench").unwrap();
-        group.bench_function(format!("file_json_{producers}_producers"), |b| {
+        group.bench_function(format!("file_{format}_{producers}_producers"), |b| {
             b.iter(|| {
                 std::thread::scope(|s| {
                     for _ in 0..producers {
