@@ -134,7 +134,7 @@ pub(crate) struct Drainer {
     keys: Vec<Option<u64>>,
     /// Boxed because records hold the cores' addresses.
     #[allow(clippy::vec_box)]
-    retiring: Vec<Box<LoggerCore>>,
+    retiring: Vec<Arc<LoggerCore>>,
     flushed: u64,
     /// kolog's own logger, for the periodic drop report.
     internal: Option<crate::Logger>,

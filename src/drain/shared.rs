@@ -38,7 +38,7 @@ pub(crate) struct Shared {
     pub commands: SegQueue<Command>,
     /// Logger cores whose last handle was dropped; freed by the drainer once no ring can
     /// still reference them.
-    pub retired: SegQueue<Box<LoggerCore>>,
+    pub retired: SegQueue<Arc<LoggerCore>>,
     /// Written by flushing threads and the drainer: on its own cache lines, away from what
     /// producers read on every record (`closed`).
     pub flush: CachePadded<FlushState>,
@@ -83,7 +83,7 @@ impl Shared {
     }
 
     /// Hands a logger core to the drainer to free once no queued record can reference it.
-    pub(crate) fn retire(&self, core: Box<LoggerCore>) {
+    pub(crate) fn retire(&self, core: Arc<LoggerCore>) {
         if self.drainer_done.load(Ordering::Acquire) {
             drop(core);
         } else {

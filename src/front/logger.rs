@@ -27,23 +27,21 @@ pub(crate) struct LoggerCore {
 pub(crate) struct LoggerInner {
     pub route: Arc<Route>,
     pub shared: Arc<Shared>,
-    core: Option<Box<LoggerCore>>,
+    /// Shared with the drainer once the last handle goes (see `Drop`).
+    core: Arc<LoggerCore>,
 }
 
 impl LoggerInner {
     #[inline(always)]
     pub(crate) fn core(&self) -> &LoggerCore {
-        self.core
-            .as_deref()
-            .expect("logger core lives as long as its handles")
+        &self.core
     }
 }
 
 impl Drop for LoggerInner {
     fn drop(&mut self) {
-        if let Some(core) = self.core.take() {
-            self.shared.retire(core);
-        }
+        // The drainer keeps the core until no queued record can reference it.
+        self.shared.retire(Arc::clone(&self.core));
     }
 }
 
@@ -68,7 +66,7 @@ impl Logger {
         let mut json_name = Vec::with_capacity(name.len() + 2);
         crate::render::push_json_str(&mut json_name, name);
         static NEXT_CORE: AtomicU64 = AtomicU64::new(1);
-        let core = Box::new(LoggerCore {
+        let core = Arc::new(LoggerCore {
             id: NEXT_CORE.fetch_add(1, Ordering::Relaxed),
             json_name: json_name.into(),
             json_context: crate::render::context_json(&context).into(),
@@ -80,7 +78,7 @@ impl Logger {
             inner: Arc::new(LoggerInner {
                 route,
                 shared,
-                core: Some(core),
+                core,
             }),
         }
     }
