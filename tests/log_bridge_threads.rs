@@ -22,7 +22,15 @@ impl fmt::Display for Nested {
 fn log_bridge_keeps_every_record_across_threads_targets_and_nesting() {
     let dir = common::temp_dir("log-bridge-threads");
     let path = dir.join("app.log");
-    let doc = common::root_json_file(&path);
+    // Root, plus a logger with bound context whose keys collide with the records' (`a`).
+    let doc = format!(
+        r#"{{"loggers": [
+            {{"name": "root", "level": "INFO", "handlers": [{{"type": "file", "params": {{"filename": "{}", "mode": "w"}}, "renderer": {{"type": "file_json"}}}}]}},
+            {{"name": "ctx", "level": "INFO", "context": {{"a": "bound", "env": "prod"}}, "handlers": [{{"type": "file", "params": {{"filename": "{}", "mode": "w"}}, "renderer": {{"type": "file_json"}}}}]}}
+        ]}}"#,
+        path.display(),
+        dir.join("ctx.log").display()
+    );
     let kolog = kolog::Kolog::from_json_str(&doc).unwrap();
     kolog::bridge::log::init(&kolog).unwrap();
     const THREADS: u64 = 4;
@@ -46,6 +54,17 @@ fn log_bridge_keeps_every_record_across_threads_targets_and_nesting() {
         }
     });
     log::info!(target: "outer", value:% = Nested(5); "formatting logs");
+    // A statement with a static message, location and keys becomes a kolog callsite; one with
+    // a formatted message stays a dynamic record. Both must render the same.
+    for target in ["same", "ctx"] {
+        for _ in 0..3 {
+            let addr = std::net::Ipv4Addr::LOCALHOST;
+            log::info!(target: target, a = 1u64, s = "x y", f = 0.5, addr:% = addr; "same message");
+            log::info!(target: target, a = 1u64, s = "x y", f = 0.5, addr:% = addr; "same {}", "message");
+        }
+    }
+    // Repeated keys stay dynamic (merged to the last value).
+    log::info!(target: "same", k = 1u64, k = 2u64; "repeated");
     let owned = String::from("ow ned");
     log::info!(
         target: "types",
@@ -56,7 +75,35 @@ fn log_bridge_keeps_every_record_across_threads_targets_and_nesting() {
     kolog.shutdown().unwrap();
 
     let got = common::json_lines(&path);
-    assert_eq!(got.len() as u64, THREADS * PER_THREAD + 3);
+    assert_eq!(got.len() as u64, THREADS * PER_THREAD + 3 + 6 + 1);
+    // Compared as text, timestamps cut off: same keys in the same order, same values.
+    let untimed = |line: &str| line[line.find(",\"level\"").unwrap()..].to_owned();
+    let raw = std::fs::read_to_string(&path).unwrap();
+    let same: Vec<String> = raw
+        .lines()
+        .filter(|l| l.contains("\"logger\":\"same\",\"event\":\"same message\""))
+        .map(untimed)
+        .collect();
+    assert_eq!(same.len(), 6);
+    assert!(same.iter().all(|r| *r == same[0]), "{same:#?}");
+    assert_eq!(
+        same[0],
+        r#","level":"INFO","logger":"same","event":"same message","a":1,"s":"x y","f":0.5,"addr":"127.0.0.1"}"#
+    );
+    let repeated = got.iter().find(|r| r["event"] == "repeated").unwrap();
+    assert_eq!(repeated["k"], 2);
+    let ctx: Vec<String> = std::fs::read_to_string(dir.join("ctx.log"))
+        .unwrap()
+        .lines()
+        .map(untimed)
+        .collect();
+    assert_eq!(ctx.len(), 6);
+    assert!(ctx.iter().all(|r| *r == ctx[0]), "{ctx:#?}");
+    // The record's `a` replaces the bound one in place.
+    assert_eq!(
+        ctx[0],
+        r#","level":"INFO","logger":"ctx","event":"same message","a":1,"env":"prod","s":"x y","f":0.5,"addr":"127.0.0.1"}"#
+    );
     let types = got
         .iter()
         .find(|r| r["logger"] == "types")

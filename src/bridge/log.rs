@@ -33,11 +33,19 @@ fn level(l: log::Level) -> Level {
 /// scratch string.
 struct Collect<'kvs, 's> {
     fields: SmallVec<[(Text<'kvs>, Collected<'kvs>); 8]>,
+    /// The keys, while every one is a `&'static str`.
+    static_keys: Option<SmallVec<[&'static str; 8]>>,
     scratch: &'s mut String,
 }
 
 impl<'kvs> VisitSource<'kvs> for Collect<'kvs, '_> {
     fn visit_pair(&mut self, key: kv::Key<'kvs>, value: kv::Value<'kvs>) -> Result<(), kv::Error> {
+        if let Some(keys) = &mut self.static_keys {
+            match key.to_static_str() {
+                Some(k) => keys.push(k),
+                None => self.static_keys = None,
+            }
+        }
         let key = match key.to_borrowed_str() {
             Some(k) => Text::Borrowed(k),
             None => Text::copy(self.scratch, key.as_str()),
@@ -81,11 +89,34 @@ impl log::Log for Bridge {
                 };
                 let mut kv = Collect {
                     fields: SmallVec::new(),
+                    static_keys: Some(SmallVec::new()),
                     scratch,
                 };
                 let _ = record.key_values().visit(&mut kv);
-                let Collect { fields, scratch } = kv;
+                let Collect {
+                    fields,
+                    static_keys,
+                    scratch,
+                } = kv;
                 let scratch: &str = scratch;
+                // A statement whose message, location and keys are all static becomes a kolog
+                // statement of its own: it takes the producer's fast path and the drainer's
+                // direct path like `info!`.
+                let site = (|| {
+                    site::intern(
+                        record.args().as_str()?,
+                        record.file_static()?,
+                        record.line().unwrap_or(0),
+                        record.module_path_static()?,
+                        &static_keys?,
+                    )
+                })();
+                if let Some(callsite) = site {
+                    let values: SmallVec<[FieldValue<'_>; 8]> =
+                        fields.iter().map(|(_, v)| v.get(scratch)).collect();
+                    logger.__emit(level, callsite, &values);
+                    return;
+                }
                 let fields: SmallVec<[(&str, FieldValue<'_>); 8]> = fields
                     .iter()
                     .map(|(k, v)| (k.get(scratch), v.get(scratch)))
@@ -121,4 +152,148 @@ pub fn init(kolog: &Kolog) -> Result<(), Error> {
     })?;
     log::set_max_level(log::LevelFilter::Trace);
     Ok(())
+}
+
+/// `log` statements whose message, file, module and keys are all `&'static str`, each made
+/// into a [`Callsite`] once (leaked: there are as many as there are such statements in the
+/// program, capped at [`MAX_SITES`]).
+mod site {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+
+    use smallvec::SmallVec;
+
+    use crate::record::{Callsite, CallsiteKind};
+
+    /// Statements made into callsites, at most; later ones stay dynamic records.
+    pub(super) const MAX_SITES: usize = 4096;
+    /// Sites each thread remembers.
+    const RECENT_LEN: usize = 32;
+
+    /// A static string by address and length (statics with equal text may have distinct
+    /// callsites; that changes nothing in the output).
+    #[derive(Clone, Copy, PartialEq, Eq, Hash)]
+    struct Addr(usize, usize);
+
+    impl Addr {
+        fn of(s: &'static str) -> Addr {
+            Addr(s.as_ptr() as usize, s.len())
+        }
+    }
+
+    #[derive(Clone, PartialEq, Eq, Hash)]
+    struct Site {
+        message: Addr,
+        file: Addr,
+        line: u32,
+        module: Addr,
+        keys: SmallVec<[Addr; 8]>,
+    }
+
+    fn sites() -> &'static Mutex<HashMap<Site, &'static Callsite>> {
+        static SITES: OnceLock<Mutex<HashMap<Site, &'static Callsite>>> = OnceLock::new();
+        SITES.get_or_init(Default::default)
+    }
+
+    thread_local! {
+        static RECENT: RefCell<Vec<(Site, &'static Callsite)>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// The callsite of this statement; `None` when a key repeats (the dynamic path merges
+    /// repeated keys, a statement's callsite would keep both) or the cap is reached.
+    pub(super) fn intern(
+        message: &'static str,
+        file: &'static str,
+        line: u32,
+        module: &'static str,
+        keys: &[&'static str],
+    ) -> Option<&'static Callsite> {
+        if keys.len() > u16::MAX as usize / 2
+            || keys.iter().enumerate().any(|(i, k)| keys[..i].contains(k))
+        {
+            return None;
+        }
+        let site = Site {
+            message: Addr::of(message),
+            file: Addr::of(file),
+            line,
+            module: Addr::of(module),
+            keys: keys.iter().map(|k| Addr::of(k)).collect(),
+        };
+        let hit = RECENT
+            .try_with(|recent| {
+                let recent = recent.try_borrow().ok()?;
+                recent.iter().find(|(s, _)| *s == site).map(|(_, c)| *c)
+            })
+            .ok()
+            .flatten();
+        if hit.is_some() {
+            return hit;
+        }
+        let callsite = {
+            let mut sites = sites().lock().unwrap_or_else(|e| e.into_inner());
+            match sites.get(&site) {
+                Some(c) => *c,
+                None if sites.len() >= MAX_SITES => return None,
+                None => {
+                    let callsite: &'static Callsite = Box::leak(Box::new(Callsite {
+                        message,
+                        fields: Box::leak(keys.to_vec().into_boxed_slice()),
+                        file,
+                        line,
+                        module_path: module,
+                        kind: CallsiteKind::Event,
+                    }));
+                    sites.insert(site.clone(), callsite);
+                    callsite
+                }
+            }
+        };
+        let _ = RECENT.try_with(|recent| {
+            if let Ok(mut recent) = recent.try_borrow_mut() {
+                if recent.len() >= RECENT_LEN {
+                    recent.remove(0);
+                }
+                recent.push((site, callsite));
+            }
+        });
+        Some(callsite)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::site::intern;
+
+    // One address per string, as a statement's literals have.
+    static M: &str = "m";
+    static F: &str = "f.rs";
+    static APP: &str = "app";
+    static X: &str = "x";
+    static Y: &str = "y";
+
+    #[test]
+    fn static_statements_are_interned_once_each() {
+        let a = intern(M, F, 1, APP, &[X, Y]).unwrap();
+        let b = intern(M, F, 1, APP, &[X, Y]).unwrap();
+        assert!(std::ptr::eq(a, b));
+        assert_eq!(a.fields, &["x", "y"]);
+        assert_eq!(
+            (a.message, a.file, a.line, a.module_path),
+            ("m", "f.rs", 1, "app")
+        );
+        assert_eq!(a.kind, crate::record::CallsiteKind::Event);
+        // Another thread finds the same callsite (through the shared table).
+        let c = std::thread::spawn(|| intern(M, F, 1, APP, &[X, Y]).unwrap() as *const _ as usize)
+            .join()
+            .unwrap();
+        assert_eq!(c, a as *const _ as usize);
+        let other_line = intern(M, F, 2, APP, &[X, Y]).unwrap();
+        assert!(!std::ptr::eq(a, other_line));
+        let other_keys = intern(M, F, 1, APP, &[Y, X]).unwrap();
+        assert!(!std::ptr::eq(a, other_keys));
+        // Repeated keys are merged by the dynamic path; they are not interned.
+        assert!(intern(M, F, 3, APP, &[X, X]).is_none());
+    }
 }
