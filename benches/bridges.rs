@@ -4,30 +4,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use kolog::config::{HandlerKind, RendererKind};
-use kolog::Kolog;
 use tracing_subscriber::prelude::*;
-
-const BURST: u64 = 1_000;
-
-fn timed_bursts(k: &Kolog, iters: u64, mut call: impl FnMut(u64)) -> Duration {
-    let mut total = Duration::ZERO;
-    let mut done = 0;
-    while done < iters {
-        let n = BURST.min(iters - done);
-        let start = Instant::now();
-        for i in 0..n {
-            call(done + i);
-        }
-        total += start.elapsed();
-        done += n;
-        k.flush();
-    }
-    total
-}
 
 fn bench_bridges(c: &mut Criterion) {
     let mut group = c.benchmark_group("bridges");
@@ -35,7 +14,7 @@ fn bench_bridges(c: &mut Criterion) {
     kolog::bridge::log::init(&k).unwrap();
     group.bench_function("log_key_values", |b| {
         b.iter_custom(|iters| {
-            timed_bursts(&k, iters, |i| {
+            common::timed_bursts(&k, iters, |i| {
                 log::info!(
                     user_id = black_box(i), ip = black_box("192.168.1.1"),
                     latency_ms = black_box(0.25);
@@ -46,7 +25,7 @@ fn bench_bridges(c: &mut Criterion) {
     });
     group.bench_function("log_formatted_message", |b| {
         b.iter_custom(|iters| {
-            timed_bursts(&k, iters, |i| {
+            common::timed_bursts(&k, iters, |i| {
                 log::info!(
                     "request handled user_id={} ip={} latency_ms={}",
                     black_box(i),
@@ -60,7 +39,7 @@ fn bench_bridges(c: &mut Criterion) {
     tracing::subscriber::with_default(subscriber, || {
         group.bench_function("tracing_event", |b| {
             b.iter_custom(|iters| {
-                timed_bursts(&k, iters, |i| {
+                common::timed_bursts(&k, iters, |i| {
                     tracing::info!(
                         user_id = black_box(i),
                         ip = black_box("192.168.1.1"),

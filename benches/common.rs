@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kolog::config::{
     FileParams, HandlerConfig, HandlerKind, LoggerConfig, RendererConfig, RendererKind,
@@ -71,4 +71,25 @@ pub fn kolog(kind: HandlerKind, renderer: RendererKind) -> Kolog {
         },
     })
     .unwrap()
+}
+
+/// Calls per timed burst in the caller-cost benches.
+pub const BURST: u64 = 1_000;
+
+/// Times `iters` calls of `call` in bursts of [`BURST`], flushing `k` between bursts (not
+/// timed): the caller's cost, not the drainer's speed.
+pub fn timed_bursts(k: &Kolog, iters: u64, mut call: impl FnMut(u64)) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut done = 0;
+    while done < iters {
+        let n = BURST.min(iters - done);
+        let start = Instant::now();
+        for i in 0..n {
+            call(done + i);
+        }
+        total += start.elapsed();
+        done += n;
+        k.flush();
+    }
+    total
 }

@@ -4,29 +4,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use kolog::config::{HandlerKind, RendererKind};
-use kolog::{ainfo, info, Kolog, Logger};
-
-const BURST: u64 = 1_000;
-
-fn timed_bursts(k: &Kolog, iters: u64, mut call: impl FnMut(u64)) -> Duration {
-    let mut total = Duration::ZERO;
-    let mut done = 0;
-    while done < iters {
-        let n = BURST.min(iters - done);
-        let start = Instant::now();
-        for i in 0..n {
-            call(done + i);
-        }
-        total += start.elapsed();
-        done += n;
-        k.flush();
-    }
-    total
-}
+use kolog::{ainfo, info, Logger};
 
 fn sync_call(log: &Logger, i: u64) {
     info!(
@@ -48,7 +28,7 @@ fn bench_hot_path(c: &mut Criterion) {
         let log = k.logger("bench").unwrap();
         sync_call(&log, 0);
         group.bench_function(name, |b| {
-            b.iter_custom(|iters| timed_bursts(&k, iters, |i| sync_call(&log, i)))
+            b.iter_custom(|iters| common::timed_bursts(&k, iters, |i| sync_call(&log, i)))
         });
     }
     let k = common::kolog(HandlerKind::Null, RendererKind::FileJson);
@@ -61,7 +41,7 @@ fn bench_hot_path(c: &mut Criterion) {
     let mut cx = std::task::Context::from_waker(waker);
     group.bench_function("ainfo_null_json", |b| {
         b.iter_custom(|iters| {
-            timed_bursts(&k, iters, |i| {
+            common::timed_bursts(&k, iters, |i| {
                 let mut f = ainfo!(
                     log,
                     "request handled",

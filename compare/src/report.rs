@@ -244,26 +244,36 @@ fn print_table(args: &Args, rows: &[Row]) {
             }
         }
     }
-    let empties: Vec<Percentiles> = rows.iter().filter_map(Row::empty).collect();
-    if !empties.is_empty() {
-        let m = |f: fn(&Percentiles) -> f64| median(empties.iter().map(f).collect());
+    // Reference calls timed like the peers: medians over the latency children.
+    let reference = |pick: fn(&Row) -> Option<Percentiles>| {
+        let all: Vec<Percentiles> = rows.iter().filter_map(pick).collect();
+        (!all.is_empty()).then(|| Percentiles {
+            p50: median(all.iter().map(|p| p.p50).collect()),
+            p99: median(all.iter().map(|p| p.p99).collect()),
+            p999: median(all.iter().map(|p| p.p999).collect()),
+        })
+    };
+    let Some(empty) = reference(Row::empty) else {
+        return;
+    };
+    let print = |label: &str, p: Percentiles| {
         println!(
-            "| empty call (`black_box`, median over the latency children) | latency | {} | {} | {} | 0 | {dash} | {dash} | {dash} |",
-            ns(m(|p| p.p50)),
-            ns(m(|p| p.p99)),
-            ns(m(|p| p.p999))
+            "| {label} | latency | {} | {} | {} | {} | {dash} | {dash} | {dash} |",
+            ns(p.p50),
+            ns(p.p99),
+            ns(p.p999),
+            ns(p.p50 - empty.p50)
+        )
+    };
+    print(
+        "empty call (`black_box`, median over the latency children)",
+        empty,
+    );
+    if let Some(stamp) = reference(Row::stamp) {
+        print(
+            "timestamp-only call (`black_box(rdtsc)`, the floor for a logger that reads the TSC per record)",
+            stamp,
         );
-        let stamps: Vec<Percentiles> = rows.iter().filter_map(Row::stamp).collect();
-        if !stamps.is_empty() {
-            let s = |f: fn(&Percentiles) -> f64| median(stamps.iter().map(f).collect());
-            println!(
-                "| timestamp-only call (`black_box(rdtsc)`, the floor for a logger that reads the TSC per record) | latency | {} | {} | {} | {} | {dash} | {dash} | {dash} |",
-                ns(s(|p| p.p50)),
-                ns(s(|p| p.p99)),
-                ns(s(|p| p.p999)),
-                ns(s(|p| p.p50) - m(|p| p.p50))
-            );
-        }
     }
 }
 
