@@ -327,7 +327,8 @@ impl Handler {
     }
 
     /// Whether plain events can be rendered for this handler straight from their encoded
-    /// values ([`Handler::accept_encoded`]): no processors, or only static ones.
+    /// values ([`Handler::accept_encoded`]): a single-line JSON or a plain renderer (or a
+    /// destination that discards), and no processors or only static ones.
     #[inline]
     pub(crate) fn takes_encoded(&mut self) -> bool {
         self.encodable

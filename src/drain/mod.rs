@@ -132,8 +132,8 @@ pub(crate) struct Drainer {
     copy_buf: Vec<u8>,
     /// Each ring's next timestamp during a merge.
     keys: Vec<Option<u64>>,
-    /// Boxed because records hold the cores' addresses.
-    #[allow(clippy::vec_box)]
+    /// Cores whose last handle is gone, freed after the next pass (queued records may still
+    /// hold their addresses).
     retiring: Vec<Arc<LoggerCore>>,
     flushed: u64,
     /// kolog's own logger, for the periodic drop report.
@@ -598,8 +598,8 @@ impl Router<'_> {
 
     /// The direct path: a plain event whose handlers all take records unchanged (JSON or plain
     /// renderers with no or only static processors) is rendered straight from its encoded
-    /// values with the callsite's template — no event dictionary. Returns false when the general path must
-    /// take the record (nothing was delivered then).
+    /// values with the callsite's template — no event dictionary. Returns false when the
+    /// general path must take the record (nothing was delivered then).
     #[inline]
     fn dispatch_encoded(
         &mut self,

@@ -346,6 +346,7 @@ fn render_line_with(ev: &EventDict<'_>, out: &mut Vec<u8>, timestamp: impl FnOnc
 /// The constant JSON of one logging statement, escaped once: `,"event":"<message>"`, then
 /// `,"<key>":` for each field. The drainer keeps one per callsite and renders records of plain
 /// events straight from their encoded values with it (see [`JsonRenderer::render_encoded`]).
+/// For handlers with a plain renderer it also keeps each one's [`PlainLine`].
 pub(crate) struct JsonTemplate {
     bytes: Vec<u8>,
     /// End offset of each piece in `bytes`: the event, then one per field.
@@ -377,8 +378,8 @@ pub(crate) struct JsonTemplate {
 /// event path must run them.
 type Suffix = Option<Box<[u8]>>;
 
-/// What the direct path needs of a logger: its unique id, its name (also as a JSON string), and its
-/// bound context, both as pairs and pre-rendered (`,"k":v` each).
+/// What the direct path needs of a logger: its unique id, its name (also as a JSON string),
+/// and its bound context, both as pairs and pre-rendered (`,"k":v` each).
 pub(crate) struct LoggerJson<'a> {
     pub id: u64,
     pub name: &'a [u8],
