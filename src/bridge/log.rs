@@ -156,20 +156,22 @@ pub fn init(kolog: &Kolog) -> Result<(), Error> {
 
 /// `log` statements whose message, file, module and keys are all `&'static str`, each made
 /// into a [`Callsite`] once (leaked: there are as many as there are such statements in the
-/// program, capped at [`MAX_SITES`]).
+/// program, capped at 4,096; later ones stay dynamic records).
 mod site {
     use std::cell::RefCell;
     use std::collections::HashMap;
+    use std::hash::BuildHasherDefault;
     use std::sync::{Mutex, OnceLock};
 
     use smallvec::SmallVec;
 
+    use crate::drain::AddrHasher;
     use crate::record::{Callsite, CallsiteKind};
 
     /// Statements made into callsites, at most; later ones stay dynamic records.
-    pub(super) const MAX_SITES: usize = 4096;
-    /// Sites each thread remembers.
-    const RECENT_LEN: usize = 32;
+    const MAX_SITES: usize = 4096;
+
+    type Sites<V> = HashMap<Site, V, BuildHasherDefault<AddrHasher>>;
 
     /// A static string by address and length (statics with equal text may have distinct
     /// callsites; that changes nothing in the output).
@@ -182,7 +184,7 @@ mod site {
         }
     }
 
-    #[derive(Clone, PartialEq, Eq, Hash)]
+    #[derive(Clone, PartialEq, Eq)]
     struct Site {
         message: Addr,
         file: Addr,
@@ -191,13 +193,24 @@ mod site {
         keys: SmallVec<[Addr; 8]>,
     }
 
-    fn sites() -> &'static Mutex<HashMap<Site, &'static Callsite>> {
-        static SITES: OnceLock<Mutex<HashMap<Site, &'static Callsite>>> = OnceLock::new();
+    impl std::hash::Hash for Site {
+        /// The message, file and line tell statements apart; equality checks the rest.
+        fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+            state.write_usize(self.message.0 ^ self.file.0.rotate_left(17) ^ self.line as usize);
+        }
+    }
+
+    /// Every interned statement; a thread looks here (under the lock) only for a statement it
+    /// has not logged before.
+    fn sites() -> &'static Mutex<Sites<&'static Callsite>> {
+        static SITES: OnceLock<Mutex<Sites<&'static Callsite>>> = OnceLock::new();
         SITES.get_or_init(Default::default)
     }
 
     thread_local! {
-        static RECENT: RefCell<Vec<(Site, &'static Callsite)>> = const { RefCell::new(Vec::new()) };
+        /// The statements this thread has logged, with their callsites (`None`: over the
+        /// cap): after the first record of each, no lock.
+        static KNOWN: RefCell<Sites<Option<&'static Callsite>>> = RefCell::default();
     }
 
     /// The callsite of this statement; `None` when a key repeats (the dynamic path merges
@@ -221,21 +234,18 @@ mod site {
             module: Addr::of(module),
             keys: keys.iter().map(|k| Addr::of(k)).collect(),
         };
-        let hit = RECENT
-            .try_with(|recent| {
-                let recent = recent.try_borrow().ok()?;
-                recent.iter().find(|(s, _)| *s == site).map(|(_, c)| *c)
-            })
+        let known = KNOWN
+            .try_with(|known| known.try_borrow().ok()?.get(&site).copied())
             .ok()
             .flatten();
-        if hit.is_some() {
-            return hit;
+        if let Some(callsite) = known {
+            return callsite;
         }
         let callsite = {
             let mut sites = sites().lock().unwrap_or_else(|e| e.into_inner());
             match sites.get(&site) {
-                Some(c) => *c,
-                None if sites.len() >= MAX_SITES => return None,
+                Some(c) => Some(*c),
+                None if sites.len() >= MAX_SITES => None,
                 None => {
                     let callsite: &'static Callsite = Box::leak(Box::new(Callsite {
                         message,
@@ -246,19 +256,16 @@ mod site {
                         kind: CallsiteKind::Event,
                     }));
                     sites.insert(site.clone(), callsite);
-                    callsite
+                    Some(callsite)
                 }
             }
         };
-        let _ = RECENT.try_with(|recent| {
-            if let Ok(mut recent) = recent.try_borrow_mut() {
-                if recent.len() >= RECENT_LEN {
-                    recent.remove(0);
-                }
-                recent.push((site, callsite));
+        let _ = KNOWN.try_with(|known| {
+            if let Ok(mut known) = known.try_borrow_mut() {
+                known.insert(site, callsite);
             }
         });
-        Some(callsite)
+        callsite
     }
 }
 
@@ -295,5 +302,13 @@ mod tests {
         assert!(!std::ptr::eq(a, other_keys));
         // Repeated keys are merged by the dynamic path; they are not interned.
         assert!(intern(M, F, 3, APP, &[X, X]).is_none());
+        // Many statements from one thread: each keeps its own callsite.
+        let many: Vec<_> = (100..400)
+            .map(|line| intern(M, F, line, APP, &[X]).unwrap())
+            .collect();
+        for (line, c) in (100..400).zip(&many) {
+            assert!(std::ptr::eq(*c, intern(M, F, line, APP, &[X]).unwrap()));
+            assert_eq!(c.line, line);
+        }
     }
 }

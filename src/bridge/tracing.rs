@@ -36,18 +36,29 @@ pub fn layer(kolog: &Kolog) -> KologLayer {
     }
 }
 
-/// Fields collected from a span or an event.
+/// A span's fields, kept in its extensions for the events inside it.
 #[derive(Default)]
 struct Fields {
-    message: Option<String>,
-    fields: Vec<(&'static str, Owned)>,
+    fields: SmallVec<[(&'static str, Owned); 4]>,
+}
+
+/// Sets `name` to `v`: in place when present (a later value replaces an earlier one), else
+/// appended.
+fn set<A, V>(fields: &mut SmallVec<A>, name: &'static str, v: V)
+where
+    A: smallvec::Array<Item = (&'static str, V)>,
+{
+    match fields.iter_mut().find(|(k, _)| *k == name) {
+        Some(slot) => slot.1 = v,
+        None => fields.push((name, v)),
+    }
 }
 
 impl Fields {
     fn set(&mut self, name: &'static str, v: Owned) {
-        match self.fields.iter_mut().find(|(k, _)| *k == name) {
-            Some(slot) => slot.1 = v,
-            None => self.fields.push((name, v)),
+        // A span's `message` is not a field of its events.
+        if name != "message" {
+            set(&mut self.fields, name, v);
         }
     }
 }
@@ -66,18 +77,10 @@ impl Visit for Fields {
         self.set(field.name(), Owned::Bool(value));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "message" {
-            self.message = Some(value.to_owned());
-        } else {
-            self.set(field.name(), Owned::Str(value.to_owned()));
-        }
+        self.set(field.name(), Owned::Str(value.to_owned()));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if field.name() == "message" {
-            self.message = Some(format!("{value:?}"));
-        } else {
-            self.set(field.name(), Owned::Str(format!("{value:?}")));
-        }
+        self.set(field.name(), Owned::Str(format!("{value:?}")));
     }
 }
 
@@ -91,10 +94,7 @@ struct EventFields<'s> {
 
 impl EventFields<'_> {
     fn set(&mut self, name: &'static str, v: Collected<'static>) {
-        match self.fields.iter_mut().find(|(k, _)| *k == name) {
-            Some(slot) => slot.1 = v,
-            None => self.fields.push((name, v)),
-        }
+        set(&mut self.fields, name, v);
     }
 
     /// A span's stored value, for this record.

@@ -406,13 +406,17 @@ impl Drainer {
     }
 }
 
-/// Hashes a callsite's address (callsites are statics: the address is the identity).
+/// Hashes addresses, or small keys made of them (a callsite's address is its identity; the
+/// `log` bridge keys statements by the addresses of their static strings). Cheap, and good
+/// enough for keys the program's own statics make.
 #[derive(Default)]
-struct AddrHasher(u64);
+pub(crate) struct AddrHasher(u64);
 
 impl std::hash::Hasher for AddrHasher {
     fn finish(&self) -> u64 {
-        self.0
+        // The table indexes with low bits: bring the well-mixed high bits of the products
+        // down (addresses are 8-aligned).
+        self.0.rotate_left(32)
     }
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
@@ -420,11 +424,8 @@ impl std::hash::Hasher for AddrHasher {
         }
     }
     fn write_usize(&mut self, n: usize) {
-        // Fibonacci hashing, rotated so that the well-mixed high bits of the product land in
-        // the low bits too (the table indexes with low bits; addresses are 8-aligned).
-        self.0 = (n as u64)
-            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            .rotate_left(32);
+        // Fibonacci hashing.
+        self.0 = (self.0 ^ n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 

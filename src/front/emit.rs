@@ -67,13 +67,10 @@ impl Local {
     /// This thread's producer for `shared`, registering a ring on first use.
     #[inline]
     fn producer(&mut self, shared: &Arc<Shared>) -> &mut Producer {
-        if !self.first.as_ref().is_some_and(|e| e.is_for(shared)) {
-            return match self.others.iter().position(|e| e.is_for(shared)) {
-                Some(i) => &mut self.others[i].producer,
-                None => self.register(shared),
-            };
+        if self.find(shared).is_none() {
+            return self.register(shared);
         }
-        &mut self.first.as_mut().expect("checked above").producer
+        self.find(shared).expect("found above")
     }
 
     #[cold]

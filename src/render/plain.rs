@@ -121,9 +121,7 @@ fn parse(fmt: &str) -> Result<Vec<Segment>, Error> {
 /// Appends `s` with control characters escaped, so a record stays on one line.
 #[inline]
 fn push_escaped(out: &mut Vec<u8>, s: &str) {
-    // Control characters (category Cc) are U+0000–U+001F, U+007F and U+0080–U+009F; the last
-    // range is encoded as 0xC2 0x80–0x9F. Text without those bytes is copied as is.
-    if !s.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2) {
+    if !s.bytes().any(|b| CLASS[b as usize] & ESCAPE != 0) {
         out.extend_from_slice(s.as_bytes());
         return;
     }
@@ -156,8 +154,9 @@ fn char_count(b: &[u8]) -> usize {
     std::str::from_utf8(b).map_or(b.len(), |t| t.chars().count())
 }
 
-/// Byte classes for [`push_plain`]: `QUOTE` bytes make a tail value quoted, `ESCAPE` bytes may
-/// start a control character (see [`push_escaped`]).
+/// Byte classes for [`push_plain`] and [`push_escaped`]: `QUOTE` bytes make a tail value quoted;
+/// `ESCAPE` bytes may start a control character (category Cc: U+0000–U+001F, U+007F and
+/// U+0080–U+009F, the last encoded as 0xC2 0x80–0x9F). Text without them is copied as is.
 const QUOTE: u8 = 1;
 const ESCAPE: u8 = 2;
 static CLASS: [u8; 256] = {
