@@ -14,10 +14,12 @@ pub mod tracing;
 #[cfg(any(feature = "log", feature = "tracing"))]
 mod cache {
     use std::cell::RefCell;
-    use std::collections::{HashMap, VecDeque};
+    use std::collections::HashMap;
+    use std::hash::BuildHasherDefault;
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::RwLock;
 
+    use crate::drain::AddrHasher;
     use crate::{Kolog, Logger, LoggerFactory};
 
     /// Loggers by target, resolved once through the factory's hierarchy.
@@ -28,20 +30,33 @@ mod cache {
         by_target: RwLock<HashMap<String, Option<Logger>>>,
     }
 
-    /// How many (bridge, target) entries each thread keeps.
-    const RECENT_LEN: usize = 16;
+    /// Targets each thread keeps per bridge (targets can be made at run time; past this many,
+    /// a thread looks the others up in the shared map each time).
+    const KNOWN_LEN: usize = 1024;
 
-    /// A target a thread resolved through the bridge `bridge` (a [`Loggers`] id).
-    struct Recent {
-        bridge: u64,
-        target: Box<str>,
-        logger: Option<Logger>,
+    type Targets = HashMap<Box<str>, Option<Logger>, BuildHasherDefault<AddrHasher>>;
+
+    /// The targets a thread resolved: a hit takes no lock and no reference-count update on the
+    /// shared logger.
+    #[derive(Default)]
+    struct Known {
+        /// The last one used (bridge id, target): found without hashing.
+        last: Option<(u64, Box<str>, Option<Logger>)>,
+        /// All of them, per bridge id.
+        by_bridge: HashMap<u64, Targets>,
+    }
+
+    impl Known {
+        fn get(&self, bridge: u64, target: &str) -> Option<&Option<Logger>> {
+            match &self.last {
+                Some((b, t, logger)) if *b == bridge && **t == *target => Some(logger),
+                _ => self.by_bridge.get(&bridge)?.get(target),
+            }
+        }
     }
 
     thread_local! {
-        /// This thread's most recently resolved targets, newest first: a hit takes no lock,
-        /// no hash and no reference-count update on the shared logger.
-        static RECENT: RefCell<VecDeque<Recent>> = const { RefCell::new(VecDeque::new()) };
+        static KNOWN: RefCell<Known> = RefCell::default();
     }
 
     impl Loggers {
@@ -59,14 +74,12 @@ mod cache {
         /// skip the thread's cache while it is in use).
         pub(crate) fn with<R>(&self, target: &str, f: impl FnOnce(&Logger) -> R) -> Option<R> {
             let mut f = Some(f);
-            let hit = RECENT
-                .try_with(|recent| {
-                    let recent = recent.try_borrow().ok()?;
-                    let hit = recent
-                        .iter()
-                        .find(|r| r.bridge == self.id && *r.target == *target)?;
+            let hit = KNOWN
+                .try_with(|known| {
+                    let known = known.try_borrow().ok()?;
+                    let logger = known.get(self.id, target)?;
                     let f = f.take().expect("called once");
-                    Some(hit.logger.as_ref().map(f))
+                    Some(logger.as_ref().map(f))
                 })
                 .ok()
                 .flatten();
@@ -75,14 +88,13 @@ mod cache {
             }
             let logger = self.get(target);
             let result = logger.as_ref().map(f.take().expect("not called yet"));
-            let _ = RECENT.try_with(|recent| {
-                if let Ok(mut recent) = recent.try_borrow_mut() {
-                    recent.truncate(RECENT_LEN - 1);
-                    recent.push_front(Recent {
-                        bridge: self.id,
-                        target: target.into(),
-                        logger,
-                    });
+            let _ = KNOWN.try_with(|known| {
+                if let Ok(mut known) = known.try_borrow_mut() {
+                    let targets = known.by_bridge.entry(self.id).or_default();
+                    if targets.len() < KNOWN_LEN {
+                        targets.insert(target.into(), logger.clone());
+                    }
+                    known.last = Some((self.id, target.into(), logger));
                 }
             });
             result
