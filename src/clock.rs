@@ -14,9 +14,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crossbeam_utils::CachePadded;
+
 static FIXED: AtomicU64 = AtomicU64::new(0);
-/// Whether ticks are TSC cycles (set once, before any record is made).
+/// Whether ticks are TSC cycles (set once, before any record is made). The drainer's copy,
+/// next to the calibration it rewrites every second.
 static TSC: AtomicBool = AtomicBool::new(false);
+/// The same flag for [`now`], on the producers' hot path: on cache lines of its own that the
+/// drainer never reads. On this VM a line that the drainer also reads was cold at a
+/// producer's first record after an idle millisecond in 6–20% of bursts, against 0.2% for
+/// lines only the producer reads (PERF.md, "Session 4: the producer's read set").
+static RECORD_TSC: CachePadded<AtomicBool> = CachePadded::new(AtomicBool::new(false));
 /// Nanoseconds per TSC tick, as `f64` bits.
 static NS_PER_TICK: AtomicU64 = AtomicU64::new(0);
 
@@ -85,6 +93,7 @@ pub(crate) fn init() {
             }
             if recalibrate() {
                 TSC.store(true, Ordering::Release);
+                RECORD_TSC.store(true, Ordering::Release);
             }
         }
     });
@@ -104,10 +113,42 @@ pub(crate) fn recalibrate() -> bool {
     true
 }
 
-/// Ticks for a record's timestamp.
+/// Ticks for a record's timestamp (producers).
 #[inline(always)]
 pub(crate) fn now() -> u64 {
-    if TSC.load(Ordering::Relaxed) {
+    ticks(RECORD_TSC.load(Ordering::Relaxed))
+}
+
+/// The record clock as a value a producer keeps next to its ring, so that its hot path reads
+/// no global flag at all. Valid once [`init`] has run (before any ring exists).
+#[derive(Clone, Copy)]
+pub(crate) struct RecordClock {
+    tsc: bool,
+}
+
+impl RecordClock {
+    pub(crate) fn current() -> RecordClock {
+        RecordClock {
+            tsc: RECORD_TSC.load(Ordering::Acquire),
+        }
+    }
+
+    /// Ticks for a record's timestamp: the same as [`now`].
+    #[inline(always)]
+    pub(crate) fn now(self) -> u64 {
+        ticks(self.tsc)
+    }
+}
+
+/// Ticks now, for the drainer (its cut-off and drop reports): the same clock as [`now`],
+/// without reading the producers' flag.
+pub(crate) fn drainer_now() -> u64 {
+    ticks(TSC.load(Ordering::Relaxed))
+}
+
+#[inline(always)]
+fn ticks(tsc: bool) -> u64 {
+    if tsc {
         read_tsc()
     } else {
         base().instant.elapsed().as_nanos() as u64
@@ -156,5 +197,21 @@ mod tests {
         let t2 = now();
         let elapsed = to_unix_nanos(t2) - to_unix_nanos(t);
         assert!((19_000_000..200_000_000).contains(&elapsed), "{elapsed}");
+    }
+
+    /// A producer's copy of the clock reads the same counter as `now` and the drainer's
+    /// `drainer_now` (the TSC and `Instant` ticks differ by orders of magnitude, so mixing
+    /// them would break the order).
+    #[test]
+    fn record_clock_copies_tick_in_step_with_the_global_clock() {
+        init();
+        let copy = RecordClock::current();
+        for _ in 0..1000 {
+            let a = now();
+            let b = copy.now();
+            let c = drainer_now();
+            let d = now();
+            assert!(a <= b && b <= c && c <= d, "{a} {b} {c} {d}");
+        }
     }
 }

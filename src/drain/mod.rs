@@ -170,7 +170,7 @@ impl Drainer {
         let mut idle = 0u32;
         loop {
             let ticket = self.shared.flush.requested.load(Ordering::SeqCst);
-            let closing = self.shared.closed.load(Ordering::SeqCst);
+            let closing = self.shared.stop.load(Ordering::SeqCst);
             let n = self.step(Cutoff::Now);
             if ticket > self.flushed {
                 self.complete_flush(ticket);
@@ -209,7 +209,7 @@ impl Drainer {
         }
         self.shared.registry.adopt(&mut self.rings);
         let cutoff = match cutoff {
-            Cutoff::Now => clock::now(),
+            Cutoff::Now => clock::drainer_now(),
             Cutoff::Everything => u64::MAX,
         };
         let n = self.pass(cutoff);
@@ -317,7 +317,7 @@ impl Drainer {
             return;
         }
         let core = logger.inner.core();
-        let wall_now = clock::to_unix_nanos(clock::now());
+        let wall_now = clock::to_unix_nanos(clock::drainer_now());
         let since_unix = wall_now.saturating_sub((now - since).as_nanos() as u64);
         let mut ev = EventDict::new(wall_now, crate::Level::Warning, &core.name, &CALLSITE);
         ev.event = Cow::Owned(format!(

@@ -231,6 +231,7 @@ impl QueueManager {
                 .with_severity(crate::Severity::Warning)
             })?;
         self.shared.closed.store(true, Ordering::SeqCst);
+        self.shared.stop.store(true, Ordering::SeqCst);
         self.shared.wake_drainer();
         handle.join().map_err(|_| {
             Error::new(

@@ -3,11 +3,15 @@
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
+use crossbeam_utils::CachePadded;
+
 use crate::Level;
 
 /// A configured logger after compilation.
 pub(crate) struct Route {
-    level: AtomicU8,
+    /// Read by producers on every record: on cache lines of its own, away from `handlers`,
+    /// which the drainer reads (see `clock::RECORD_TSC` for why).
+    level: CachePadded<AtomicU8>,
     /// Indices of the route's handlers in the drainer's handler table.
     pub handlers: Vec<usize>,
 }
@@ -15,7 +19,7 @@ pub(crate) struct Route {
 impl Route {
     pub(crate) fn new(level: Level, handlers: Vec<usize>) -> Route {
         Route {
-            level: AtomicU8::new(level as u8),
+            level: CachePadded::new(AtomicU8::new(level as u8)),
             handlers,
         }
     }

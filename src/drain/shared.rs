@@ -39,10 +39,13 @@ pub(crate) struct Shared {
     /// Logger cores whose last handle was dropped; freed by the drainer once no ring can
     /// still reference them.
     pub retired: SegQueue<Arc<LoggerCore>>,
-    /// Written by flushing threads and the drainer: on its own cache lines, away from what
-    /// producers read on every record (`closed`).
+    /// Written by flushing threads and the drainer: on its own cache lines.
     pub flush: CachePadded<FlushState>,
-    pub closed: AtomicBool,
+    /// Set by shutdown; read by producers on every record, so on cache lines of its own that
+    /// the drainer never reads (it reads `stop`; see `clock::RECORD_TSC` for why).
+    pub closed: CachePadded<AtomicBool>,
+    /// Set right after `closed`: tells the drainer to finish.
+    pub stop: AtomicBool,
     pub drainer_done: AtomicBool,
     pub drainer: OnceLock<Thread>,
     /// Written by the drainer on every pass: on their own cache lines.
@@ -62,7 +65,8 @@ impl Shared {
             commands: SegQueue::new(),
             retired: SegQueue::new(),
             flush: CachePadded::default(),
-            closed: AtomicBool::new(false),
+            closed: CachePadded::new(AtomicBool::new(false)),
+            stop: AtomicBool::new(false),
             drainer_done: AtomicBool::new(false),
             drainer: OnceLock::new(),
             counters: CachePadded::default(),
