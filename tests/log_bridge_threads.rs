@@ -23,14 +23,7 @@ fn log_bridge_keeps_every_record_across_threads_targets_and_nesting() {
     let dir = common::temp_dir("log-bridge-threads");
     let path = dir.join("app.log");
     // Root, plus a logger with bound context whose keys collide with the records' (`a`).
-    let doc = format!(
-        r#"{{"loggers": [
-            {{"name": "root", "level": "INFO", "handlers": [{{"type": "file", "params": {{"filename": "{}", "mode": "w"}}, "renderer": {{"type": "file_json"}}}}]}},
-            {{"name": "ctx", "level": "INFO", "context": {{"a": "bound", "env": "prod"}}, "handlers": [{{"type": "file", "params": {{"filename": "{}", "mode": "w"}}, "renderer": {{"type": "file_json"}}}}]}}
-        ]}}"#,
-        path.display(),
-        dir.join("ctx.log").display()
-    );
+    let doc = common::root_and_ctx_json_files(&path, &dir.join("ctx.log"));
     let kolog = kolog::Kolog::from_json_str(&doc).unwrap();
     kolog::bridge::log::init(&kolog).unwrap();
     const THREADS: u64 = 4;

@@ -185,9 +185,11 @@ where
                 };
                 // The enclosing spans' fields (root first), then the event's own: a later
                 // value replaces an earlier one of the same name in place.
+                let mut span_fields = false;
                 if let Some(scope) = ctx.event_scope(event) {
                     for span in scope.from_root() {
                         if let Some(f) = span.extensions().get::<Fields>() {
+                            span_fields |= !f.fields.is_empty();
                             for (k, v) in &f.fields {
                                 let v = own.collect(v);
                                 own.set(k, v);
@@ -202,6 +204,20 @@ where
                     scratch,
                 } = own;
                 let scratch: &str = scratch;
+                let message = message.map_or("", |m| m.get(scratch));
+                // An event outside spans with fields whose message repeats is made into a
+                // kolog statement of its own: the producer's fast path and the drainer's
+                // direct path, like `info!`.
+                if !span_fields {
+                    let names: SmallVec<[&'static str; 8]> =
+                        fields.iter().map(|(k, _)| *k).collect();
+                    if let Some(callsite) = site::find(meta, message, &names) {
+                        let values: SmallVec<[FieldValue<'_>; 8]> =
+                            fields.iter().map(|(_, v)| v.get(scratch)).collect();
+                        logger.__emit(level, callsite, &values);
+                        return;
+                    }
+                }
                 let fields: SmallVec<[(&str, FieldValue<'_>); 8]> =
                     fields.iter().map(|(k, v)| (*k, v.get(scratch))).collect();
                 let source = Source {
@@ -209,9 +225,144 @@ where
                     line: meta.line().unwrap_or(0),
                     module_path: meta.module_path().unwrap_or(""),
                 };
-                let message = message.map_or("", |m| m.get(scratch));
                 logger.emit_dynamic(level, message, source, &fields);
             });
         });
+    }
+}
+
+/// Tracing events made into kolog callsites. A tracing callsite's location and field names are
+/// static, but its message arrives formatted (`&dyn Debug`), so whether it is a literal shows
+/// only by repetition: a thread's second event from a callsite with the same message interns
+/// it (message copied and leaked, at most 4,096 callsites in the process); a callsite seen with
+/// two messages (a formatted one) stays dynamic for that thread.
+mod site {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::hash::BuildHasherDefault;
+    use std::sync::{Mutex, OnceLock};
+
+    use smallvec::SmallVec;
+    use tracing_core::Metadata;
+
+    use crate::drain::AddrHasher;
+    use crate::record::{Callsite, CallsiteKind};
+
+    /// Callsites made, at most; later ones stay dynamic records.
+    const MAX_SITES: usize = 4096;
+    /// Tracing callsites a thread remembers; past them its events stay dynamic records.
+    const MAX_KNOWN: usize = 4096;
+
+    /// What a thread knows of a tracing callsite.
+    enum Known {
+        /// Seen once, with this message.
+        Seen(Box<str>),
+        /// Interned with its message and field names.
+        Site(&'static Callsite),
+        /// Seen with two messages.
+        Dynamic,
+    }
+
+    thread_local! {
+        static KNOWN: RefCell<HashMap<usize, Known, BuildHasherDefault<AddrHasher>>> =
+            RefCell::default();
+    }
+
+    /// The address and length of each name (field names are the callsite's statics).
+    type Names = SmallVec<[(usize, usize); 8]>;
+
+    fn addrs(names: &[&'static str]) -> Names {
+        names
+            .iter()
+            .map(|n| (n.as_ptr() as usize, n.len()))
+            .collect()
+    }
+
+    fn same_names(a: &[&'static str], b: &[&'static str]) -> bool {
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| x.as_ptr() == y.as_ptr() && x.len() == y.len())
+    }
+
+    /// Interned callsites by (metadata address, message, field names).
+    type Table = HashMap<(usize, Box<str>, Names), &'static Callsite>;
+
+    /// Every interned callsite; a thread looks here (under the lock) only when one of its
+    /// callsites repeats a message for the first time.
+    fn sites() -> &'static Mutex<Table> {
+        static SITES: OnceLock<Mutex<Table>> = OnceLock::new();
+        SITES.get_or_init(Default::default)
+    }
+
+    /// The kolog callsite for an event of `meta` with this message and these field names (in
+    /// record order, each once), if it has one.
+    pub(super) fn find(
+        meta: &'static Metadata<'static>,
+        message: &str,
+        names: &[&'static str],
+    ) -> Option<&'static Callsite> {
+        if names.len() > u16::MAX as usize / 2 {
+            return None;
+        }
+        let key = meta as *const Metadata<'static> as usize;
+        KNOWN
+            .try_with(|known| {
+                let mut known = known.try_borrow_mut().ok()?;
+                let len = known.len();
+                let Some(entry) = known.get_mut(&key) else {
+                    if len < MAX_KNOWN {
+                        known.insert(key, Known::Seen(message.into()));
+                    }
+                    return None;
+                };
+                match entry {
+                    Known::Site(c) if c.message == message => {
+                        // A field left empty this time: this record only is dynamic.
+                        same_names(c.fields, names).then_some(*c)
+                    }
+                    Known::Seen(seen) if **seen == *message => {
+                        let callsite = intern(meta, message, names)?;
+                        *entry = Known::Site(callsite);
+                        Some(callsite)
+                    }
+                    // A second message: formatted, not a literal.
+                    _ => {
+                        *entry = Known::Dynamic;
+                        None
+                    }
+                }
+            })
+            .ok()
+            .flatten()
+    }
+
+    fn intern(
+        meta: &'static Metadata<'static>,
+        message: &str,
+        names: &[&'static str],
+    ) -> Option<&'static Callsite> {
+        let key = (
+            meta as *const Metadata<'static> as usize,
+            Box::<str>::from(message),
+            addrs(names),
+        );
+        let mut sites = sites().lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = sites.get(&key) {
+            return Some(*c);
+        }
+        if sites.len() >= MAX_SITES {
+            return None;
+        }
+        let callsite: &'static Callsite = Box::leak(Box::new(Callsite {
+            message: Box::leak(Box::<str>::from(message)),
+            fields: Box::leak(names.to_vec().into_boxed_slice()),
+            file: meta.file().unwrap_or(""),
+            line: meta.line().unwrap_or(0),
+            module_path: meta.module_path().unwrap_or(""),
+            kind: CallsiteKind::Event,
+        }));
+        sites.insert(key, callsite);
+        Some(callsite)
     }
 }

@@ -51,6 +51,20 @@ pub fn root_json_file(path: &std::path::Path) -> String {
     )
 }
 
+/// [`root_json_file`] plus a `ctx` logger at INFO with bound context `a = "bound"` and
+/// `env = "prod"` (keys that collide with the bridge tests' records), writing to `ctx`.
+#[allow(dead_code)]
+pub fn root_and_ctx_json_files(root: &std::path::Path, ctx: &std::path::Path) -> String {
+    format!(
+        r#"{{"loggers": [
+            {{"name": "root", "level": "INFO", "handlers": [{{"type": "file", "params": {{"filename": "{}", "mode": "w"}}, "renderer": {{"type": "file_json"}}}}]}},
+            {{"name": "ctx", "level": "INFO", "context": {{"a": "bound", "env": "prod"}}, "handlers": [{{"type": "file", "params": {{"filename": "{}", "mode": "w"}}, "renderer": {{"type": "file_json"}}}}]}}
+        ]}}"#,
+        root.display(),
+        ctx.display()
+    )
+}
+
 /// The file's lines, each parsed as JSON.
 #[allow(dead_code)]
 pub fn json_lines(path: &std::path::Path) -> Vec<serde_json::Value> {
