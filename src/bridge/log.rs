@@ -93,12 +93,9 @@ impl log::Log for Bridge {
                     scratch,
                 };
                 let _ = record.key_values().visit(&mut kv);
-                let Collect {
-                    fields,
-                    static_keys,
-                    scratch,
-                } = kv;
-                let scratch: &str = scratch;
+                // Used in place: moving the collected vectors out costs a copy of each.
+                let fields = &kv.fields;
+                let scratch: &str = kv.scratch;
                 // A statement whose message, location and keys are all static becomes a kolog
                 // statement of its own: it takes the producer's fast path and the drainer's
                 // direct path like `info!`.
@@ -108,7 +105,7 @@ impl log::Log for Bridge {
                         record.file_static()?,
                         record.line().unwrap_or(0),
                         record.module_path_static()?,
-                        &static_keys?,
+                        kv.static_keys.as_deref()?,
                     )
                 })();
                 if let Some(callsite) = site {

@@ -198,13 +198,10 @@ where
                     }
                 }
                 event.record(&mut own);
-                let EventFields {
-                    message,
-                    fields,
-                    scratch,
-                } = own;
-                let scratch: &str = scratch;
-                let message = message.map_or("", |m| m.get(scratch));
+                // Used in place: moving the collected vector out costs a copy of it.
+                let fields = &own.fields;
+                let scratch: &str = own.scratch;
+                let message = own.message.map_or("", |m| m.get(scratch));
                 // An event outside spans with fields whose message repeats is made into a
                 // kolog statement of its own: the producer's fast path and the drainer's
                 // direct path, like `info!`.
