@@ -448,6 +448,9 @@ pub(crate) struct Consumer {
 /// How far ahead of the producer's head the consumer populates the ring's pages.
 const PREFAULT_AHEAD: usize = 256 * 1024;
 
+/// The least the consumer populates in one call.
+const PREFAULT_MIN_STEP: usize = 16 * 1024;
+
 /// How often (in bytes consumed) the consumer releases space while draining a long run.
 const RELEASE_EVERY: usize = 64 * 1024;
 
@@ -463,20 +466,25 @@ impl Consumer {
         self.head = self.ring.head.load(Ordering::Acquire);
     }
 
-    /// Populates the pages the producer will write next (up to [`PREFAULT_AHEAD`] bytes past
-    /// its head), so it does not take a page fault per 4 KiB on the
-    /// hot path. After the producer's first lap the whole ring is resident and this does
-    /// nothing. Best effort: without `MADV_POPULATE_WRITE` (Linux < 5.14, other systems)
-    /// pages fault in on first write as usual.
+    /// Populates the pages the producer will write next, so it does not take a page fault per
+    /// 4 KiB on the hot path. The look-ahead grows with what the producer has written, up to
+    /// [`PREFAULT_AHEAD`] bytes past its head: a thread that logs a few records and exits costs
+    /// the page it touched, not a populated look-ahead (100 threads a millisecond would
+    /// otherwise have the drainer zero megabytes for them). After the producer's first lap the
+    /// whole ring is resident and this does nothing. Best effort: without
+    /// `MADV_POPULATE_WRITE` (Linux < 5.14, other systems) pages fault in on first write as
+    /// usual.
     pub(crate) fn prefault(&mut self) {
         let cap = self.ring.cap;
         if self.populated >= cap {
             return;
         }
         let head = self.ring.head.load(Ordering::Relaxed);
-        let want = head.saturating_add(PREFAULT_AHEAD).min(cap);
-        // In steps of a quarter of the look-ahead: one system call per 64 KiB written.
-        if want < cap && want < self.populated + PREFAULT_AHEAD / 4 {
+        let ahead = head.min(PREFAULT_AHEAD);
+        let want = head.saturating_add(ahead).min(cap);
+        // In steps of a quarter of the look-ahead, and at least `PREFAULT_MIN_STEP`: one system
+        // call per 64 KiB written once the look-ahead is full.
+        if want < cap && want < self.populated + (ahead / 4).max(PREFAULT_MIN_STEP) {
             return;
         }
         #[cfg(target_os = "linux")]
@@ -667,27 +675,41 @@ mod tests {
     fn prefault_runs_ahead_of_the_producer_and_keeps_the_bytes() {
         let cap = 1 << 20;
         let (mut p, mut c) = Ring::with_capacity(cap);
+        // Nothing written, nothing populated.
         c.prefault();
-        assert_eq!(c.populated, PREFAULT_AHEAD);
-        // Less than a step further: no new system call.
-        for i in 0..100u32 {
+        assert_eq!(c.populated, 0);
+        // A thread that logs a few records keeps to the page it touched.
+        for i in 0..30u32 {
             p.push(100, |b| b.fill(i as u8)).unwrap();
         }
+        assert!(p.head < 4096);
         c.prefault();
-        assert_eq!(c.populated, PREFAULT_AHEAD);
-        // A step further: populated up to head + the look-ahead.
-        while p.head < PREFAULT_AHEAD / 4 {
+        assert_eq!(c.populated, 0);
+        // Past half the least step: populated to twice the head (the look-ahead is what the
+        // producer has written).
+        while p.head < PREFAULT_MIN_STEP / 2 {
+            p.push(100, |b| b.fill(7)).unwrap();
+        }
+        c.prefault();
+        assert_eq!(c.populated, 2 * p.head);
+        // Less than a step further: no new system call.
+        let before = c.populated;
+        p.push(100, |b| b.fill(7)).unwrap();
+        c.prefault();
+        assert_eq!(c.populated, before);
+        // Once the producer has written the full look-ahead: head + the look-ahead.
+        while p.head < PREFAULT_AHEAD {
             p.push(100, |b| b.fill(7)).unwrap();
         }
         c.prefault();
         assert_eq!(c.populated, p.head + PREFAULT_AHEAD);
         let mut n = 0u32;
         c.drain(|b| {
-            let want = if n < 100 { n as u8 } else { 7 };
+            let want = if n < 30 { n as u8 } else { 7 };
             assert!(b.iter().all(|&x| x == want));
             n += 1;
         });
-        assert!(n > 100);
+        assert!(n > 2000);
         // Near the end of the buffer the rest is populated at once; then nothing is left.
         while p.head < cap - PREFAULT_AHEAD {
             if p.push(1000, |b| b.fill(1)).is_err() {
