@@ -8,7 +8,6 @@ use std::fmt;
 
 /// What part of kolog an [`Error`] comes from; mirrors ko-log's exception classes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum ErrorKind {
     /// A configuration document or value is invalid (ko-log's `AlConfigurationError`).
     Configuration,

@@ -81,11 +81,23 @@ fn a_vanished_directory_is_counted_as_failures_then_writing_resumes() {
     std::fs::create_dir(&logs).unwrap();
     info!(log, "back");
     k.flush();
+    // The next successful write reports the failure where the records were missed.
     let got = lines(&path);
-    assert_eq!(got.len(), 1);
+    assert_eq!(got.len(), 2, "{got:?}");
     assert_eq!(got[0]["event"], "back");
+    assert_eq!(got[1]["level"], "WARNING");
+    assert_eq!(got[1]["logger"], "kolog");
+    assert_eq!(got[1]["failed"], 10);
+    assert_eq!(
+        got[1]["event"],
+        "handler `root`[0] recovered after 10 records failed to write"
+    );
     let s = k.stats();
     assert_eq!((s.written, s.failed), (2, 10));
+    // Reported once.
+    info!(log, "again");
+    k.flush();
+    assert_eq!(lines(&path).len(), 3);
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -140,8 +152,9 @@ fn child_hits_the_file_size_limit() {
     info!(log, "after the limit");
     k.flush();
     let after = lines(&path);
-    assert_eq!(after.len(), before.len() + 1);
-    assert_eq!(after.last().unwrap()["event"], "after the limit");
+    assert_eq!(after.len(), before.len() + 2);
+    assert_eq!(after[before.len()]["event"], "after the limit");
+    assert_eq!(after[before.len() + 1]["failed"], s.failed);
     assert_eq!(k.stats().failed, s.failed);
 }
 

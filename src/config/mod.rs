@@ -12,8 +12,10 @@ use std::time::Duration;
 
 use crate::{Error, Level};
 
-/// What a producer does when its ring is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What a producer does when its ring is full; spelled `block`, `drop`, `drop_oldest` in
+/// configuration (and by serde).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum BackpressurePolicy {
     /// Wait for space (sync callers park, async callers return `Pending`). Nothing is lost.
     #[default]
@@ -36,6 +38,27 @@ pub struct QueueConfig {
     pub drain_timeout: Duration,
 }
 
+/// Deserialized like the `"queue"` object of a document, with the same validation (unknown
+/// keys, a zero or huge `max_queue_size`, a negative `drain_timeout` are errors).
+impl<'de> serde::Deserialize<'de> for QueueConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<QueueConfig, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        parse::queue_from_value(&v).map_err(|e| serde::de::Error::custom(e.msg()))
+    }
+}
+
+/// Serialized as the `"queue"` object of a document: `drain_timeout` in seconds.
+impl serde::Serialize for QueueConfig {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("QueueConfig", 3)?;
+        st.serialize_field("max_queue_size", &self.max_queue_size)?;
+        st.serialize_field("backpressure_policy", &self.backpressure_policy)?;
+        st.serialize_field("drain_timeout", &self.drain_timeout.as_secs_f64())?;
+        st.end()
+    }
+}
+
 impl Default for QueueConfig {
     fn default() -> QueueConfig {
         QueueConfig {
@@ -55,6 +78,15 @@ pub struct LoggingSystemConfig {
     pub default_level: Level,
     /// Queue settings, used by one-call setup ([`crate::Kolog`]).
     pub queue: QueueConfig,
+}
+
+/// Deserialized like a whole document, with the same validation as
+/// [`LoggingSystemConfig::from_json_value`].
+impl<'de> serde::Deserialize<'de> for LoggingSystemConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<LoggingSystemConfig, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        parse::from_json_value(&v).map_err(|e| serde::de::Error::custom(e.msg()))
+    }
 }
 
 impl Default for LoggingSystemConfig {

@@ -368,11 +368,19 @@ fn renderer(v: &Value, path: &DocPath) -> V<RendererConfig> {
     let mut r = RendererConfig::new(kind);
     if let Some(p) = params(m, path, &["fmt", "datefmt", "indentation", "utc"])? {
         let pp = path.key("params");
+        // Checked here, so that a bad format is an error naming its place in the document
+        // (JSON renderers ignore both, but a malformed one is still a mistake).
         if let Some(v) = p.get("fmt") {
-            r.fmt = Some(string(v, &pp.key("fmt"))?.to_owned());
+            let fp = pp.key("fmt");
+            let fmt = string(v, &fp)?;
+            crate::render::check_fmt(fmt).or_else(|e| invalid(&fp, e.msg()))?;
+            r.fmt = Some(fmt.to_owned());
         }
         if let Some(v) = p.get("datefmt") {
-            r.datefmt = Some(string(v, &pp.key("datefmt"))?.to_owned());
+            let dp = pp.key("datefmt");
+            let datefmt = string(v, &dp)?;
+            crate::render::check_datefmt(datefmt).or_else(|e| invalid(&dp, e.msg()))?;
+            r.datefmt = Some(datefmt.to_owned());
         }
         match p.get("indentation") {
             None | Some(Value::Null) => {}
@@ -590,6 +598,11 @@ fn parsing_error(what: &str, detail: String) -> Error {
         "PARSING",
         format!("invalid {what}: {detail}"),
     )
+}
+
+/// A `"queue"` object on its own (serde's `Deserialize` for [`QueueConfig`]).
+pub(super) fn queue_from_value(v: &Value) -> Result<QueueConfig, Error> {
+    queue(v, &DocPath::default()).map_err(|inv| validation_error(inv, None))
 }
 
 pub(super) fn from_json_str(s: &str) -> Result<LoggingSystemConfig, Error> {

@@ -49,15 +49,21 @@ enum Destination {
 /// Write failures of one destination, reported once per burst.
 struct Failures {
     label: String,
+    /// Whether the last write, flush or close failed (a burst of failures is going on).
+    failing: bool,
     /// Records that failed to write since the last success.
-    failing: u64,
+    lost: u64,
+    /// Records that failed before the last recovery, not yet reported at the destination.
+    recovered: u64,
 }
 
 impl Failures {
     fn new(label: &str) -> Failures {
         Failures {
             label: label.to_owned(),
-            failing: 0,
+            failing: false,
+            lost: 0,
+            recovered: 0,
         }
     }
 
@@ -65,12 +71,14 @@ impl Failures {
     fn write(&mut self, writer: &mut dyn Writer, buf: &[u8], ends: &[usize]) -> u64 {
         match writer.write(buf, ends) {
             Ok(()) => {
-                if self.failing > 0 {
+                if self.failing {
                     eprintln!(
                         "kolog: handler {} recovered after {} failed records",
-                        self.label, self.failing
+                        self.label, self.lost
                     );
-                    self.failing = 0;
+                    self.recovered += self.lost;
+                    self.failing = false;
+                    self.lost = 0;
                 }
                 0
             }
@@ -96,13 +104,14 @@ impl Failures {
 
     #[cold]
     fn report(&mut self, e: &io::Error, records: u64) {
-        if self.failing == 0 {
+        if !self.failing {
             eprintln!(
                 "kolog: handler {} failed to write {records} records: {e} (further failures are counted in stats().failed until it recovers)",
                 self.label
             );
         }
-        self.failing += records.max(1);
+        self.failing = true;
+        self.lost += records;
     }
 }
 
@@ -113,8 +122,9 @@ enum Job {
 }
 
 enum Done {
-    /// A batch was written (or failed: the count); its buffers come back for reuse.
-    Wrote(Vec<u8>, Vec<usize>, u64),
+    /// A batch was written (or failed: the count); its buffers come back for reuse. The last
+    /// count: records that had failed before this write succeeded (the destination is back).
+    Wrote(Vec<u8>, Vec<usize>, u64, u64),
     Flushed,
     Closed,
 }
@@ -126,6 +136,8 @@ struct IoLane {
     spares: Vec<(Vec<u8>, Vec<usize>)>,
     /// Batches sent and not yet returned, with their record counts.
     in_flight: std::collections::VecDeque<u64>,
+    /// Records that had failed before the destination came back, not yet reported there.
+    recovered: u64,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -149,7 +161,7 @@ impl IoLane {
                             let failed = failures.write(writer.as_mut(), &buf, &ends);
                             buf.clear();
                             ends.clear();
-                            Done::Wrote(buf, ends, failed)
+                            Done::Wrote(buf, ends, failed, std::mem::take(&mut failures.recovered))
                         }
                         Job::Flush => {
                             failures.flush(writer.as_mut());
@@ -176,6 +188,7 @@ impl IoLane {
                     done,
                     spares: Vec::new(),
                     in_flight: Default::default(),
+                    recovered: 0,
                     thread: Some(thread),
                 })
             }
@@ -187,9 +200,10 @@ impl IoLane {
     fn take(&mut self, reply: Done, until: fn(&Done) -> bool) -> (u64, bool) {
         let hit = until(&reply);
         match reply {
-            Done::Wrote(buf, ends, failed) => {
+            Done::Wrote(buf, ends, failed, recovered) => {
                 self.in_flight.pop_front();
                 self.spares.push((buf, ends));
+                self.recovered += recovered;
                 (failed, hit)
             }
             _ => (0, hit),
@@ -456,6 +470,21 @@ impl Handler {
     }
 
     /// Writes what is buffered and releases the destination. Returns how many records failed.
+    /// How many records had failed before the destination came back, since the last call: the
+    /// drainer then writes a WARNING about them there (DESIGN §4: a failure is reported
+    /// through the next successful write).
+    pub(crate) fn take_recovered(&mut self) -> u64 {
+        match &mut self.destination {
+            Destination::Inline(_, failures) => std::mem::take(&mut failures.recovered),
+            Destination::Thread(lane) => std::mem::take(&mut lane.recovered),
+        }
+    }
+
+    /// The handler's name in reports (its type and destination).
+    pub(crate) fn label(&self) -> &str {
+        &self.label
+    }
+
     pub(crate) fn close(&mut self) -> u64 {
         let failed = self.write_batch();
         failed

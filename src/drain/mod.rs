@@ -174,6 +174,8 @@ impl Drainer {
             let n = self.step(Cutoff::Now);
             if ticket > self.flushed {
                 self.complete_flush(ticket);
+            } else {
+                self.report_recoveries();
             }
             self.shared.registry.reclaim(&mut self.rings);
             if self.last_report.elapsed() >= DROP_REPORT_INTERVAL {
@@ -328,6 +330,13 @@ impl Drainer {
         ev.insert("dropped_full", Value::U64(stats.dropped_full));
         ev.insert("dropped_oldest", Value::U64(stats.dropped_oldest));
         ev.insert("dropped_oversize", Value::U64(stats.dropped_oversize));
+        self.deliver_own(Some(&core.name), &core.route.handlers, &mut ev);
+    }
+
+    /// Delivers a record the drainer makes itself (a drop or recovery report) to `handlers`
+    /// (through a sink capturing `logger`, if given and one does) and writes them at once;
+    /// what fails to write is counted.
+    fn deliver_own(&mut self, logger: Option<&str>, handlers: &[usize], ev: &mut EventDict<'_>) {
         let mut counts = PassCounts::default();
         let mut router = Router {
             handlers: &mut self.handlers,
@@ -337,18 +346,66 @@ impl Drainer {
             sink_buf: &mut self.sink_buf,
             counts: &mut counts,
         };
-        router.route(&core.name, &core.route.handlers, &mut ev);
+        match logger {
+            Some(name) => router.route(name, handlers, ev),
+            None => router.deliver(handlers, ev),
+        }
         let mut failed = counts.unwritten;
-        for h in self.handlers.iter_mut() {
-            failed += h.write_batch();
+        for &h in handlers {
+            if let Some(h) = self.handlers.get_mut(h) {
+                failed += h.write_batch();
+            }
         }
         publish_unwritten(&self.shared, failed);
+    }
+
+    /// Writes a WARNING into each handler whose destination is back after failed writes
+    /// ("handler <label> recovered after N records failed to write", field `failed`), through
+    /// that handler alone: the failure is reported where the records were missed. Returns
+    /// whether any was written.
+    fn report_recoveries(&mut self) -> bool {
+        static CALLSITE: Callsite = Callsite {
+            message: "handler recovered",
+            fields: &[],
+            file: file!(),
+            line: line!(),
+            module_path: module_path!(),
+            kind: CallsiteKind::Event,
+        };
+        let mut any = false;
+        for hid in 0..self.handlers.len() {
+            let n = self.handlers[hid].take_recovered();
+            if n == 0 {
+                continue;
+            }
+            any = true;
+            let internal = self.internal.clone();
+            let name = internal
+                .as_ref()
+                .map_or(factory::INTERNAL_LOGGER, |l| &*l.inner.core().name);
+            let wall_now = clock::to_unix_nanos(clock::drainer_now());
+            let mut ev = EventDict::new(wall_now, crate::Level::Warning, name, &CALLSITE);
+            ev.event = Cow::Owned(format!(
+                "handler {} recovered after {n} records failed to write",
+                self.handlers[hid].label()
+            ));
+            ev.insert("failed", Value::U64(n));
+            self.deliver_own(None, &[hid], &mut ev);
+        }
+        any
     }
 
     fn complete_flush(&mut self, ticket: u64) {
         let mut failed = 0;
         for h in &mut self.handlers {
             failed += h.flush();
+        }
+        // A destination that came back during this flush gets its report before the flush
+        // completes.
+        if self.report_recoveries() {
+            for h in &mut self.handlers {
+                failed += h.flush();
+            }
         }
         publish_unwritten(&self.shared, failed);
         self.flushed = ticket;
@@ -391,6 +448,12 @@ impl Drainer {
             .dropped_timeout
             .fetch_add(left, Ordering::Relaxed);
         let mut failed = 0;
+        // Collects what the I/O threads wrote, so that a destination that came back gets its
+        // report before it is closed.
+        for h in &mut self.handlers {
+            failed += h.flush();
+        }
+        self.report_recoveries();
         for h in &mut self.handlers {
             failed += h.close();
         }

@@ -29,6 +29,24 @@ to_value_int!(I64 as i64: i8, i16, i32, i64, isize);
 to_value_int!(U64 as u64: u8, u16, u32, u64, usize);
 to_value_int!(F64 as f64: f32, f64);
 
+macro_rules! to_value_wide {
+    ($($t:ty => $variant:ident($narrow:ty)),*) => {$(
+        /// A JSON number when it fits in 64 bits, else its decimal digits (a string in JSON,
+        /// like every value that is not a 64-bit number, a float or a bool).
+        impl ToValue for $t {
+            #[inline]
+            fn to_value(&self) -> FieldValue<'_> {
+                match <$narrow>::try_from(*self) {
+                    Ok(v) => FieldValue::$variant(v),
+                    Err(_) => FieldValue::Display(self),
+                }
+            }
+        }
+    )*};
+}
+
+to_value_wide!(u128 => U64(u64), i128 => I64(i64));
+
 impl ToValue for bool {
     #[inline(always)]
     fn to_value(&self) -> FieldValue<'_> {

@@ -105,7 +105,9 @@ pub enum Value<'a> {
     Str(&'a str),
     /// A string made by a processor.
     String(String),
-    /// A JSON value from the configuration or bound context (objects render as nested JSON).
+    /// A JSON value from the configuration or bound context. The JSON renderer writes
+    /// numbers and bools as they are and arrays, objects and null as strings of their JSON
+    /// text (a line is one flat object); the plain renderer writes the JSON text.
     Json(Cow<'a, serde_json::Value>),
     /// An error logged with `error = &e`: its message and source chain. Renders as its message
     /// unless `dict_tracebacks` turns it into an [`Value::Exception`].

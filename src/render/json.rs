@@ -189,10 +189,16 @@ pub(crate) fn push_value(out: &mut Vec<u8>, v: &Value<'_>) {
         Value::Bool(x) => out.extend_from_slice(if *x { b"true" } else { b"false" }),
         Value::Str(s) => push_str(out, s),
         Value::String(s) => push_str(out, s),
-        Value::Json(j) => {
-            // Writing into a Vec cannot fail.
-            let _ = serde_json::to_writer(&mut *out, j.as_ref());
-        }
+        Value::Json(j) => match j.as_ref() {
+            serde_json::Value::String(s) => push_str(out, s),
+            n @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_)) => {
+                // Writing into a Vec cannot fail.
+                let _ = serde_json::to_writer(&mut *out, n);
+            }
+            // Arrays, objects and null as a string of their JSON text: the line stays one
+            // flat object, numbers and bools being the only non-string values (DESIGN §3).
+            other => push_str(out, &other.to_string()),
+        },
         Value::Error(e) => push_str(out, e.message),
         Value::Exception(e) => push_exception(out, e),
     }

@@ -8,6 +8,16 @@ mod plain;
 mod time;
 mod tz;
 
+/// Checks a plain renderer's `fmt` (config validation; the renderer parses it again when built).
+pub(crate) fn check_fmt(fmt: &str) -> Result<(), crate::Error> {
+    plain::check(fmt)
+}
+
+/// Checks a `datefmt` (config validation).
+pub(crate) fn check_datefmt(fmt: &str) -> Result<(), crate::Error> {
+    time::DateFormat::parse_in(fmt, None).map(drop)
+}
+
 pub(crate) use json::{
     context_json, push_str as push_json_str, JsonRenderer, JsonTemplate, LoggerJson,
 };

@@ -41,6 +41,11 @@ pub(crate) struct PlainRenderer {
     colors: bool,
 }
 
+/// Checks `fmt` without building a renderer (config validation).
+pub(super) fn check(fmt: &str) -> Result<(), Error> {
+    parse(fmt).map(drop)
+}
+
 fn parse(fmt: &str) -> Result<Vec<Segment>, Error> {
     let err = |msg: String| Error::configuration("Renderer", format!("fmt `{fmt}`: {msg}"));
     let mut segments = Vec::new();
@@ -184,7 +189,11 @@ fn push_plain(out: &mut Vec<u8>, v: &Value<'_>, quote: bool) {
             return out.extend_from_slice(crate::record::float_to_string(*x).as_bytes())
         }
         Value::Bool(x) => return out.extend_from_slice(if *x { b"true" } else { b"false" }),
-        Value::Json(j) if !j.is_string() => return push_value(out, v),
+        Value::Json(j) if !j.is_string() => {
+            // Its JSON text (writing into a Vec cannot fail).
+            let _ = serde_json::to_writer(&mut *out, j.as_ref());
+            return;
+        }
         Value::Exception(_) => return push_value(out, v),
         Value::Error(e) => e.message,
         other => other.as_str().unwrap_or_default(),

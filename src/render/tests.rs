@@ -164,7 +164,7 @@ fn json_values_errors_and_exceptions() {
     ev.insert("error", Value::Error(err.clone()));
     ev.insert("exception", Value::Exception(err));
     let line = render(RendererConfig::new(RendererKind::FileJson), &ev);
-    assert!(line.ends_with(",\"cfg\":{\"a\":[1,2,{\"b\":null}]},\"error\":\"write failed\",\"exception\":{\"type\":\"my::Error\",\"message\":\"write failed\",\"chain\":[\"disk full\",\"io\"]}}\n"), "{line}");
+    assert!(line.ends_with(",\"cfg\":\"{\\\"a\\\":[1,2,{\\\"b\\\":null}]}\",\"error\":\"write failed\",\"exception\":{\"type\":\"my::Error\",\"message\":\"write failed\",\"chain\":[\"disk full\",\"io\"]}}\n"), "{line}");
 }
 
 #[test]
