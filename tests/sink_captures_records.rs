@@ -243,3 +243,74 @@ fn one_thread_interleaving_queue_managers_keeps_them_apart() {
     );
     assert_eq!(first.stats().dropped_shutdown, 30);
 }
+
+/// ko-log's own test pattern: log, then assert on the sink at once, with no flush. Reading a
+/// sink waits for what was logged before the read (each round logs a record the drainer has
+/// not seen yet: without the wait most rounds would find it missing).
+#[test]
+fn a_sink_read_right_after_logging_sees_the_record() {
+    let k = kolog();
+    let log = k.logger("test").unwrap();
+    let sink = Sink::new();
+    k.queue_manager().add_sink("test", sink.clone());
+    for i in 0..200u64 {
+        info!(log, "Test message", i);
+        assert_eq!(sink.events().len() as u64, i + 1);
+        assert!(sink.events()[i as usize].contains("Test message"));
+        assert_eq!(sink.records()[i as usize].get("i").unwrap(), i);
+    }
+    info!(log, "last");
+    assert_eq!(sink.len(), 201);
+    info!(log, "cleared with the rest");
+    sink.clear();
+    assert!(sink.is_empty());
+    k.queue_manager().remove_sink("test");
+    // After shutdown reading returns at once.
+    k.shutdown().unwrap();
+    assert!(sink.events().is_empty());
+}
+
+/// A custom processor (on the drainer's thread) may read a sink: it sees what was captured so
+/// far and does not wait for the drainer, that is for itself.
+#[test]
+fn a_processor_reading_a_sink_on_the_drainer_does_not_wait_for_itself() {
+    use kolog::config::{HandlerConfig, LoggerConfig, ProcessorConfig, RendererConfig};
+    use kolog::process::Action;
+    static SEEN: std::sync::OnceLock<Sink> = std::sync::OnceLock::new();
+    let sink = SEEN.get_or_init(Sink::new).clone();
+    kolog::register_processor("test_counts_the_sink", |_| {
+        Ok(Box::new(|ev: &mut kolog::EventDict<'_>| {
+            let n = SEEN.get().map_or(0, |s| s.len()) as u64;
+            ev.insert("seen", kolog::record::Value::U64(n));
+            Action::Keep
+        }))
+    });
+    let k = Kolog::from_config(common::system(
+        vec![LoggerConfig {
+            name: "root".into(),
+            level: Some(Level::Info),
+            handlers: vec![HandlerConfig {
+                kind: HandlerKind::Null,
+                renderer: RendererConfig::new(RendererKind::StreamPlain),
+                processors: vec![ProcessorConfig::Custom {
+                    name: "test_counts_the_sink".into(),
+                    params: serde_json::json!({}),
+                }],
+            }],
+            context: Default::default(),
+        }],
+        QueueConfig::default(),
+    ))
+    .unwrap();
+    k.queue_manager().add_sink("root", sink.clone());
+    let log = k.logger("root").unwrap();
+    for i in 0..20u64 {
+        info!(log, "counted", i);
+    }
+    let seen: Vec<u64> = sink
+        .records()
+        .iter()
+        .map(|r| r.get("seen").unwrap().as_u64().unwrap())
+        .collect();
+    assert_eq!(seen, (0..20).collect::<Vec<_>>());
+}

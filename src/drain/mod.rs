@@ -167,6 +167,7 @@ impl Drainer {
 
     /// The drainer thread's body: runs until shutdown, then drains within the timeout.
     pub(crate) fn run(mut self) -> ShutdownReport {
+        ON_DRAINER.with(|d| d.set(true));
         let mut idle = 0u32;
         loop {
             let ticket = self.shared.flush.requested.load(Ordering::SeqCst);
@@ -467,6 +468,16 @@ impl Drainer {
         let stats = queue_manager::stats(&self.shared);
         ShutdownReport::from_stats(stats, started.elapsed(), timed_out)
     }
+}
+
+thread_local! {
+    /// Set on drainer threads: code they run (custom processors) must not wait for a flush.
+    static ON_DRAINER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether this is a drainer thread.
+pub(crate) fn on_drainer_thread() -> bool {
+    ON_DRAINER.try_with(|d| d.get()).unwrap_or(false)
 }
 
 /// Hashes addresses, or small keys made of them (a callsite's address is its identity; the

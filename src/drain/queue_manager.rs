@@ -190,6 +190,7 @@ impl QueueManager {
     /// instead of their handlers' destinations, rendered as the logger's first handler renders
     /// them. Takes effect for every record logged after the call returns.
     pub fn add_sink(&self, logger_name: &str, sink: Sink) {
+        sink.attach(&self.shared);
         self.reconfigure(Command::AddSink {
             logger: logger_name.to_owned(),
             sink,

@@ -1,6 +1,8 @@
 //! [`Sink`]: captures a logger's records in memory, for tests.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
+
+use crate::drain::shared::Shared;
 
 /// A captured record: the structured event as an owned JSON object (`level`, `logger`,
 /// `event` and every field), plus its timestamp.
@@ -25,13 +27,25 @@ struct Captured {
     records: Vec<SinkRecord>,
 }
 
+#[derive(Default)]
+struct Inner {
+    captured: Mutex<Captured>,
+    /// The queue managers it was attached to: reading waits for what they have queued.
+    attached: Mutex<Vec<Weak<Shared>>>,
+}
+
 /// Captures the records of a logger for tests. Attach it with
 /// [`QueueManager::add_sink`](crate::QueueManager::add_sink); while attached, the logger's
 /// records go to the sink instead of its handlers' destinations. Cheap to clone: clones share
 /// what was captured.
+///
+/// Reading it ([`events`](Sink::events), [`records`](Sink::records), [`len`](Sink::len)) or
+/// clearing it first waits until the records logged before the call have reached it, as
+/// [`QueueManager::flush`](crate::QueueManager::flush) does: a test can log and assert at
+/// once, as ko-log's own tests do.
 #[derive(Clone, Default)]
 pub struct Sink {
-    inner: Arc<Mutex<Captured>>,
+    inner: Arc<Inner>,
 }
 
 impl Sink {
@@ -43,16 +57,19 @@ impl Sink {
     /// Rendered lines, as the logger's first handler renders them (without the trailing
     /// newline).
     pub fn events(&self) -> Vec<String> {
+        self.settle();
         self.lock().events.clone()
     }
 
     /// Structured records.
     pub fn records(&self) -> Vec<SinkRecord> {
+        self.settle();
         self.lock().records.clone()
     }
 
     /// Forgets everything captured.
     pub fn clear(&self) {
+        self.settle();
         let mut c = self.lock();
         c.events.clear();
         c.records.clear();
@@ -60,6 +77,7 @@ impl Sink {
 
     /// Number of records captured.
     pub fn len(&self) -> usize {
+        self.settle();
         self.lock().records.len()
     }
 
@@ -76,7 +94,41 @@ impl Sink {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Captured> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner
+            .captured
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records that it is attached to the queue manager of `shared`.
+    pub(crate) fn attach(&self, shared: &Arc<Shared>) {
+        let mut attached = self
+            .inner
+            .attached
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        attached.retain(|w| w.strong_count() > 0 && !w.ptr_eq(&Arc::downgrade(shared)));
+        attached.push(Arc::downgrade(shared));
+    }
+
+    /// Waits until what the queue managers it is attached to have queued is delivered. Not on
+    /// the drainer's own thread (a custom processor reading a sink), which would wait for
+    /// itself.
+    fn settle(&self) {
+        if crate::drain::on_drainer_thread() {
+            return;
+        }
+        let attached: Vec<Arc<Shared>> = self
+            .inner
+            .attached
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for shared in attached {
+            shared.flush();
+        }
     }
 }
 
