@@ -58,5 +58,5 @@ pub mod __fuzz {
 pub mod __private {
     pub use crate::front::life::LifeGuard;
     pub use crate::front::logger::EnqueueFuture;
-    pub use crate::front::value::{FieldValue, ViaError, ViaValue, Wrap};
+    pub use crate::front::value::{FieldValue, ViaBoxedError, ViaError, ViaValue, Wrap};
 }

@@ -206,3 +206,39 @@ fn error_kinds_match_exhaustively() {
     let e = Kolog::from_json_str("{").unwrap_err();
     assert_eq!(name(e.kind()), "Configuration");
 }
+
+/// DESIGN §2: `error = &e` keeps the source chain for `dict_tracebacks`; the boxed errors
+/// programs pass around (`Box<dyn Error>`, which is not itself an `Error`) are errors too.
+#[test]
+fn boxed_errors_keep_their_source_chain() {
+    let dir = common::temp_dir("conformance-boxed");
+    let path = dir.join("err.log");
+    let k = file_json(&path, "{}", r#"[{"type": "dict_tracebacks"}]"#);
+    let log = k.logger("root").unwrap();
+    let plain: Box<dyn std::error::Error> =
+        Box::new(common::DbError(std::io::Error::other("disk gone")));
+    let sendable: Box<dyn std::error::Error + Send + Sync> =
+        Box::new(common::DbError(std::io::Error::other("disk gone")));
+    kolog::error!(log, "a", error = &plain);
+    kolog::error!(log, "b", error = &sendable);
+    kolog::error!(log, "c", error = sendable);
+    k.shutdown().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    for (line, ty) in lines.iter().zip([
+        "Box<dyn std::error::Error>",
+        "Box<dyn std::error::Error + Send + Sync>",
+        "Box<dyn std::error::Error + Send + Sync>",
+    ]) {
+        assert_eq!(
+            line["error"],
+            serde_json::json!({"type": ty, "message": "query failed", "chain": ["disk gone"]}),
+            "{text}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -64,21 +64,6 @@ fn the_seed_config_behaves_as_described_and_yaml_output_is_byte_identical() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-#[derive(Debug)]
-struct DbError(std::io::Error);
-
-impl std::fmt::Display for DbError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("query failed")
-    }
-}
-
-impl std::error::Error for DbError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
-    }
-}
-
 #[test]
 fn every_processor_end_to_end_through_a_file() {
     kolog::set_fixed_time(FIXED);
@@ -113,7 +98,7 @@ fn every_processor_end_to_end_through_a_file() {
     let k = Kolog::from_json_str(&doc).unwrap();
     let log = k.logger("svc").unwrap();
     debug!(log, "filtered by level");
-    let err = DbError(std::io::Error::other("connection reset"));
+    let err = common::DbError(std::io::Error::other("connection reset"));
     error!(
         log,
         "[bold red]Query[/] failed \\[retry]",
@@ -143,7 +128,7 @@ fn every_processor_end_to_end_through_a_file() {
     assert_eq!(r["request_id"], "req-42", "custom processor from config");
     assert_eq!(
         r["error"],
-        serde_json::json!({"type": "seed_config_end_to_end::DbError", "message": "query failed", "chain": ["connection reset"]}),
+        serde_json::json!({"type": "seed_config_end_to_end::common::DbError", "message": "query failed", "chain": ["connection reset"]}),
         "dict_tracebacks"
     );
     assert_eq!(r["timestamp"], "2024-01-01T12:00:00.123456Z");

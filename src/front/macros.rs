@@ -137,7 +137,7 @@ macro_rules! __kolog_value {
     };
     ($v:expr) => {{
         #[allow(unused_imports)]
-        use $crate::__private::{ViaError as _, ViaValue as _};
+        use $crate::__private::{ViaBoxedError as _, ViaError as _, ViaValue as _};
         (&&&$crate::__private::Wrap(&$v)).__kolog_value()
     }};
 }

@@ -125,3 +125,34 @@ impl<'a, E: std::error::Error> ViaError<'a> for &Wrap<'a, E> {
         FieldValue::Error(self.0, std::any::type_name::<E>().trim_start_matches('&'))
     }
 }
+
+/// Third choice: a boxed error (`Box<dyn Error>` does not implement `Error` itself), kept
+/// like any other error, whether captured as `error = &e` or `error = e`.
+#[doc(hidden)]
+pub trait ViaBoxedError<'a> {
+    fn __kolog_value(&self) -> FieldValue<'a>;
+}
+
+macro_rules! via_boxed_error {
+    ($($bound:ty),*) => {$(
+        impl<'a> ViaBoxedError<'a> for Wrap<'a, Box<$bound>> {
+            #[inline(always)]
+            fn __kolog_value(&self) -> FieldValue<'a> {
+                FieldValue::Error(&**self.0, concat!("Box<", stringify!($bound), ">"))
+            }
+        }
+
+        impl<'a> ViaBoxedError<'a> for Wrap<'a, &Box<$bound>> {
+            #[inline(always)]
+            fn __kolog_value(&self) -> FieldValue<'a> {
+                FieldValue::Error(&***self.0, concat!("Box<", stringify!($bound), ">"))
+            }
+        }
+    )*};
+}
+
+via_boxed_error!(
+    dyn std::error::Error,
+    dyn std::error::Error + Send,
+    dyn std::error::Error + Send + Sync
+);

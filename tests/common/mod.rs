@@ -159,3 +159,19 @@ default_level: INFO
 "#
     )
 }
+
+/// An error with a source: `query failed`, caused by the I/O error it holds.
+#[derive(Debug)]
+pub struct DbError(pub std::io::Error);
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("query failed")
+    }
+}
+
+impl std::error::Error for DbError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
