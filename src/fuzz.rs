@@ -17,6 +17,7 @@ static CALLSITE: Callsite = Callsite {
     line: 1,
     module_path: "kolog::fuzz",
     kind: CallsiteKind::Event,
+    function: None,
 };
 
 /// Turns bytes into a list of values: a tag byte, then a length or 8 bytes of payload.

@@ -242,3 +242,69 @@ fn boxed_errors_keep_their_source_chain() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+mod service {
+    use kolog::{info, info_life, Logger};
+
+    pub fn handle_request(log: &Logger) {
+        info!(log, "plain function");
+        let in_closure = || info!(log, "closure");
+        in_closure();
+        let _life = info_life!(log, "lifecycle");
+    }
+
+    pub struct Worker;
+
+    impl Worker {
+        pub fn run(&self, log: &Logger) {
+            info!(log, "method");
+        }
+    }
+
+    pub async fn serve(log: &Logger) {
+        info!(log, "async fn");
+        async { info!(log, "async block") }.await;
+    }
+}
+
+/// ko-log's `add_callsite_params` `funcName`: the function the statement is in (for a closure
+/// or an `async` block, the function it is in).
+#[test]
+fn func_name_is_the_enclosing_function() {
+    let k = Kolog::from_json_str(
+        r#"{"loggers": [{"name": "root", "handlers": [{"type": "null", "renderer": {"type": "file_json"},
+            "processors": [{"type": "add_callsite_params", "params": {"parameters": ["funcName", "module"]}}]}]}]}"#,
+    )
+    .unwrap();
+    let sink = kolog::Sink::new();
+    k.queue_manager().add_sink("root", sink.clone());
+    let log = k.logger("root").unwrap();
+    service::handle_request(&log);
+    service::Worker.run(&log);
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    let mut fut = std::pin::pin!(service::serve(&log));
+    assert!(std::future::Future::poll(fut.as_mut(), &mut cx).is_ready());
+    let got: Vec<(String, String, String)> = sink
+        .records()
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r.get(k).unwrap().as_str().unwrap().to_owned();
+            (s("event"), s("funcName"), s("module"))
+        })
+        .collect();
+    let want = [
+        ("plain function", "handle_request"),
+        ("closure", "handle_request"),
+        ("Begin: lifecycle", "handle_request"),
+        ("End (0.00): lifecycle", "handle_request"),
+        ("method", "run"),
+        ("async fn", "serve"),
+        ("async block", "serve"),
+    ];
+    assert_eq!(got.len(), want.len(), "{got:?}");
+    for ((event, func, module), (want_event, want_func)) in got.iter().zip(want) {
+        assert_eq!((event.as_str(), func.as_str()), (want_event, want_func));
+        assert_eq!(module, "design_conformance::service");
+    }
+}

@@ -55,7 +55,7 @@ fn the_seed_config_behaves_as_described_and_yaml_output_is_byte_identical() {
     assert_eq!(r["latency_ms"], 12.5);
     assert_eq!(r["filename"], "seed_config_end_to_end.rs");
     assert!(r["lineno"].as_u64().unwrap() > 0);
-    assert_eq!(r["funcName"], "seed_config_end_to_end");
+    assert_eq!(r["funcName"], "log_workload");
     assert!(
         r.get("module").is_none() && r.get("pathname").is_none(),
         "only the listed parameters"

@@ -251,6 +251,7 @@ mod site {
                         line,
                         module_path: module,
                         kind: CallsiteKind::Event,
+                        function: None,
                     }));
                     sites.insert(site.clone(), callsite);
                     Some(callsite)

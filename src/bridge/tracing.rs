@@ -358,6 +358,7 @@ mod site {
             line: meta.line().unwrap_or(0),
             module_path: meta.module_path().unwrap_or(""),
             kind: CallsiteKind::Event,
+            function: None,
         }));
         sites.insert(key, callsite);
         Some(callsite)

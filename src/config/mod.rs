@@ -267,8 +267,8 @@ pub enum CallsiteParam {
     Filename,
     /// `lineno`: line number.
     Lineno,
-    /// `funcName`: the enclosing module's last segment (Rust has no function name at macro
-    /// expansion time).
+    /// `funcName`: the function the statement is in (for a closure or `async` block, the
+    /// function it is in); the module's last segment for records of the bridges.
     FuncName,
     /// `module`: the module path.
     Module,

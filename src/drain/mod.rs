@@ -299,6 +299,7 @@ impl Drainer {
             line: line!(),
             module_path: module_path!(),
             kind: CallsiteKind::Event,
+            function: None,
         };
         let now = Instant::now();
         let since = self.last_report;
@@ -372,6 +373,7 @@ impl Drainer {
             line: line!(),
             module_path: module_path!(),
             kind: CallsiteKind::Event,
+            function: None,
         };
         let mut any = false;
         for hid in 0..self.handlers.len() {

@@ -188,6 +188,7 @@ impl Logger {
             line: line!(),
             module_path: module_path!(),
             kind: crate::record::CallsiteKind::NamedBegin,
+            function: None,
         };
         static END: Callsite = Callsite {
             message: "",
@@ -196,6 +197,7 @@ impl Logger {
             line: line!(),
             module_path: module_path!(),
             kind: crate::record::CallsiteKind::NamedEnd,
+            function: None,
         };
         let enabled = self.enabled(Level::Info);
         if enabled {
@@ -233,6 +235,7 @@ impl Logger {
             line: 0,
             module_path: "",
             kind: crate::record::CallsiteKind::Dynamic,
+            function: None,
         };
         if !self.enabled(level) {
             return;

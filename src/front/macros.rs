@@ -110,6 +110,20 @@ macro_rules! critical {
 }
 
 /// The static callsite of a logging statement.
+/// A function naming the function it is expanded in, for [`Callsite::function`]
+/// (`crate::record::Callsite`): the type name of an item declared there holds its path.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __kolog_function {
+    () => {{
+        fn __kolog_fn() -> &'static str {
+            fn here() {}
+            ::core::any::type_name_of_val(&here)
+        }
+        ::core::option::Option::Some(__kolog_fn as fn() -> &'static str)
+    }};
+}
+
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __kolog_callsite {
@@ -121,6 +135,7 @@ macro_rules! __kolog_callsite {
             line: line!(),
             module_path: module_path!(),
             kind: $crate::record::CallsiteKind::Event,
+            function: $crate::__kolog_function!(),
         }
     };
 }
@@ -241,6 +256,7 @@ macro_rules! info_life {
             line: line!(),
             module_path: module_path!(),
             kind: $crate::record::CallsiteKind::Event,
+            function: $crate::__kolog_function!(),
         };
         static __KOLOG_END: $crate::record::Callsite = $crate::record::Callsite {
             message: $msg,
@@ -249,6 +265,7 @@ macro_rules! info_life {
             line: line!(),
             module_path: module_path!(),
             kind: $crate::record::CallsiteKind::LifeEnd,
+            function: $crate::__kolog_function!(),
         };
         $crate::__private::LifeGuard::start(
             $crate::bind!($logger $(, $($fields)*)?),

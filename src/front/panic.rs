@@ -14,6 +14,7 @@ static CALLSITE: Callsite = Callsite {
     line: line!(),
     module_path: module_path!(),
     kind: CallsiteKind::Event,
+    function: None,
 };
 
 /// Logs every panic at CRITICAL through the logger `panic` (resolved through the hierarchy,

@@ -8,8 +8,8 @@
 //!
 //! Built-ins (ko-log's semantics):
 //! - `add_callsite_params`: adds `filename`, `lineno`, `funcName`, `module`, `pathname` from the
-//!   static callsite (`funcName` is the last segment of the module path: Rust macros cannot see
-//!   the enclosing function's name).
+//!   static callsite (`funcName` is the enclosing function, found from the type name of an
+//!   item the macro declares there; for bridged records, the module path's last segment).
 //! - `add_context_defaults`: adds each default whose key the event lacks.
 //! - `dict_tracebacks`: an error field (`error = &e`) becomes a structured object `{"type",
 //!   "message", "chain"}`; a field named `exc_info` is renamed `exception`, as structlog does.
@@ -111,7 +111,11 @@ fn add_callsite(params: &[CallsiteParam], event: &mut EventDict<'_>) {
         let v = match p {
             CallsiteParam::Filename => Value::Str(file_name(src.file)),
             CallsiteParam::Lineno => Value::U64(u64::from(src.line)),
-            CallsiteParam::FuncName => Value::Str(last_segment(src.module_path)),
+            CallsiteParam::FuncName => Value::Str(match event.callsite.function {
+                Some(_) => event.callsite.function_name(),
+                // Bridged records carry their own module path.
+                None => last_segment(src.module_path),
+            }),
             CallsiteParam::Module => Value::Str(src.module_path),
             CallsiteParam::Pathname => Value::Str(src.file),
         };

@@ -8,6 +8,7 @@ static CS: Callsite = Callsite {
     line: 77,
     module_path: "app::handlers",
     kind: CallsiteKind::Event,
+    function: None,
 };
 
 fn ev<'a>(level: Level) -> EventDict<'a> {

@@ -30,6 +30,9 @@ pub struct Callsite {
     pub module_path: &'static str,
     /// What kind of statement made it.
     pub kind: CallsiteKind,
+    /// Names the function the statement is in (the macros make it: the path of an item they
+    /// declare there); `None` where there is none to name (the bridges, kolog's own records).
+    pub function: Option<fn() -> &'static str>,
 }
 
 /// What kind of statement a [`Callsite`] belongs to.
@@ -56,10 +59,34 @@ impl Callsite {
         file_name(self.file)
     }
 
-    /// The last segment of the module path, used as ko-log's `funcName`.
+    /// The last segment of the module path.
     pub fn module(&self) -> &'static str {
         last_segment(self.module_path)
     }
+
+    /// ko-log's `funcName`: the name of the function the statement is in (the function a
+    /// closure or `async` block is in), or the module's last segment where it is unknown.
+    pub fn function_name(&self) -> &'static str {
+        match self.function {
+            Some(f) => function_of(f()),
+            None => self.module(),
+        }
+    }
+}
+
+/// The function's name from the path of the item a macro declares in it
+/// (`app::handle::__KOLOG_CALLSITE::__kolog_fn::here`, with `::{{closure}}` for closures and
+/// `async` blocks): the last segment before the static that holds the callsite.
+fn function_of(item_path: &'static str) -> &'static str {
+    let mut rest = item_path;
+    // The helper function and its item, then the static.
+    for _ in 0..3 {
+        rest = rest.rsplit_once("::").map_or(rest, |(head, _)| head);
+    }
+    while let Some(head) = rest.strip_suffix("::{{closure}}") {
+        rest = head;
+    }
+    last_segment(rest)
 }
 
 /// The file name of a path, without directories.
@@ -351,6 +378,7 @@ mod tests {
         line: 7,
         module_path: "app::main",
         kind: CallsiteKind::Event,
+        function: None,
     };
 
     #[test]

@@ -14,6 +14,7 @@ static CS: Callsite = Callsite {
     line: 42,
     module_path: "app::main",
     kind: CallsiteKind::Event,
+    function: None,
 };
 
 /// 2024-01-01T12:00:00.123456Z
@@ -437,6 +438,7 @@ fn encoded_json_renders_byte_for_byte_as_the_event_path() {
             line: 1,
             module_path: "app",
             kind: CallsiteKind::Event,
+            function: None,
         }));
         let strings: Vec<String> = (0..n).map(|_| rng.string()).collect();
         let values: Vec<FieldValue<'_>> = (0..n)
@@ -584,6 +586,7 @@ fn encoded_json_leaves_errors_to_the_event_path() {
         line: 1,
         module_path: "app",
         kind: CallsiteKind::Event,
+        function: None,
     };
     let e = std::io::Error::other("disk full");
     let bytes = encode_record(Level::Error, &[FieldValue::Error(&e, "std::io::Error")]);
@@ -657,6 +660,7 @@ fn encoded_json_applies_static_processors_byte_for_byte_as_the_event_path() {
             line: 40 + case as u32,
             module_path: "app::main",
             kind: CallsiteKind::Event,
+            function: None,
         }));
         let values: Vec<FieldValue<'_>> = (0..n).map(|i| FieldValue::U64(i as u64)).collect();
         let level = Level::ALL[case % 6];
