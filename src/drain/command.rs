@@ -15,4 +15,7 @@ pub(crate) enum Command {
     RemoveSink { logger: String },
     /// The logger (`kolog`, resolved through the hierarchy) that reports drops.
     SetInternalLogger(crate::Logger),
+    /// Makes the drainer panic (tests of what a crashed drainer leaves behind).
+    #[cfg(test)]
+    Panic,
 }

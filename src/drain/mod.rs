@@ -232,6 +232,8 @@ impl Drainer {
             }
             Command::RemoveSink { logger } => self.sinks.retain(|(name, _)| *name != logger),
             Command::SetInternalLogger(logger) => self.internal = Some(logger),
+            #[cfg(test)]
+            Command::Panic => panic!("injected drainer panic"),
         }
     }
 
@@ -807,6 +809,47 @@ impl Router<'_> {
 #[cfg(test)]
 mod tests {
     use super::sink_matches;
+
+    /// A drainer that panics (a bug) leaves nobody waiting: blocked producers, `flush()` and
+    /// async producers return, what is logged afterwards is counted as dropped, and
+    /// `shutdown()` reports the panic.
+    #[test]
+    fn a_crashed_drainer_leaves_nobody_waiting() {
+        let k = crate::Kolog::from_json_str(
+            r#"{"queue": {"max_queue_size": 8, "backpressure_policy": "block"},
+                "loggers": [{"name": "root", "handlers": [{"type": "null", "renderer": {"type": "file_json"}}]}]}"#,
+        )
+        .unwrap();
+        let log = k.logger("root").unwrap();
+        crate::info!(log, "before");
+        k.flush();
+        assert_eq!(k.stats().written, 1);
+        let shared = k.queue_manager().shared.clone();
+        shared.commands.push(super::Command::Panic);
+        shared.wake_drainer();
+        // Returns although the drainer is gone.
+        k.flush();
+        assert!(shared
+            .drainer_done
+            .load(std::sync::atomic::Ordering::SeqCst));
+        // A 1 KiB ring: these would block forever on a dead drainer.
+        let logger = log.clone();
+        std::thread::spawn(move || {
+            for i in 0..10_000u64 {
+                crate::info!(logger, "after", i);
+            }
+        })
+        .join()
+        .unwrap();
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        let mut fut = std::pin::pin!(crate::ainfo!(log, "async after"));
+        assert!(std::future::Future::poll(fut.as_mut(), &mut cx).is_ready());
+        let s = k.stats();
+        assert_eq!((s.written, s.dropped_shutdown), (1, 10_001));
+        let e = k.shutdown().unwrap_err();
+        assert_eq!(e.code(), "QUEUE::QueueManager::WORKER::CRITICAL");
+    }
 
     #[test]
     fn sink_matching_is_hierarchical() {

@@ -145,9 +145,18 @@ impl QueueManager {
         crate::clock::init();
         let shared = Shared::new(config);
         let drainer = Drainer::new(shared.clone());
+        let crashed = shared.clone();
         let handle = std::thread::Builder::new()
             .name("kolog-drainer".into())
-            .spawn(move || drainer.run())
+            .spawn(move || {
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drainer.run())) {
+                    Ok(report) => report,
+                    Err(panic) => {
+                        crashed.drainer_crashed();
+                        std::panic::resume_unwind(panic)
+                    }
+                }
+            })
             .map_err(|e| {
                 Error::new(
                     ErrorKind::QueueManager,

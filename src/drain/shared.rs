@@ -86,6 +86,22 @@ impl Shared {
         self.closed.load(Ordering::Acquire)
     }
 
+    /// After the drainer thread panicked (a bug: processors and writers are contained): nothing
+    /// may wait for it any more. Producers stop blocking and count what they log as dropped,
+    /// `flush()` returns, waiting async producers are woken; `shutdown()` reports the panic.
+    #[cold]
+    pub(crate) fn drainer_crashed(&self) {
+        eprintln!(
+            "kolog: the drainer thread panicked; records logged from now on are counted as dropped, and shutdown() returns an error"
+        );
+        self.closed.store(true, Ordering::SeqCst);
+        self.drainer_done.store(true, Ordering::SeqCst);
+        let _done = self.flush.done.lock().unwrap_or_else(|e| e.into_inner());
+        self.flush.cond.notify_all();
+        drop(_done);
+        self.registry.wake_all_waiters();
+    }
+
     /// Hands a logger core to the drainer to free once no queued record can reference it.
     pub(crate) fn retire(&self, core: Arc<LoggerCore>) {
         if self.drainer_done.load(Ordering::Acquire) {

@@ -110,6 +110,14 @@ impl Registry {
             .retain(|r| freed.binary_search(&Arc::as_ptr(r)).is_err());
     }
 
+    /// Wakes the producers waiting for space in any live ring (the drainer is gone).
+    pub(crate) fn wake_all_waiters(&self) {
+        let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        for r in &live.rings {
+            r.wake_waiter();
+        }
+    }
+
     /// Totals over freed and live rings, and the number of live rings.
     pub(crate) fn totals(&self) -> (RingTotals, usize) {
         let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
