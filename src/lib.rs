@@ -59,4 +59,47 @@ pub mod __private {
     pub use crate::front::life::LifeGuard;
     pub use crate::front::logger::EnqueueFuture;
     pub use crate::front::value::{FieldValue, ViaBoxedError, ViaError, ViaValue, Wrap};
+
+    /// Whether no name appears twice (checked at compile time by the macros).
+    pub const fn distinct(names: &[&str]) -> bool {
+        let mut i = 0;
+        while i < names.len() {
+            let mut j = i + 1;
+            while j < names.len() {
+                if same(names[i].as_bytes(), names[j].as_bytes()) {
+                    return false;
+                }
+                j += 1;
+            }
+            i += 1;
+        }
+        true
+    }
+
+    const fn same(a: &[u8], b: &[u8]) -> bool {
+        if a.len() != b.len() {
+            return false;
+        }
+        let mut k = 0;
+        while k < a.len() {
+            if a[k] != b[k] {
+                return false;
+            }
+            k += 1;
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn distinct_field_names() {
+        use super::__private::distinct;
+        assert!(distinct(&[]));
+        assert!(distinct(&["a", "ab", "b", "ba"]));
+        assert!(!distinct(&["a", "b", "a"]));
+        assert!(!distinct(&["user_id", "ip", "user_id"]));
+        assert!(distinct(&["user_id", "user_ie"]));
+    }
 }

@@ -86,6 +86,14 @@ macro_rules! debug {
 /// let addr = std::net::Ipv4Addr::LOCALHOST;
 /// kolog::info!(log, "Processing request", user_id = 123, ip = %addr, ok = true);
 /// ```
+///
+/// A field name may appear once per statement; a repeated one is a compile-time error:
+///
+/// ```compile_fail,E0080
+/// let kolog = kolog::Kolog::default();
+/// let log = kolog.logger("root").unwrap();
+/// kolog::info!(log, "twice", user_id = 1, user_id = 2);
+/// ```
 #[macro_export]
 macro_rules! info {
     ($logger:expr, $($rest:tt)+) => { $crate::log!($logger, $crate::Level::Info, $($rest)+) };
@@ -130,7 +138,14 @@ macro_rules! __kolog_callsite {
     ($msg:expr, [$($n:expr),*]) => {
         $crate::record::Callsite {
             message: $msg,
-            fields: &[$($n),*],
+            fields: {
+                const __KOLOG_FIELDS: &[&str] = &[$($n),*];
+                const _: () = ::core::assert!(
+                    $crate::__private::distinct(__KOLOG_FIELDS),
+                    "kolog: a field name appears twice in one logging statement"
+                );
+                __KOLOG_FIELDS
+            },
             file: file!(),
             line: line!(),
             module_path: module_path!(),
