@@ -469,7 +469,6 @@ impl Handler {
         }
     }
 
-    /// Writes what is buffered and releases the destination. Returns how many records failed.
     /// How many records had failed before the destination came back, since the last call: the
     /// drainer then writes a WARNING about them there (DESIGN §4: a failure is reported
     /// through the next successful write).
@@ -485,6 +484,7 @@ impl Handler {
         &self.label
     }
 
+    /// Writes what is buffered and releases the destination. Returns how many records failed.
     pub(crate) fn close(&mut self) -> u64 {
         let failed = self.write_batch();
         failed

@@ -117,9 +117,8 @@ macro_rules! critical {
     ($logger:expr, $($rest:tt)+) => { $crate::log!($logger, $crate::Level::Critical, $($rest)+) };
 }
 
-/// The static callsite of a logging statement.
-/// A function naming the function it is expanded in, for [`Callsite::function`]
-/// (`crate::record::Callsite`): the type name of an item declared there holds its path.
+/// A function naming the function it is expanded in, for `Callsite::function`: the type
+/// name of an item declared there holds its path.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __kolog_function {
@@ -132,6 +131,7 @@ macro_rules! __kolog_function {
     }};
 }
 
+/// The static callsite of a logging statement.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __kolog_callsite {
