@@ -294,15 +294,7 @@ impl Drainer {
     /// report ("dropped N records since <time>"). Delivered straight to the handlers: the
     /// drainer never waits on a ring.
     fn report_drops(&mut self) {
-        static CALLSITE: Callsite = Callsite {
-            message: "dropped records",
-            fields: &[],
-            file: file!(),
-            line: line!(),
-            module_path: module_path!(),
-            kind: CallsiteKind::Event,
-            function: None,
-        };
+        static CALLSITE: Callsite = own_callsite("dropped records", line!());
         let now = Instant::now();
         let since = self.last_report;
         self.last_report = now;
@@ -368,15 +360,7 @@ impl Drainer {
     /// that handler alone: the failure is reported where the records were missed. Returns
     /// whether any was written.
     fn report_recoveries(&mut self) -> bool {
-        static CALLSITE: Callsite = Callsite {
-            message: "handler recovered",
-            fields: &[],
-            file: file!(),
-            line: line!(),
-            module_path: module_path!(),
-            kind: CallsiteKind::Event,
-            function: None,
-        };
+        static CALLSITE: Callsite = own_callsite("handler recovered", line!());
         let mut any = false;
         for hid in 0..self.handlers.len() {
             let n = self.handlers[hid].take_recovered();
@@ -471,6 +455,19 @@ impl Drainer {
         self.wake_flushers(None);
         let stats = queue_manager::stats(&self.shared);
         ShutdownReport::from_stats(stats, started.elapsed(), timed_out)
+    }
+}
+
+/// The callsite of a record the drainer makes itself (drop and recovery reports).
+const fn own_callsite(message: &'static str, line: u32) -> Callsite {
+    Callsite {
+        message,
+        fields: &[],
+        file: file!(),
+        line,
+        module_path: module_path!(),
+        kind: CallsiteKind::Event,
+        function: None,
     }
 }
 
