@@ -103,3 +103,8 @@ mod tests {
         assert!(distinct(&["user_id", "user_ie"]));
     }
 }
+
+/// README.md's Rust examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
