@@ -398,22 +398,7 @@ impl Drainer {
         }
         publish_unwritten(&self.shared, failed);
         self.flushed = ticket;
-        self.wake_flushers(Some(ticket));
-    }
-
-    /// Wakes threads waiting in `flush()`, recording `ticket` as completed if given (at exit
-    /// they see `drainer_done` instead).
-    fn wake_flushers(&self, ticket: Option<u64>) {
-        let mut done = self
-            .shared
-            .flush
-            .done
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        if let Some(t) = ticket {
-            *done = t;
-        }
-        self.shared.flush.cond.notify_all();
+        self.shared.wake_flushers(Some(ticket));
     }
 
     fn finish(mut self) -> ShutdownReport {
@@ -452,7 +437,7 @@ impl Drainer {
         }
         self.shared.drainer_done.store(true, Ordering::SeqCst);
         while self.shared.retired.pop().is_some() {}
-        self.wake_flushers(None);
+        self.shared.wake_flushers(None);
         let stats = queue_manager::stats(&self.shared);
         ShutdownReport::from_stats(stats, started.elapsed(), timed_out)
     }
@@ -472,7 +457,8 @@ const fn own_callsite(message: &'static str, line: u32) -> Callsite {
 }
 
 thread_local! {
-    /// Set on drainer threads: code they run (custom processors) must not wait for a flush.
+    /// Set on drainer threads: code they run (custom processors) must not wait for a flush,
+    /// which would wait for the drainer itself.
     static ON_DRAINER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 

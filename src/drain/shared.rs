@@ -96,10 +96,18 @@ impl Shared {
         );
         self.closed.store(true, Ordering::SeqCst);
         self.drainer_done.store(true, Ordering::SeqCst);
-        let _done = self.flush.done.lock().unwrap_or_else(|e| e.into_inner());
-        self.flush.cond.notify_all();
-        drop(_done);
+        self.wake_flushers(None);
         self.registry.wake_all_waiters();
+    }
+
+    /// Wakes threads waiting in `flush()`, recording `ticket` as completed if given (at exit
+    /// they see `drainer_done` instead).
+    pub(crate) fn wake_flushers(&self, ticket: Option<u64>) {
+        let mut done = self.flush.done.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = ticket {
+            *done = t;
+        }
+        self.flush.cond.notify_all();
     }
 
     /// Hands a logger core to the drainer to free once no queued record can reference it.
@@ -111,9 +119,11 @@ impl Shared {
         }
     }
 
-    /// Waits until every record enqueued before the call has been written.
+    /// Waits until every record enqueued before the call has been written. Returns at once
+    /// on a drainer thread (a custom processor flushing, or reading a sink), which would
+    /// otherwise wait for itself.
     pub(crate) fn flush(&self) {
-        if self.drainer_done.load(Ordering::Acquire) {
+        if self.drainer_done.load(Ordering::Acquire) || super::on_drainer_thread() {
             return;
         }
         let ticket = self.flush.requested.fetch_add(1, Ordering::SeqCst) + 1;

@@ -111,11 +111,13 @@ fn add_callsite(params: &[CallsiteParam], event: &mut EventDict<'_>) {
         let v = match p {
             CallsiteParam::Filename => Value::Str(file_name(src.file)),
             CallsiteParam::Lineno => Value::U64(u64::from(src.line)),
-            CallsiteParam::FuncName => Value::Str(match event.callsite.function {
-                Some(_) => event.callsite.function_name(),
-                // Bridged records carry their own module path.
-                None => last_segment(src.module_path),
-            }),
+            // Bridged records: the last segment of the module path they carry.
+            CallsiteParam::FuncName => Value::Str(
+                event
+                    .callsite
+                    .function_name()
+                    .unwrap_or_else(|| last_segment(src.module_path)),
+            ),
             CallsiteParam::Module => Value::Str(src.module_path),
             CallsiteParam::Pathname => Value::Str(src.file),
         };

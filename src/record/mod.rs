@@ -65,12 +65,9 @@ impl Callsite {
     }
 
     /// ko-log's `funcName`: the name of the function the statement is in (the function a
-    /// closure or `async` block is in), or the module's last segment where it is unknown.
-    pub fn function_name(&self) -> &'static str {
-        match self.function {
-            Some(f) => function_of(f()),
-            None => self.module(),
-        }
+    /// closure or `async` block is in); `None` where the callsite does not know it.
+    pub fn function_name(&self) -> Option<&'static str> {
+        self.function.map(|f| function_of(f()))
     }
 }
 

@@ -107,17 +107,14 @@ impl Sink {
             .attached
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        attached.retain(|w| w.strong_count() > 0 && !w.ptr_eq(&Arc::downgrade(shared)));
-        attached.push(Arc::downgrade(shared));
+        let weak = Arc::downgrade(shared);
+        attached.retain(|w| w.strong_count() > 0 && !w.ptr_eq(&weak));
+        attached.push(weak);
     }
 
-    /// Waits until what the queue managers it is attached to have queued is delivered. Not on
-    /// the drainer's own thread (a custom processor reading a sink), which would wait for
-    /// itself.
+    /// Waits until what the queue managers it is attached to have queued is delivered (as
+    /// their `flush()`, which returns at once on a drainer thread).
     fn settle(&self) {
-        if crate::drain::on_drainer_thread() {
-            return;
-        }
         let attached: Vec<Arc<Shared>> = self
             .inner
             .attached
