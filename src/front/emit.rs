@@ -332,12 +332,21 @@ fn full(
     match shared.policy {
         BackpressurePolicy::Drop => producer.count_dropped_full(),
         BackpressurePolicy::DropOldest => retry(producer, record, |p, attempt| {
+            if shared.is_closed() {
+                count_shutdown_drop(shared);
+                return false;
+            }
             // Fails only while the drainer copies a bounded run out (microseconds).
             if !p.evict_oldest() && attempt > 64 {
                 std::thread::yield_now();
             }
             true
         }),
+        // Code the drainer runs (a custom processor) that logs into a full ring would wait for
+        // the drainer, that is for itself: the record is dropped and counted instead.
+        BackpressurePolicy::Block if crate::drain::on_drainer_thread() => {
+            producer.count_dropped_full()
+        }
         BackpressurePolicy::Block if wait == Wait::Return => return Some(record.to_vec()),
         BackpressurePolicy::Block => retry(producer, record, |p, attempt| {
             if shared.is_closed() {
@@ -409,6 +418,11 @@ pub(crate) fn poll_enqueue(inner: &LoggerInner, bytes: &[u8], cx: &mut Context<'
                     return Poll::Ready(());
                 }
                 Err(PushError::Full) => {}
+            }
+            if crate::drain::on_drainer_thread() {
+                // As in `full`: the drainer cannot wait for itself.
+                producer.count_dropped_full();
+                return Poll::Ready(());
             }
             producer
                 .ring()

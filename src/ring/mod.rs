@@ -340,6 +340,13 @@ impl Producer {
     /// Reserves a slot for a payload of exactly `len` bytes, lets `fill` write it, and
     /// publishes it: reloads the consumer's tail when the cached one shows too little room, and
     /// wraps to the start (padding the end) when the slot would straddle it.
+    ///
+    /// A slot that does not fit before the end goes at the start of the next lap whatever
+    /// happens, so the padding is published on its own as soon as its bytes are free. Requiring
+    /// room for the padding and the slot at once would refuse for good a slot larger than both
+    /// the space before the end and the space after the start (over half the ring) even in an
+    /// empty ring; this way any slot up to the ring's size goes in once the consumer is past
+    /// the padding.
     pub(crate) fn push(
         &mut self,
         len: usize,
@@ -350,37 +357,53 @@ impl Producer {
         if slot > cap {
             return Err(PushError::TooLarge);
         }
-        let pos = self.head & self.mask;
-        let to_end = cap - pos;
-        let need = if slot <= to_end { slot } else { to_end + slot };
-        if cap - (self.head - self.cached_tail) < need {
-            self.cached_tail = self.ring.tail.load(Ordering::Acquire) & !READING;
-            self.refresh_limit();
-            if cap - (self.head - self.cached_tail) < need {
+        let mut pos = self.head & self.mask;
+        if slot > cap - pos {
+            if !self.room_for(cap - pos) {
                 return Err(PushError::Full);
             }
-        }
-        let mut head = self.head;
-        let mut pos = pos;
-        if slot > to_end {
-            self.ring
-                .write_slot_header(pos, to_end - SLOT_HEADER, TAG_PAD);
-            head += to_end;
+            self.pad_to_end(pos);
             pos = 0;
         }
-        // SAFETY: the checks above: `pos + slot <= cap`, and the free space (from an Acquire
-        // load of tail) covers the padding and the slot.
-        unsafe { self.publish(pos, head + slot, len, fill) };
+        if !self.room_for(slot) {
+            return Err(PushError::Full);
+        }
+        // SAFETY: `pos + slot <= cap` (either `slot <= cap - pos`, or `pos` is 0 and
+        // `slot <= cap`), and `room_for` saw the slot's bytes free in an Acquire load of tail.
+        unsafe { self.publish(pos, self.head + slot, len, fill) };
         self.refresh_limit();
         Ok(())
     }
 
-    /// Whether a payload of `len` bytes fits now (reloads the consumer's index).
+    /// Whether `need` bytes from `head` on are free, reloading the consumer's tail only when
+    /// the cached one shows too little room.
+    fn room_for(&mut self, need: usize) -> bool {
+        let cap = self.mask + 1;
+        if cap - (self.head - self.cached_tail) >= need {
+            return true;
+        }
+        self.cached_tail = self.ring.tail.load(Ordering::Acquire) & !READING;
+        self.refresh_limit();
+        cap - (self.head - self.cached_tail) >= need
+    }
+
+    /// Publishes padding from `pos` (free, per `room_for`) to the end of the buffer.
+    fn pad_to_end(&mut self, pos: usize) {
+        let to_end = self.mask + 1 - pos;
+        self.ring
+            .write_slot_header(pos, to_end - SLOT_HEADER, TAG_PAD);
+        self.head += to_end;
+        self.ring.head.store(self.head, Ordering::Release);
+        self.refresh_limit();
+    }
+
+    /// Whether [`Producer::push`] of a payload of `len` bytes can make progress now (reloads
+    /// the consumer's index): the slot fits, or it must wrap and the padding before it fits.
     pub(crate) fn has_room(&mut self, len: usize) -> bool {
         let cap = self.ring.cap;
         let slot = slot_len(len);
         let to_end = cap - (self.head & (cap - 1));
-        let need = if slot <= to_end { slot } else { to_end + slot };
+        let need = slot.min(to_end);
         self.cached_tail = self.ring.tail.load(Ordering::Acquire) & !READING;
         self.refresh_limit();
         cap - (self.head - self.cached_tail) >= need
@@ -506,20 +529,33 @@ impl Consumer {
         self.populated = want;
     }
 
-    /// Skips padding and returns `key` of the next record of the snapshot, if any.
+    /// Skips padding and returns `key` of the next record of the snapshot, if any. Padding
+    /// it skips is released at once: a producer may be waiting for the space behind it (a
+    /// slot too large for the end of the lap is published after its padding, see
+    /// [`Producer::push`]), and no record follows to release it with.
+    ///
+    /// Not for drop-oldest rings, whose tail the producer moves too (see
+    /// [`Consumer::drain_copied`]).
     pub(crate) fn next_key(&mut self, key: impl Fn(&[u8]) -> u64) -> Option<u64> {
         let ring = &*self.ring;
+        let start = self.tail;
+        let mut found = None;
         while self.tail != self.head {
             let pos = self.tail & (ring.cap - 1);
             let (len, tag) = ring.read_slot_header(pos);
             if tag == TAG_RECORD {
                 // SAFETY: published (snapshot's Acquire load of head) and not yet released.
                 let payload = unsafe { ring.payload(pos, len) };
-                return Some(key(payload));
+                found = Some(key(payload));
+                break;
             }
             self.tail += slot_len(len);
         }
-        None
+        if self.tail != start {
+            ring.tail.store(self.tail, Ordering::Release);
+            ring.wake_waiter();
+        }
+        found
     }
 
     /// Calls `f` with each record of the snapshot, in order, while `key(record) <= limit`;
@@ -754,6 +790,30 @@ mod tests {
     }
 
     #[test]
+    fn a_slot_larger_than_either_side_of_the_wrap_goes_in_after_the_padding() {
+        let (mut p, mut c) = Ring::with_capacity(64);
+        // Head at 40: 24 bytes before the end, 40 after the start once drained.
+        assert_eq!(p.push(32, |b| b.fill(1)), Ok(()));
+        assert_eq!(c.drain(|b| assert_eq!(b, [1; 32])), 1);
+        // A 48-byte slot fits on neither side. The padding goes in on its own first ...
+        assert_eq!(p.push(40, |b| b.fill(2)), Err(PushError::Full));
+        assert_eq!(p.head, 64);
+        assert!(!p.has_room(40));
+        // ... and once the consumer is past it, the slot goes in at the start.
+        assert_eq!(c.drain(|_| panic!("padding is not a record")), 0);
+        assert!(p.has_room(40));
+        assert_eq!(p.push(40, |b| b.fill(2)), Ok(()));
+        assert_eq!(c.drain(|b| assert_eq!(b, [2; 40])), 1);
+        // A slot of the whole ring, from 48 bytes into a lap.
+        assert!(p.has_room(56), "the padding to the end fits");
+        assert_eq!(p.push(56, |b| b.fill(4)), Err(PushError::Full));
+        c.drain(|_| panic!("padding is not a record"));
+        assert_eq!(p.push(56, |b| b.fill(4)), Ok(()));
+        assert_eq!(c.drain(|b| assert_eq!(b, [4; 56])), 1);
+        assert_eq!(p.ring().counters.enqueued.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
     fn abandoned_after_producer_drop_and_drain() {
         let (p, mut c) = Ring::with_capacity(64);
         let ring = c.ring().clone();
@@ -875,6 +935,43 @@ mod loom_tests {
             }
             t.join().unwrap();
             assert_eq!(got, [0, 1, 2, 3, 4]);
+        });
+    }
+
+    /// Padding published on its own ahead of a slot too large for either side of the wrap
+    /// (a 40-byte slot puts the head 40 bytes into a 64-byte ring; a 48-byte slot then fits
+    /// neither the 24 bytes before the end nor the 40 after the start, and goes in only once
+    /// the consumer is past the padding) is released by the drainer's way of consuming
+    /// (`next_key`, then `drain_while`), and every record arrives whole and in order.
+    #[test]
+    fn a_slot_after_its_own_padding_arrives_whole() {
+        loom::model(|| {
+            let (mut p, mut c) = Ring::with_capacity(64);
+            let t = loom::thread::spawn(move || {
+                for (i, len) in [(0u8, 32), (1, 40)] {
+                    while p.push(len, |b| b.fill(i)).is_err() {
+                        loom::thread::yield_now();
+                    }
+                }
+            });
+            let mut got = Vec::new();
+            while got.len() < 2 {
+                c.snapshot();
+                if c.next_key(|b| b[0] as u64).is_none() {
+                    loom::thread::yield_now();
+                    continue;
+                }
+                c.drain_while(
+                    u64::MAX,
+                    |b| b[0] as u64,
+                    |b| {
+                        assert!(b.iter().all(|&x| x == b[0]));
+                        got.push((b[0], b.len()));
+                    },
+                );
+            }
+            t.join().unwrap();
+            assert_eq!(got, [(0, 32), (1, 40)]);
         });
     }
 
