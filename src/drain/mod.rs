@@ -141,6 +141,44 @@ pub(crate) struct Drainer {
     /// Drops already reported, and when the report was made.
     reported_drops: u64,
     last_report: Instant,
+    timeout: Timeout,
+}
+
+/// `drain_timeout`, enforced record by record once the drainer has seen shutdown begin: a long
+/// pass or a slow processor cannot hold `shutdown()` past it. Records reached after it has run
+/// out are released unprocessed and counted in `dropped_timeout`.
+#[derive(Default)]
+struct Timeout {
+    /// When the drainer saw the stop flag, and the deadline (None: too far to represent).
+    started: Option<(Instant, Option<Instant>)>,
+    expired: bool,
+}
+
+impl Timeout {
+    /// Starts the clock if shutdown has begun (or `now` is set); returns when it started.
+    fn begin(&mut self, shared: &Shared, now: bool) -> Option<Instant> {
+        if self.started.is_none() && (now || shared.stop.load(Ordering::Relaxed)) {
+            let t = Instant::now();
+            self.started = Some((t, t.checked_add(shared.config.drain_timeout)));
+        }
+        self.started.map(|(t, _)| t)
+    }
+
+    /// Whether the deadline has passed. Before shutdown this is one load of the drainer's own
+    /// stop flag.
+    #[inline]
+    fn expired(&mut self, shared: &Shared) -> bool {
+        if self.expired {
+            return true;
+        }
+        if self.begin(shared, false).is_none() {
+            return false;
+        }
+        if let Some((_, Some(deadline))) = self.started {
+            self.expired = Instant::now() >= deadline;
+        }
+        self.expired
+    }
 }
 
 impl Drainer {
@@ -161,6 +199,7 @@ impl Drainer {
             flushed: 0,
             internal: None,
             reported_drops: 0,
+            timeout: Timeout::default(),
             last_report: Instant::now(),
         }
     }
@@ -250,6 +289,7 @@ impl Drainer {
             copy_buf,
             shared,
             keys,
+            timeout,
             ..
         } = self;
         let copy = shared.policy == BackpressurePolicy::DropOldest;
@@ -261,13 +301,21 @@ impl Drainer {
             sink_buf,
             counts: &mut counts,
         };
+        let mut timed_out = 0;
+        let mut take = |payload: &[u8]| {
+            if timeout.expired(shared) {
+                timed_out += 1;
+            } else {
+                router.dispatch(payload);
+            }
+        };
         if copy {
             // Drop-oldest rings are copied out a run at a time, ring by ring.
             for ring in rings.iter_mut() {
-                n += ring.drain_copied(copy_buf, |payload| router.dispatch(payload));
+                n += ring.drain_copied(copy_buf, &mut take);
             }
         } else {
-            n = merge(rings, keys, cutoff, |payload| router.dispatch(payload));
+            n = merge(rings, keys, cutoff, &mut take);
         }
         for h in self.handlers.iter_mut() {
             let failed = h.write_batch();
@@ -285,6 +333,9 @@ impl Drainer {
         }
         if counts.failed > 0 {
             c.failed.fetch_add(counts.failed, Ordering::Relaxed);
+        }
+        if timed_out > 0 {
+            c.dropped_timeout.fetch_add(timed_out, Ordering::Relaxed);
         }
         publish_unwritten(&self.shared, counts.unwritten);
         n
@@ -402,21 +453,24 @@ impl Drainer {
     }
 
     fn finish(mut self) -> ShutdownReport {
-        let started = Instant::now();
-        let deadline = started + self.shared.config.drain_timeout;
-        let mut timed_out = false;
+        let started = self
+            .timeout
+            .begin(&self.shared, true)
+            .expect("the clock is started");
         loop {
             self.step(Cutoff::Everything);
             if self.rings.iter().all(|r| r.count_pending() == 0) && !self.shared.registry.has_new()
             {
                 break;
             }
-            if Instant::now() >= deadline {
-                timed_out = true;
+            if self.timeout.expired(&self.shared) {
                 break;
             }
         }
-        let left: u64 = self.rings.iter().map(|r| r.count_pending()).sum();
+        let timed_out = self.timeout.expired;
+        // What is left when the time ran out is released, so that only records published
+        // after this point are left for `Shared::sweep_stranded`.
+        let left = self.shared.discard(&mut self.rings);
         self.shared
             .counters
             .dropped_timeout
@@ -435,6 +489,11 @@ impl Drainer {
         for r in &self.rings {
             r.ring().wake_waiter();
         }
+        *self
+            .shared
+            .stranded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = std::mem::take(&mut self.rings);
         self.shared.drainer_done.store(true, Ordering::SeqCst);
         while self.shared.retired.pop().is_some() {}
         self.shared.wake_flushers(None);
@@ -796,6 +855,39 @@ mod tests {
     /// A drainer that panics (a bug) leaves nobody waiting: blocked producers, `flush()` and
     /// async producers return, what is logged afterwards is counted as dropped, and
     /// `shutdown()` reports the panic.
+    #[test]
+    fn records_published_after_the_final_drain_are_counted_as_dropped_at_shutdown() {
+        let k = crate::Kolog::from_json_str(
+            r#"{"loggers": [{"name": "root", "handlers": [{"type": "null", "renderer": {"type": "file_json"}}]}]}"#,
+        )
+        .unwrap();
+        let log = k.logger("root").unwrap();
+        crate::info!(log, "before");
+        let report = k.shutdown().unwrap();
+        assert_eq!((report.enqueued, report.written), (1, 1));
+        let shared = k.queue_manager().shared.clone();
+        // Producers that passed the `closed` check before shutdown, one on a thread whose ring
+        // is registered only after the drainer finished.
+        crate::front::emit::push_unchecked(&shared, b"late one");
+        crate::front::emit::push_unchecked(&shared, b"late two");
+        std::thread::spawn({
+            let shared = shared.clone();
+            move || crate::front::emit::push_unchecked(&shared, b"late three")
+        })
+        .join()
+        .unwrap();
+        let s = k.stats();
+        assert_eq!(
+            (s.enqueued, s.written, s.dropped_shutdown),
+            (1, 1, 3),
+            "{s:?}"
+        );
+        assert_eq!(s.dropped, 3);
+        // Counted once.
+        let s = k.stats();
+        assert_eq!((s.enqueued, s.dropped_shutdown), (1, 3), "{s:?}");
+    }
+
     #[test]
     fn a_crashed_drainer_leaves_nobody_waiting() {
         let k = crate::Kolog::from_json_str(

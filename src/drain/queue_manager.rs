@@ -90,12 +90,13 @@ impl ShutdownReport {
 }
 
 pub(crate) fn stats(shared: &Shared) -> Stats {
+    shared.sweep_stranded();
     let (rings, live_rings) = shared.registry.totals();
     let c = &shared.counters;
     let dropped_shutdown = c.dropped_shutdown.load(Ordering::Relaxed);
     let dropped_timeout = c.dropped_timeout.load(Ordering::Relaxed);
     Stats {
-        enqueued: rings.enqueued,
+        enqueued: rings.enqueued - c.stranded.load(Ordering::Relaxed),
         written: c.written.load(Ordering::Relaxed),
         failed: c.failed.load(Ordering::Relaxed),
         filtered: c.filtered.load(Ordering::Relaxed),

@@ -11,6 +11,7 @@ use super::command::Command;
 use crate::config::{BackpressurePolicy, QueueConfig};
 use crate::front::logger::LoggerCore;
 use crate::ring::registry::Registry;
+use crate::ring::Consumer;
 
 /// Counters written by the drainer (and by producers on cold paths).
 #[derive(Default)]
@@ -20,6 +21,10 @@ pub(crate) struct DrainCounters {
     pub failed: AtomicU64,
     pub dropped_shutdown: AtomicU64,
     pub dropped_timeout: AtomicU64,
+    /// Records published after the drainer's final drain, released by
+    /// [`Shared::sweep_stranded`]: counted in `dropped_shutdown` and taken out of `enqueued`
+    /// (they were logged after shutdown began).
+    pub stranded: AtomicU64,
 }
 
 /// Flush barrier state: tickets requested and completed.
@@ -53,6 +58,10 @@ pub(crate) struct Shared {
     /// Next free index in the drainer's handler table; held while handlers are handed over so
     /// they arrive in index order.
     pub next_handler: Mutex<usize>,
+    /// The rings, handed over by the drainer when it finishes. A producer that passed the
+    /// `closed` check just before shutdown may publish after the final drain; such records
+    /// are counted as `dropped_shutdown` by [`Shared::sweep_stranded`].
+    pub stranded: Mutex<Vec<Consumer>>,
 }
 
 impl Shared {
@@ -71,6 +80,7 @@ impl Shared {
             drainer: OnceLock::new(),
             counters: CachePadded::default(),
             next_handler: Mutex::new(0),
+            stranded: Mutex::new(Vec::new()),
         })
     }
 
@@ -108,6 +118,41 @@ impl Shared {
             *done = t;
         }
         self.flush.cond.notify_all();
+    }
+
+    /// Once the drainer has finished: releases records published after its final drain
+    /// (their producers checked `closed` before shutdown began) and counts them as
+    /// `dropped_shutdown`, so that every record enqueued is accounted for. Rings registered
+    /// after the drainer finished are taken over here too.
+    pub(crate) fn sweep_stranded(&self) {
+        if !self.drainer_done.load(Ordering::Acquire) {
+            return;
+        }
+        let mut rings = self.stranded.lock().unwrap_or_else(|e| e.into_inner());
+        self.registry.adopt(&mut rings);
+        let n = self.discard(&mut rings);
+        rings.retain(|r| !r.ring().is_abandoned());
+        if n > 0 {
+            self.counters.stranded.fetch_add(n, Ordering::Relaxed);
+            self.counters
+                .dropped_shutdown
+                .fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Releases every record published in `rings` without processing it; returns how many.
+    pub(crate) fn discard(&self, rings: &mut [Consumer]) -> u64 {
+        let mut n = 0;
+        let mut copy = Vec::new();
+        for ring in rings {
+            n += if self.policy == BackpressurePolicy::DropOldest {
+                ring.drain_copied(&mut copy, |_| {})
+            } else {
+                ring.snapshot();
+                ring.drain_while(u64::MAX, |_| 0, |_| {})
+            };
+        }
+        n as u64
     }
 
     /// Hands a logger core to the drainer to free once no queued record can reference it.

@@ -231,6 +231,12 @@ fn encode_and_enqueue(
             // inside a Display impl finds the thread-local free.
             let mut scratch = std::mem::take(&mut cell.borrow_mut().scratch);
             let len = encode::prepare(values, &mut scratch);
+            if shared.is_closed() {
+                // Shutdown began while user code formatted the values.
+                cell.borrow_mut().scratch = scratch;
+                count_shutdown_drop(shared);
+                return None;
+            }
             let record = Record {
                 len,
                 header: &header,
@@ -437,4 +443,17 @@ pub(crate) fn poll_enqueue(inner: &LoggerInner, bytes: &[u8], cx: &mut Context<'
         count_shutdown_drop(shared);
         Poll::Ready(())
     })
+}
+
+/// Publishes `payload` into this thread's ring for `shared` without the `closed` check: what
+/// a producer that passed the check just before shutdown does.
+#[cfg(test)]
+pub(crate) fn push_unchecked(shared: &Arc<Shared>, payload: &[u8]) {
+    LOCAL.with(|cell| {
+        let mut local = cell.borrow_mut();
+        let producer = local.producer(shared);
+        producer
+            .push(payload.len(), |dst| dst.copy_from_slice(payload))
+            .expect("room in the ring");
+    });
 }
