@@ -107,17 +107,25 @@ impl PassCounts {
 }
 
 /// Moves `n` records already counted as written to failed.
+///
+/// Handlers report failures in records of their own batches, and a record routed to several
+/// handlers is counted once: when two of its handlers fail it, the second report finds it
+/// already moved. Moving at most what is counted as written keeps every record counted exactly
+/// once (`enqueued == written + filtered + failed + dropped…`); a record is `failed` when any
+/// of its handlers failed it, and which records those were is known only by count (while
+/// several handlers fail at once, records written by the others may be among them).
 fn publish_unwritten(shared: &Shared, n: u64) {
     if n == 0 {
         return;
     }
     let c = &shared.counters;
-    let _ = c
+    let before = c
         .written
         .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
             Some(w.saturating_sub(n))
-        });
-    c.failed.fetch_add(n, Ordering::Relaxed);
+        })
+        .unwrap_or_else(|w| w);
+    c.failed.fetch_add(n.min(before), Ordering::Relaxed);
 }
 
 pub(crate) struct Drainer {
@@ -381,9 +389,18 @@ impl Drainer {
     }
 
     /// Delivers a record the drainer makes itself (a drop or recovery report) to `handlers`
-    /// (through a sink capturing `logger`, if given and one does) and writes them at once;
-    /// what fails to write is counted.
+    /// (through a sink capturing `logger`, if given and one does) and writes them at once.
+    /// The report was never enqueued, so it is counted neither as written nor as failed:
+    /// what the handlers had in flight is collected (and counted) first, then the report is
+    /// written on its own and its outcome left out of the counts.
     fn deliver_own(&mut self, logger: Option<&str>, handlers: &[usize], ev: &mut EventDict<'_>) {
+        let mut failed = 0;
+        for &h in handlers {
+            if let Some(h) = self.handlers.get_mut(h) {
+                failed += h.write_batch() + h.flush();
+            }
+        }
+        publish_unwritten(&self.shared, failed);
         let mut counts = PassCounts::default();
         let mut router = Router {
             handlers: &mut self.handlers,
@@ -397,13 +414,12 @@ impl Drainer {
             Some(name) => router.route(name, handlers, ev),
             None => router.deliver(handlers, ev),
         }
-        let mut failed = counts.unwritten;
         for &h in handlers {
             if let Some(h) = self.handlers.get_mut(h) {
-                failed += h.write_batch();
+                // The report's own outcome: not a counted record.
+                let _ = h.write_batch() + h.flush();
             }
         }
-        publish_unwritten(&self.shared, failed);
     }
 
     /// Writes a WARNING into each handler whose destination is back after failed writes

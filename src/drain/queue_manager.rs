@@ -27,7 +27,9 @@ pub struct Stats {
     pub failed: u64,
     /// Records every handler's processors filtered out on purpose (e.g. `filter_by_level`).
     pub filtered: u64,
-    /// Dropped because the ring was full (`drop` policy).
+    /// Dropped because the ring was full: under `drop`; under `block`, an `ainfo!` future
+    /// dropped while it waited for room, or a record logged into a full ring by code the
+    /// drainer runs (a custom processor), which cannot wait for itself.
     pub dropped_full: u64,
     /// Dropped to make room for newer records (`drop_oldest` policy).
     pub dropped_oldest: u64,
@@ -54,7 +56,9 @@ pub struct ShutdownReport {
     pub failed: u64,
     /// Records filtered out on purpose by processors.
     pub filtered: u64,
-    /// Dropped because the ring was full (`drop` policy).
+    /// Dropped because the ring was full: under `drop`; under `block`, an `ainfo!` future
+    /// dropped while it waited for room, or a record logged into a full ring by code the
+    /// drainer runs (a custom processor), which cannot wait for itself.
     pub dropped_full: u64,
     /// Dropped to make room for newer records (`drop_oldest` policy).
     pub dropped_oldest: u64,
@@ -95,17 +99,18 @@ pub(crate) fn stats(shared: &Shared) -> Stats {
     let c = &shared.counters;
     let dropped_shutdown = c.dropped_shutdown.load(Ordering::Relaxed);
     let dropped_timeout = c.dropped_timeout.load(Ordering::Relaxed);
+    let dropped_full = rings.dropped_full + c.cancelled.load(Ordering::Relaxed);
     Stats {
         enqueued: rings.enqueued - c.stranded.load(Ordering::Relaxed),
         written: c.written.load(Ordering::Relaxed),
         failed: c.failed.load(Ordering::Relaxed),
         filtered: c.filtered.load(Ordering::Relaxed),
-        dropped: rings.dropped_full
+        dropped: dropped_full
             + rings.dropped_oldest
             + rings.dropped_oversize
             + dropped_shutdown
             + dropped_timeout,
-        dropped_full: rings.dropped_full,
+        dropped_full,
         dropped_oldest: rings.dropped_oldest,
         dropped_oversize: rings.dropped_oversize,
         dropped_shutdown,

@@ -25,6 +25,9 @@ pub(crate) struct DrainCounters {
     /// [`Shared::sweep_stranded`]: counted in `dropped_shutdown` and taken out of `enqueued`
     /// (they were logged after shutdown began).
     pub stranded: AtomicU64,
+    /// `ainfo!` futures dropped while their record waited for room (counted in
+    /// `dropped_full`).
+    pub cancelled: AtomicU64,
 }
 
 /// Flush barrier state: tickets requested and completed.

@@ -288,7 +288,8 @@ impl std::fmt::Debug for Logger {
 
 /// Returned by the async macros (`ainfo!` ...): completes once the record is enqueued. Under
 /// `Block` with a full ring it waits for space through its waker, never blocking the thread.
-/// Dropping it before completion discards the record whole (nothing half-written).
+/// Dropping it before completion discards the record whole (nothing half-written) and counts
+/// it in `dropped_full`.
 #[must_use = "the record is enqueued when the future is awaited"]
 pub struct EnqueueFuture {
     pending: Option<(Arc<LoggerInner>, Vec<u8>)>,
@@ -317,6 +318,18 @@ impl std::future::Future for EnqueueFuture {
             self.pending = None;
         }
         poll
+    }
+}
+
+impl Drop for EnqueueFuture {
+    fn drop(&mut self) {
+        if let Some((inner, _)) = &self.pending {
+            inner
+                .shared
+                .counters
+                .cancelled
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 }
 
