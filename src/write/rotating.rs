@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::file::{check_path, OpenFile};
-use super::Writer;
+use super::{WriteError, Writer};
 use crate::config::RotatingFileParams;
 use crate::Error;
 
@@ -188,16 +188,19 @@ impl Writer for RotatingWriter {
     fn offload(&self) -> bool {
         true
     }
-    fn write(&mut self, buf: &[u8], ends: &[usize]) -> io::Result<()> {
+    fn write(&mut self, buf: &[u8], ends: &[usize]) -> Result<(), WriteError> {
+        // Records of the batch already appended: a failure after them loses only the rest.
+        let mut written = 0;
         let result = (|| {
             self.open()?;
             let mut run_start = 0;
             let mut start = 0;
-            for &end in ends {
+            for (i, &end) in ends.iter().enumerate() {
                 let size = self.file.as_ref().map_or(0, |f| f.len);
                 let current = size + (start - run_start) as u64;
                 if let Some(how) = self.due(current, (end - start) as u64) {
                     self.write_run(&buf[run_start..start])?;
+                    written = i;
                     self.rotate(how)?;
                     run_start = start;
                 }
@@ -205,10 +208,11 @@ impl Writer for RotatingWriter {
             }
             self.write_run(&buf[run_start..start])
         })();
-        if result.is_err() {
+        if let Err(error) = result {
             self.file = None;
+            return Err(WriteError { error, written });
         }
-        result
+        Ok(())
     }
 
     fn flush(&mut self) -> io::Result<()> {
