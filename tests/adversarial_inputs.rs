@@ -1191,7 +1191,6 @@ fn sub_second_time_rotation_keeps_every_record() {
 /// With `backup_count` 3, time rotation keeps the three *newest* backups, also when more than
 /// ten rotations share one second (names `.1` … `.11`).
 #[test]
-#[ignore = "bug: rotate() names a backup with the first free name (`<stamp>`, then `.1`, `.2`...), reusing names prune_timed freed, and prune_timed sorts names as strings: the newest backups are deleted, the oldest kept (write/rotating.rs rotate/prune_timed)"]
 fn sub_second_time_rotation_keeps_the_newest_backups() {
     let dir = common::temp_dir("adv-rot-prune");
     let path = dir.join("app.log");
