@@ -28,6 +28,8 @@ struct Configured {
 pub struct LoggerFactory {
     shared: Arc<Shared>,
     loggers: HashMap<String, Configured>,
+    /// The length of the longest configured name: longer prefixes are not looked up.
+    longest: usize,
     config: LoggingSystemConfig,
 }
 
@@ -79,9 +81,11 @@ impl LoggerFactory {
             .commands
             .push(Command::AddHandlers { first, handlers });
         drop(next);
+        let longest = loggers.keys().map(String::len).max().unwrap_or(0);
         let factory = LoggerFactory {
             shared,
             loggers,
+            longest,
             config,
         };
         if let Ok(internal) = factory.get_logger(INTERNAL_LOGGER) {
@@ -122,10 +126,15 @@ impl LoggerFactory {
                 "Logger name must not be empty",
             ));
         }
+        // Walks up one segment at a time; only prefixes no longer than the longest configured
+        // name are hashed, so a name with many segments costs one scan, not one hash of the
+        // whole remaining prefix per segment.
         let mut candidate = name;
         let configured = loop {
-            if let Some(c) = self.loggers.get(candidate) {
-                break c;
+            if candidate.len() <= self.longest {
+                if let Some(c) = self.loggers.get(candidate) {
+                    break c;
+                }
             }
             match candidate.rfind('.') {
                 Some(i) => candidate = &candidate[..i],
