@@ -317,7 +317,6 @@ fn a_display_returning_fmt_error_keeps_what_it_wrote() {
 /// `bind!` with a `%value` whose `Display` returns `fmt::Error` must not panic inside kolog
 /// (`info!` accepts the same value and keeps the partial text).
 #[test]
-#[ignore = "bug: bind!(log, k = %v) panics inside kolog (ToString::to_string in field_to_json) when v's Display returns fmt::Error"]
 fn bind_with_a_display_returning_fmt_error_does_not_panic() {
     let (k, sink) = sink_kolog(&queue("block", 100));
     let log = k.logger("app").unwrap();
