@@ -1614,7 +1614,6 @@ fn yaml_anchors_aliases_and_bombs() {
 /// JSON with a duplicate key: YAML rejects the same document (`duplicate mapping key`), and a
 /// validated configuration should not silently keep only the last value.
 #[test]
-#[ignore = "bug: JSON documents with duplicate keys load silently, the last value winning ({\"loggers\": [...], \"loggers\": []} drops every logger), while YAML rejects them (config/parse.rs from_json_str parses into serde_json::Value)"]
 fn json_duplicate_keys_are_errors() {
     for doc in [
         r#"{"loggers": [{"name": "root", "level": "DEBUG"}], "loggers": []}"#,
