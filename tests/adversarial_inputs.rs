@@ -1628,7 +1628,6 @@ fn json_duplicate_keys_are_errors() {
 /// An unsupported `datefmt` directive or `fmt` conversion that is not ASCII is named as
 /// written, not as its first byte read as Latin-1.
 #[test]
-#[ignore = "bug: `%é` is reported as `%Ã` (the first UTF-8 byte cast to char) in datefmt and fmt errors (render/time.rs parse_in, render/plain.rs parse)"]
 fn non_ascii_format_errors_name_the_character() {
     let doc = |params: &str| {
         format!(
