@@ -22,10 +22,21 @@ fn file_system(path: std::path::PathBuf) -> kolog::LoggingSystemConfig {
     )
 }
 
+/// A handler that cannot be built fails the logger's creation; the handler error is the
+/// cause.
+fn handler_cause(err: &kolog::Error) -> &kolog::Error {
+    assert_eq!(err.kind(), ErrorKind::LoggerCreation, "{err:?}");
+    assert_eq!(err.msg(), "Failed to create logger `root`");
+    std::error::Error::source(err)
+        .and_then(|c| c.downcast_ref::<kolog::Error>())
+        .expect("the handler error is the cause")
+}
+
 #[test]
 fn a_file_in_a_missing_directory_is_a_handler_error() {
     let err =
         Kolog::from_config(file_system("/nonexistent-kolog-dir/sub/app.log".into())).unwrap_err();
+    let err = handler_cause(&err);
     assert_eq!(err.kind(), ErrorKind::Handler);
     assert_eq!(err.code(), "HANDLER::FileHandler::IO::ERROR");
     assert!(
@@ -41,9 +52,11 @@ fn a_file_under_a_regular_file_is_a_handler_error() {
     let blocker = dir.join("plain.txt");
     std::fs::write(&blocker, b"x").unwrap();
     let err = Kolog::from_config(file_system(blocker.join("app.log"))).unwrap_err();
+    let err = handler_cause(&err);
     assert_eq!(err.kind(), ErrorKind::Handler);
     assert!(err.msg().contains("not a directory"), "{}", err.msg());
     let err = Kolog::from_config(file_system(dir.clone())).unwrap_err();
+    let err = handler_cause(&err);
     assert!(err.msg().contains("is a directory"), "{}", err.msg());
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -2309,7 +2309,6 @@ fn unknown_processor_config() -> LoggingSystemConfig {
 /// `e.msg == "Failed to create logger ..."`, `e.__cause__` is the `AlProcessorError`
 /// "Unknown processor type: unknown_processor". DESIGN §4 lists the kind `LoggerCreation`.
 #[test]
-#[ignore = "gap: factory never returns ErrorKind::LoggerCreation; handler/processor build errors come back bare, not as the cause of a logger-creation error"]
 fn logger_creation_failures_are_logger_creation_errors_with_their_cause() {
     let qm = QueueManager::start(QueueConfig::default()).unwrap();
     let e = LoggerFactory::new(unknown_processor_config(), &qm).unwrap_err();

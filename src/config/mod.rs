@@ -6,6 +6,7 @@
 //! [`ErrorKind::Configuration`](crate::ErrorKind::Configuration) naming the path in the document.
 
 mod parse;
+mod unique_keys;
 
 use std::path::PathBuf;
 use std::time::Duration;

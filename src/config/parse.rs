@@ -1,7 +1,8 @@
 //! Parsing and validation of configuration documents.
 //!
 //! A document is parsed into a `serde_json::Value` (JSON with serde_json, YAML with
-//! serde-saphyr, both with nesting limits so junk cannot exhaust the stack), then validated
+//! serde-saphyr, both with nesting limits so junk cannot exhaust the stack, and both
+//! rejecting a repeated key), then validated
 //! field by field into the typed structs, tracking the path (`loggers[0].handlers[1].type`).
 //! For JSON text, the line and column of the offending value are found by re-scanning the
 //! text along that path ([`locate`]).
@@ -606,8 +607,8 @@ pub(super) fn queue_from_value(v: &Value) -> Result<QueueConfig, Error> {
 }
 
 pub(super) fn from_json_str(s: &str) -> Result<LoggingSystemConfig, Error> {
-    let v: Value =
-        serde_json::from_str(s).map_err(|e| parsing_error("JSON", e.to_string()).with_source(e))?;
+    let v = super::unique_keys::from_str(s)
+        .map_err(|e| parsing_error("JSON", e.to_string()).with_source(e))?;
     system(&v).map_err(|inv| validation_error(inv, Some(s)))
 }
 

@@ -11,7 +11,7 @@ use super::shared::Shared;
 use crate::config::LoggingSystemConfig;
 use crate::process::Chain;
 use crate::render::Renderer;
-use crate::{write, Error, Logger, QueueManager};
+use crate::{write, Error, ErrorKind, Logger, QueueManager};
 
 /// The name of kolog's own logger, which reports dropped records.
 pub(crate) const INTERNAL_LOGGER: &str = "kolog";
@@ -28,12 +28,16 @@ struct Configured {
 pub struct LoggerFactory {
     shared: Arc<Shared>,
     loggers: HashMap<String, Configured>,
+    /// The length of the longest configured name: longer prefixes are not looked up.
+    longest: usize,
     config: LoggingSystemConfig,
 }
 
 impl LoggerFactory {
     /// Compiles `config` (handlers, renderers, processor chains) and installs its handlers on
-    /// the queue manager's drainer.
+    /// the queue manager's drainer. A handler, renderer or processor chain that cannot be
+    /// built is an error of kind [`ErrorKind::LoggerCreation`] naming the logger, with the
+    /// failure (a `Handler`, `Processor` or `Configuration` error) as its `source()`.
     pub fn new(
         config: LoggingSystemConfig,
         queue_manager: &QueueManager,
@@ -44,9 +48,13 @@ impl LoggerFactory {
         for lc in &config.loggers {
             let mut ids = Vec::new();
             for (i, hc) in lc.handlers.iter().enumerate() {
-                let writer = write::build(&hc.kind)?;
-                let renderer = Renderer::build(&hc.renderer, writer.is_terminal())?;
-                let chain = Chain::build(&hc.processors)?;
+                let build = || -> Result<_, Error> {
+                    let writer = write::build(&hc.kind)?;
+                    let renderer = Renderer::build(&hc.renderer, writer.is_terminal())?;
+                    Ok((writer, renderer, Chain::build(&hc.processors)?))
+                };
+                let (writer, renderer, chain) =
+                    build().map_err(|e| creation_failed(&lc.name, e))?;
                 ids.push(handlers.len());
                 handlers.push(Handler::new(
                     format!("`{}`[{i}]", lc.name),
@@ -79,9 +87,11 @@ impl LoggerFactory {
             .commands
             .push(Command::AddHandlers { first, handlers });
         drop(next);
+        let longest = loggers.keys().map(String::len).max().unwrap_or(0);
         let factory = LoggerFactory {
             shared,
             loggers,
+            longest,
             config,
         };
         if let Ok(internal) = factory.get_logger(INTERNAL_LOGGER) {
@@ -122,10 +132,15 @@ impl LoggerFactory {
                 "Logger name must not be empty",
             ));
         }
+        // Walks up one segment at a time; only prefixes no longer than the longest configured
+        // name are hashed, so a name with many segments costs one scan, not one hash of the
+        // whole remaining prefix per segment.
         let mut candidate = name;
         let configured = loop {
-            if let Some(c) = self.loggers.get(candidate) {
-                break c;
+            if candidate.len() <= self.longest {
+                if let Some(c) = self.loggers.get(candidate) {
+                    break c;
+                }
             }
             match candidate.rfind('.') {
                 Some(i) => candidate = &candidate[..i],
@@ -147,6 +162,19 @@ impl LoggerFactory {
             configured.context.clone(),
         ))
     }
+}
+
+/// A logger's handler, renderer or processor chain could not be built: a logger-creation
+/// error (ko-log's `AlLoggerCreationError`) with that failure as its source.
+fn creation_failed(logger: &str, cause: Error) -> Error {
+    Error::new(
+        ErrorKind::LoggerCreation,
+        "LOGGER_CREATION",
+        "LoggerFactory",
+        "INITIALIZATION",
+        format!("Failed to create logger `{logger}`"),
+    )
+    .with_source(cause)
 }
 
 impl std::fmt::Debug for LoggerFactory {

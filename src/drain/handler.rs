@@ -83,8 +83,8 @@ impl Failures {
                 0
             }
             Err(e) => {
-                let n = ends.len() as u64;
-                self.report(&e, n);
+                let n = ends.len().saturating_sub(e.written) as u64;
+                self.report(&e.error, n);
                 n
             }
         }
@@ -512,6 +512,7 @@ mod tests {
 
     use super::*;
     use crate::config::{RendererConfig, RendererKind};
+    use crate::write::WriteError;
 
     /// Records what it is given; fails every batch whose first byte is `!`.
     struct Recording {
@@ -520,9 +521,9 @@ mod tests {
     }
 
     impl Writer for Recording {
-        fn write(&mut self, buf: &[u8], _ends: &[usize]) -> io::Result<()> {
+        fn write(&mut self, buf: &[u8], _ends: &[usize]) -> Result<(), WriteError> {
             if buf.first() == Some(&b'!') {
-                return Err(io::Error::other("refused"));
+                return Err(io::Error::other("refused").into());
             }
             self.lines.lock().unwrap().extend_from_slice(buf);
             Ok(())

@@ -351,8 +351,16 @@ fn field_to_json(v: &FieldValue<'_>) -> serde_json::Value {
             .unwrap_or_else(|| J::String(x.to_string())),
         FieldValue::Bool(x) => J::Bool(x),
         FieldValue::Str(s) => J::String(s.to_owned()),
-        FieldValue::Display(d) => J::String(d.to_string()),
-        FieldValue::Debug(d) => J::String(format!("{d:?}")),
-        FieldValue::Error(e, _) => J::String(e.to_string()),
+        FieldValue::Display(d) => J::String(lossy(format_args!("{d}"))),
+        FieldValue::Debug(d) => J::String(lossy(format_args!("{d:?}"))),
+        FieldValue::Error(e, _) => J::String(lossy(format_args!("{e}"))),
     }
+}
+
+/// Formats like `to_string`, but keeps what was written when a `Display` or `Debug` returns
+/// `fmt::Error` (as `info!` does) instead of panicking.
+fn lossy(args: std::fmt::Arguments<'_>) -> String {
+    let mut s = String::new();
+    let _ = std::fmt::Write::write_fmt(&mut s, args);
+    s
 }

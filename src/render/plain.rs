@@ -94,12 +94,12 @@ fn parse(fmt: &str) -> Result<Vec<Segment>, Error> {
             0
         };
         j += digits;
-        match b.get(j) {
-            Some(b's' | b'd' | b'r') => {}
+        // `j` follows ASCII (`)`, `-`, digits): a character boundary.
+        match fmt[j..].chars().next() {
+            Some('s' | 'd' | 'r') => {}
             Some(c) => {
                 return Err(err(format!(
-                    "unsupported conversion `{}` for `{name}` (use s, d or r)",
-                    *c as char
+                    "unsupported conversion `{c}` for `{name}` (use s, d or r)"
                 )))
             }
             None => return Err(err(format!("missing conversion after `%({name})`"))),

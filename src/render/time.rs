@@ -143,32 +143,35 @@ impl DateFormat {
     pub(crate) fn parse_in(fmt: &str, zone: Option<Zone>) -> Result<DateFormat, Error> {
         let mut items = Vec::new();
         let mut lit = Vec::new();
-        let mut bytes = fmt.bytes();
-        while let Some(b) = bytes.next() {
-            if b != b'%' {
-                lit.push(b);
+        let mut chars = fmt.chars();
+        while let Some(c) = chars.next() {
+            if c != '%' {
+                lit.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
                 continue;
             }
-            let d = bytes.next().ok_or_else(|| {
+            let d = chars.next().ok_or_else(|| {
                 Error::configuration("Renderer", format!("datefmt `{fmt}` ends with a lone `%`"))
             })?;
-            if d == b'%' {
+            if d == '%' {
                 lit.push(b'%');
                 continue;
             }
-            if !b"YymdHIMSfjbBaApzZs".contains(&d) {
-                return Err(Error::configuration(
-                    "Renderer",
-                    format!(
-                        "datefmt `{fmt}`: unsupported directive `%{}` (supported: %Y %y %m %d %H %I %M %S %f %j %b %B %a %A %p %z %Z %s %%)",
-                        d as char
-                    ),
-                ));
-            }
+            // Directives are ASCII: a non-ASCII character is named whole, not by its first byte.
+            let directive = u8::try_from(d)
+                .ok()
+                .filter(|d| b"YymdHIMSfjbBaApzZs".contains(d))
+                .ok_or_else(|| {
+                    Error::configuration(
+                        "Renderer",
+                        format!(
+                            "datefmt `{fmt}`: unsupported directive `%{d}` (supported: %Y %y %m %d %H %I %M %S %f %j %b %B %a %A %p %z %Z %s %%)"
+                        ),
+                    )
+                })?;
             if !lit.is_empty() {
                 items.push(Item::Lit(std::mem::take(&mut lit)));
             }
-            items.push(Item::Dir(d));
+            items.push(Item::Dir(directive));
         }
         if !lit.is_empty() {
             items.push(Item::Lit(lit));

@@ -11,7 +11,7 @@ use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::Writer;
+use super::{WriteError, Writer};
 use crate::config::FileParams;
 use crate::{Error, ErrorKind};
 
@@ -151,13 +151,13 @@ impl Writer for FileWriter {
     fn offload(&self) -> bool {
         true
     }
-    fn write(&mut self, buf: &[u8], _ends: &[usize]) -> io::Result<()> {
+    fn write(&mut self, buf: &[u8], _ends: &[usize]) -> Result<(), WriteError> {
         let result = self.open().and_then(|f| f.append(buf));
         if result.is_err() {
             // Reopen on the next batch (the file may have been deleted or the disk freed).
             self.file = None;
         }
-        result
+        Ok(result?)
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use memmap2::MmapMut;
 
-use super::Writer;
+use super::{WriteError, Writer};
 
 /// Bytes the file grows by when the mapped window is full.
 const CHUNK: u64 = 16 << 20;
@@ -109,8 +109,8 @@ impl Writer for MmapWriter {
     fn offload(&self) -> bool {
         true
     }
-    fn write(&mut self, buf: &[u8], _ends: &[usize]) -> io::Result<()> {
-        let result = (|| {
+    fn write(&mut self, buf: &[u8], _ends: &[usize]) -> Result<(), WriteError> {
+        let result = (|| -> io::Result<()> {
             self.open()?;
             let fits = |w: &MmapWriter| {
                 w.map
@@ -129,7 +129,7 @@ impl Writer for MmapWriter {
         if result.is_err() {
             let _ = self.finish();
         }
-        result
+        Ok(result?)
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -13,10 +13,24 @@ use std::io::{self, Write as _};
 use crate::config::HandlerKind;
 use crate::Error;
 
+/// A batch write that failed, with how many of the batch's records (from the start) had
+/// reached the destination before it failed: only the rest are lost.
+#[derive(Debug)]
+pub(crate) struct WriteError {
+    pub(crate) error: io::Error,
+    pub(crate) written: usize,
+}
+
+impl From<io::Error> for WriteError {
+    fn from(error: io::Error) -> WriteError {
+        WriteError { error, written: 0 }
+    }
+}
+
 /// A destination for rendered records.
 pub(crate) trait Writer: Send {
     /// Writes `buf`, which holds whole records; `ends[i]` is the end offset of record `i`.
-    fn write(&mut self, buf: &[u8], ends: &[usize]) -> io::Result<()>;
+    fn write(&mut self, buf: &[u8], ends: &[usize]) -> Result<(), WriteError>;
     /// Makes written data visible to readers of the destination (no fsync).
     fn flush(&mut self) -> io::Result<()>;
     /// Flushes and releases the destination.
@@ -66,7 +80,7 @@ pub(crate) fn build(kind: &HandlerKind) -> Result<Box<dyn Writer>, Error> {
 pub(crate) struct NullWriter;
 
 impl Writer for NullWriter {
-    fn write(&mut self, _buf: &[u8], _ends: &[usize]) -> io::Result<()> {
+    fn write(&mut self, _buf: &[u8], _ends: &[usize]) -> Result<(), WriteError> {
         Ok(())
     }
     fn discards(&self) -> bool {
@@ -83,12 +97,13 @@ pub(crate) struct StreamWriter {
 }
 
 impl Writer for StreamWriter {
-    fn write(&mut self, buf: &[u8], _ends: &[usize]) -> io::Result<()> {
-        if self.use_stderr {
+    fn write(&mut self, buf: &[u8], _ends: &[usize]) -> Result<(), WriteError> {
+        let result = if self.use_stderr {
             io::stderr().lock().write_all(buf)
         } else {
             io::stdout().lock().write_all(buf)
-        }
+        };
+        Ok(result?)
     }
     fn flush(&mut self) -> io::Result<()> {
         if self.use_stderr {

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::file::{check_path, OpenFile};
-use super::Writer;
+use super::{WriteError, Writer};
 use crate::config::RotatingFileParams;
 use crate::Error;
 
@@ -93,15 +93,14 @@ impl RotatingWriter {
                 fs::rename(&self.path, numbered(1))?;
             }
             Rotation::Time => {
-                let mut target = timed(&self.path, self.opened_unix);
-                let mut n = 1;
-                while target.exists() {
-                    target = timed(&self.path, self.opened_unix).with_extension(format!(
-                        "{}.{n}",
-                        target_ext(&self.path, self.opened_unix)
-                    ));
-                    n += 1;
-                }
+                // The next suffix after the highest one of this stamp, never a name pruning
+                // freed: suffixes grow in creation order within a second.
+                let stamp = stamp(self.opened_unix);
+                let backups = self.timed_backups()?;
+                let target = match backups.iter().filter(|b| b.stamp == stamp).max() {
+                    None => timed(&self.path, &stamp, 0),
+                    Some(last) => timed(&self.path, &stamp, last.suffix + 1),
+                };
                 fs::rename(&self.path, target)?;
                 if self.backup_count > 0 {
                     self.prune_timed()?;
@@ -111,10 +110,10 @@ impl RotatingWriter {
         self.open()
     }
 
-    /// Keeps the newest `backup_count` time-rotated files.
-    fn prune_timed(&self) -> io::Result<()> {
+    /// The time-rotated backups of this file (`app.log.<stamp>` and `app.log.<stamp>.<n>`).
+    fn timed_backups(&self) -> io::Result<Vec<TimedBackup>> {
         let (Some(dir), Some(name)) = (self.path.parent(), self.path.file_name()) else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let dir = if dir.as_os_str().is_empty() {
             Path::new(".")
@@ -122,21 +121,24 @@ impl RotatingWriter {
             dir
         };
         let prefix = format!("{}.", name.to_string_lossy());
-        let mut rotated: Vec<PathBuf> = fs::read_dir(dir)?
+        Ok(fs::read_dir(dir)?
             .filter_map(|e| e.ok())
-            .filter(|e| {
+            .filter_map(|e| {
                 let n = e.file_name().to_string_lossy().into_owned();
-                n.strip_prefix(&prefix).is_some_and(|rest| {
-                    rest.len() >= 19 && rest.as_bytes()[4] == b'-' && rest.as_bytes()[10] == b'_'
-                })
+                TimedBackup::parse(n.strip_prefix(&prefix)?, e.path())
             })
-            .map(|e| e.path())
-            .collect();
+            .collect())
+    }
+
+    /// Keeps the newest `backup_count` time-rotated files, by stamp and then suffix (numeric:
+    /// `.10` is newer than `.9`).
+    fn prune_timed(&self) -> io::Result<()> {
+        let mut rotated = self.timed_backups()?;
         rotated.sort();
         let keep = self.backup_count as usize;
         if rotated.len() > keep {
             for old in &rotated[..rotated.len() - keep] {
-                fs::remove_file(old)?;
+                fs::remove_file(&old.path)?;
             }
         }
         Ok(())
@@ -171,33 +173,71 @@ fn stamp(unix: u64) -> String {
     )
 }
 
-fn timed(path: &Path, unix: u64) -> PathBuf {
+fn timed(path: &Path, stamp: &str, suffix: u64) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
-    s.push(format!(".{}", stamp(unix)));
+    s.push(format!(".{stamp}"));
+    if suffix > 0 {
+        s.push(format!(".{suffix}"));
+    }
     PathBuf::from(s)
 }
 
-fn target_ext(path: &Path, unix: u64) -> String {
-    timed(path, unix)
-        .extension()
-        .map(|e| e.to_string_lossy().into_owned())
-        .unwrap_or_default()
+/// A time-rotated backup; orders oldest first (stamp, then suffix; no suffix is 0).
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct TimedBackup {
+    stamp: String,
+    suffix: u64,
+    path: PathBuf,
+}
+
+impl TimedBackup {
+    /// From what follows `app.log.` in a file name: `<stamp>` or `<stamp>.<n>`.
+    fn parse(rest: &str, path: PathBuf) -> Option<TimedBackup> {
+        let stamp = rest.get(..19)?;
+        let b = stamp.as_bytes();
+        let shape = b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 | 13 | 16 => *c == b'-',
+            10 => *c == b'_',
+            _ => c.is_ascii_digit(),
+        });
+        if !shape {
+            return None;
+        }
+        let suffix = match &rest[19..] {
+            "" => 0,
+            tail => {
+                let digits = tail.strip_prefix('.')?;
+                if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+                    return None;
+                }
+                digits.parse().ok()?
+            }
+        };
+        Some(TimedBackup {
+            stamp: stamp.to_owned(),
+            suffix,
+            path,
+        })
+    }
 }
 
 impl Writer for RotatingWriter {
     fn offload(&self) -> bool {
         true
     }
-    fn write(&mut self, buf: &[u8], ends: &[usize]) -> io::Result<()> {
+    fn write(&mut self, buf: &[u8], ends: &[usize]) -> Result<(), WriteError> {
+        // Records of the batch already appended: a failure after them loses only the rest.
+        let mut written = 0;
         let result = (|| {
             self.open()?;
             let mut run_start = 0;
             let mut start = 0;
-            for &end in ends {
+            for (i, &end) in ends.iter().enumerate() {
                 let size = self.file.as_ref().map_or(0, |f| f.len);
                 let current = size + (start - run_start) as u64;
                 if let Some(how) = self.due(current, (end - start) as u64) {
                     self.write_run(&buf[run_start..start])?;
+                    written = i;
                     self.rotate(how)?;
                     run_start = start;
                 }
@@ -205,10 +245,11 @@ impl Writer for RotatingWriter {
             }
             self.write_run(&buf[run_start..start])
         })();
-        if result.is_err() {
+        if let Err(error) = result {
             self.file = None;
+            return Err(WriteError { error, written });
         }
-        result
+        Ok(())
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -218,5 +259,51 @@ impl Writer for RotatingWriter {
     fn close(&mut self) -> io::Result<()> {
         self.file = None;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backup(rest: &str) -> Option<TimedBackup> {
+        TimedBackup::parse(rest, PathBuf::from(rest))
+    }
+
+    #[test]
+    fn timed_backups_order_by_stamp_then_numeric_suffix() {
+        let mut names: Vec<TimedBackup> = [
+            "2024-01-01_12-00-01",
+            "2024-01-01_12-00-00.10",
+            "2024-01-01_12-00-00.9",
+            "2024-01-01_12-00-00",
+        ]
+        .into_iter()
+        .map(|n| backup(n).unwrap())
+        .collect();
+        names.sort();
+        let order: Vec<_> = names.iter().map(|b| b.path.to_str().unwrap()).collect();
+        assert_eq!(
+            order,
+            [
+                "2024-01-01_12-00-00",
+                "2024-01-01_12-00-00.9",
+                "2024-01-01_12-00-00.10",
+                "2024-01-01_12-00-01",
+            ]
+        );
+    }
+
+    #[test]
+    fn other_files_are_not_timed_backups() {
+        for rest in [
+            "1",
+            "2024-01-01_12-00-00.",
+            "2024-01-01_12-00-00.x",
+            "2024-01-01T12-00-00",
+            "é",
+        ] {
+            assert!(backup(rest).is_none(), "{rest}");
+        }
     }
 }
