@@ -9,6 +9,8 @@
 //! Stream handlers write to the process's real stdout/stderr: those tests re-run this test
 //! binary as a child process (one test, selected with `--exact`) and read its output.
 
+mod common;
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -323,88 +325,12 @@ impl std::error::Error for DbError {
 
 /// The seed README's JSON configuration, verbatim apart from the file name.
 fn seed_config(path: &Path) -> String {
-    r#"{
-  "loggers": [
-    {
-      "name": "root",
-      "level": "DEBUG",
-      "handlers": [
-        {
-          "type": "file",
-          "params": {
-            "filename": "/var/log/app.log",
-            "mode": "wb",
-            "encoding": "utf-8",
-            "override_existing": false
-          },
-          "renderer": {
-            "type": "file_json",
-            "params": {
-              "fmt": "%(asctime)s - %(level)s - %(event)s",
-              "datefmt": "%Y-%m-%d %H:%M:%S",
-              "indentation": 2
-            }
-          },
-          "processors": [
-            {
-              "type": "add_callsite_params",
-              "params": {
-                "parameters": ["filename", "lineno", "funcName"]
-              }
-            },
-            {
-              "type": "filter_by_level",
-              "params": {
-                "min_level": "INFO"
-              }
-            }
-          ]
-        }
-      ],
-      "context": {
-        "app": "myapp",
-        "env": "production"
-      }
-    }
-  ],
-  "default_level": "INFO"
-}"#
-    .replace("/var/log/app.log", &s(path))
+    common::seed_json(&s(path))
 }
 
 /// The same document in YAML.
 fn seed_config_yaml(path: &Path) -> String {
-    format!(
-        r#"loggers:
-  - name: root
-    level: DEBUG
-    handlers:
-      - type: file
-        params:
-          filename: "{}"
-          mode: wb
-          encoding: utf-8
-          override_existing: false
-        renderer:
-          type: file_json
-          params:
-            fmt: "%(asctime)s - %(level)s - %(event)s"
-            datefmt: "%Y-%m-%d %H:%M:%S"
-            indentation: 2
-        processors:
-          - type: add_callsite_params
-            params:
-              parameters: [filename, lineno, funcName]
-          - type: filter_by_level
-            params:
-              min_level: INFO
-    context:
-      app: myapp
-      env: production
-default_level: INFO
-"#,
-        s(path)
-    )
+    common::seed_yaml(&s(path))
 }
 
 /// What the seed configuration writes for `info!(log, "Application started", version =
