@@ -1,7 +1,7 @@
 //! [`install_panic_hook`]: panics become CRITICAL records, flushed before the process goes on
 //! unwinding or aborting.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::cell::Cell;
 
 use super::value::FieldValue;
 use crate::record::{Callsite, CallsiteKind};
@@ -29,9 +29,13 @@ pub fn install_panic_hook(kolog: &Kolog) -> Result<(), Error> {
     let logger = kolog.logger("panic")?;
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        // A panic while logging a panic must not recurse.
-        static IN_HOOK: AtomicBool = AtomicBool::new(false);
-        if !IN_HOOK.swap(true, Ordering::AcqRel) {
+        // A panic while logging a panic must not recurse. Per thread: panics on other
+        // threads at the same moment are logged too.
+        thread_local! {
+            static IN_HOOK: Cell<bool> = const { Cell::new(false) };
+        }
+        // During thread-local destruction the flag is gone: do not log then.
+        if !IN_HOOK.try_with(|h| h.replace(true)).unwrap_or(true) {
             let message = match (
                 info.payload().downcast_ref::<&str>(),
                 info.payload().downcast_ref::<String>(),
@@ -59,7 +63,7 @@ pub fn install_panic_hook(kolog: &Kolog) -> Result<(), Error> {
                 );
                 logger.inner.shared.flush();
             }
-            IN_HOOK.store(false, Ordering::Release);
+            let _ = IN_HOOK.try_with(|h| h.set(false));
         }
         previous(info);
     }));
