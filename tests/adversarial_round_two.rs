@@ -468,13 +468,14 @@ fn a_life_guard_outliving_its_kolog_is_counted_without_hanging() {
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .unwrap()
         .block_on(f)
 }
 
 #[test]
-fn ainfo_life_around_a_panicking_future_leaves_counts_balanced() {
+fn ainfo_life_around_a_panicking_or_cancelled_future_logs_its_end() {
     within_10s(|| {
         let (k, sink) = sink_kolog();
         let log = k.logger("app").unwrap();
@@ -484,12 +485,38 @@ fn ainfo_life_around_a_panicking_future_leaves_counts_balanced() {
             }))
         }));
         assert!(r.is_err());
+        // Cancelled while the wrapped future is pending (a timeout, a select).
+        block_on(async {
+            let life = log.ainfo_life("cancelled", std::future::pending::<()>());
+            let r = tokio::time::timeout(Duration::from_millis(10), life).await;
+            assert!(r.is_err());
+        });
         let out = block_on(log.ainfo_life("fine", async { 5 }));
         assert_eq!(out, 5);
-        let ev = sink.events();
-        assert!(ev[0].contains("Begin: panicky"), "{ev:?}");
-        assert!(ev.last().unwrap().contains("End"), "{ev:?}");
-        assert_balanced(&k.stats());
+        let ev: Vec<String> = sink
+            .events()
+            .iter()
+            .map(|e| e.split("]: ").nth(1).unwrap().to_owned())
+            .map(|e| {
+                e.split_once(" (").map_or(e.clone(), |(a, b)| {
+                    format!("{a} ({}", &b[b.find(')').unwrap()..])
+                })
+            })
+            .collect();
+        assert_eq!(
+            ev,
+            [
+                "Begin: panicky",
+                "End (): panicky",
+                "Begin: cancelled",
+                "End (): cancelled",
+                "Begin: fine",
+                "End (): fine"
+            ]
+        );
+        let s = k.stats();
+        assert_balanced(&s);
+        assert_eq!((s.written, s.dropped), (6, 0));
     });
 }
 

@@ -179,7 +179,9 @@ impl Logger {
     }
 
     /// Logs `Begin: <name>` at INFO, awaits `future`, logs `End (<seconds>): <name>`, and
-    /// returns the future's output. Never blocks the executor.
+    /// returns the future's output. Never blocks the executor. If `future` panics, or this
+    /// future is dropped before it completes (a timeout, a `select!`), `End` is logged then,
+    /// like `info_life!`'s guard (a full ring under `block` counts it in `dropped_full`).
     pub async fn ainfo_life<F: std::future::Future>(&self, name: &str, future: F) -> F::Output {
         static BEGIN: Callsite = Callsite {
             message: "",
@@ -204,10 +206,37 @@ impl Logger {
             let begin = self.__emit_async(Level::Info, &BEGIN, &[FieldValue::Str(name)]);
             begin.await;
         }
-        let start = std::time::Instant::now();
+        /// Logs the `End` record if the wrapped future panics or this one is dropped before
+        /// it completes, as `info_life!`'s guard does on unwinding. It cannot wait: a full
+        /// ring counts the record in `dropped_full`, as a dropped `ainfo!` future does.
+        struct EndOnDrop<'a> {
+            logger: &'a Logger,
+            name: &'a str,
+            start: std::time::Instant,
+            armed: bool,
+        }
+        impl Drop for EndOnDrop<'_> {
+            fn drop(&mut self) {
+                if self.armed {
+                    let secs = self.start.elapsed().as_secs_f64();
+                    drop(self.logger.__emit_async(
+                        Level::Info,
+                        &END,
+                        &[FieldValue::Str(self.name), FieldValue::F64(secs)],
+                    ));
+                }
+            }
+        }
+        let mut guard = EndOnDrop {
+            logger: self,
+            name,
+            start: std::time::Instant::now(),
+            armed: enabled,
+        };
         let output = future.await;
         if enabled {
-            let secs = start.elapsed().as_secs_f64();
+            guard.armed = false;
+            let secs = guard.start.elapsed().as_secs_f64();
             let end = self.__emit_async(
                 Level::Info,
                 &END,
