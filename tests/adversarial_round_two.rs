@@ -1177,3 +1177,60 @@ fn nulls_where_optional_are_defaults_and_elsewhere_errors() {
         }
     }
 }
+
+fn rss_kib() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4
+}
+
+#[test]
+fn bridges_of_dropped_kologs_release_their_memory() {
+    if child_env().as_deref() == Some("bridges_of_dropped_kologs_release_their_memory") {
+        let round = |i: u64| {
+            let k = null_kolog(r#"{"max_queue_size": 10000}"#);
+            if std::env::var("KOLOG_R2_DIRECT").is_ok() {
+                let log = k.logger("app").unwrap();
+                for j in 0..2_000u64 {
+                    info!(log, "event", i = i, j = j);
+                }
+                k.shutdown().unwrap();
+                return;
+            }
+            let sub = tracing_subscriber::registry().with(kolog::bridge::tracing::layer(&k));
+            tracing::subscriber::with_default(sub, || {
+                for j in 0..2_000u64 {
+                    tracing::info!(target: "app", i, j, "event");
+                }
+            });
+            k.shutdown().unwrap();
+        };
+        for i in 0..5 {
+            round(i);
+        }
+        let before = rss_kib();
+        for i in 0..60 {
+            round(i);
+        }
+        println!("RSS_GROWTH_KIB={}", rss_kib().saturating_sub(before));
+        return;
+    }
+    let out = within_10s(|| {
+        child("bridges_of_dropped_kologs_release_their_memory")
+            .output()
+            .unwrap()
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let growth: u64 = stdout
+        .split("RSS_GROWTH_KIB=")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        growth < 8 * 1024,
+        "{growth} KiB kept after 60 systems came and went"
+    );
+}

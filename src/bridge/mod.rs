@@ -90,6 +90,15 @@ mod cache {
             let result = logger.as_ref().map(f.take().expect("not called yet"));
             let _ = KNOWN.try_with(|known| {
                 if let Ok(mut known) = known.try_borrow_mut() {
+                    // Forget the loggers of systems that were shut down: a cached logger keeps
+                    // its queue manager's state and rings alive for as long as the thread.
+                    // (A bridge's loggers share one queue manager: one of them tells.)
+                    known.by_bridge.retain(|_, targets| {
+                        targets
+                            .values()
+                            .find_map(Option::as_ref)
+                            .is_none_or(|l| !l.inner.shared.is_closed())
+                    });
                     let targets = known.by_bridge.entry(self.id).or_default();
                     if targets.len() < KNOWN_LEN {
                         targets.insert(target.into(), logger.clone());
