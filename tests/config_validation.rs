@@ -178,6 +178,11 @@ fn malformed_json_documents_name_the_problem() {
             "`loggers[0].handlers[0].params.colour`: unknown field",
         ),
         (
+            logger_with(r#"{"type": "null", "params": {"x": 1}}"#),
+            VALIDATION,
+            "`loggers[0].handlers[0].params.x`: unknown field `x` (this object takes no fields)",
+        ),
+        (
             logger_with(
                 r#"{"type": "rotating_file", "params": {"filename": "x", "max_bytes": -5}}"#,
             ),

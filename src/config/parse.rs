@@ -93,13 +93,15 @@ fn object<'v>(v: &'v Value, path: &DocPath, allowed: &[&str]) -> V<&'v Map<Strin
     };
     for k in m.keys() {
         if !allowed.contains(&k.as_str()) {
-            return invalid(
-                &path.key(k),
+            let msg = if allowed.is_empty() {
+                format!("unknown field `{k}` (this object takes no fields)")
+            } else {
                 format!(
                     "unknown field `{k}` (expected one of: {})",
                     allowed.join(", ")
-                ),
-            );
+                )
+            };
+            return invalid(&path.key(k), msg);
         }
     }
     Ok(m)

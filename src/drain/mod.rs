@@ -505,6 +505,8 @@ impl Drainer {
         for r in &self.rings {
             r.ring().wake_waiter();
         }
+        // Rings whose thread is gone are freed now; the others are kept for the sweep.
+        self.rings.retain(|r| !r.ring().is_abandoned());
         *self
             .shared
             .stranded
