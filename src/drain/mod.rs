@@ -157,33 +157,30 @@ pub(crate) struct Drainer {
 /// out are released unprocessed and counted in `dropped_timeout`.
 #[derive(Default)]
 struct Timeout {
-    /// When the drainer saw the stop flag, and the deadline (None: too far to represent).
-    started: Option<(Instant, Option<Instant>)>,
+    /// When the clock started (shutdown seen), and the deadline (None: too far to represent).
+    started: Option<Instant>,
+    deadline: Option<Instant>,
     expired: bool,
 }
 
 impl Timeout {
-    /// Starts the clock if shutdown has begun (or `now` is set); returns when it started.
-    fn begin(&mut self, shared: &Shared, now: bool) -> Option<Instant> {
-        if self.started.is_none() && (now || shared.stop.load(Ordering::Relaxed)) {
-            let t = Instant::now();
-            self.started = Some((t, t.checked_add(shared.config.drain_timeout)));
-        }
-        self.started.map(|(t, _)| t)
+    /// Starts the clock, if it is not running yet; returns when it started.
+    fn start(&mut self, timeout: Duration) -> Instant {
+        let deadline = &mut self.deadline;
+        *self.started.get_or_insert_with(|| {
+            let now = Instant::now();
+            *deadline = now.checked_add(timeout);
+            now
+        })
     }
 
     /// Whether the deadline has passed. Before shutdown this is one load of the drainer's own
     /// stop flag.
     #[inline]
     fn expired(&mut self, shared: &Shared) -> bool {
-        if self.expired {
-            return true;
-        }
-        if self.begin(shared, false).is_none() {
-            return false;
-        }
-        if let Some((_, Some(deadline))) = self.started {
-            self.expired = Instant::now() >= deadline;
+        if !self.expired && (self.started.is_some() || shared.stop.load(Ordering::Relaxed)) {
+            self.start(shared.config.drain_timeout);
+            self.expired = self.deadline.is_some_and(|d| Instant::now() >= d);
         }
         self.expired
     }
@@ -394,12 +391,7 @@ impl Drainer {
     /// what the handlers had in flight is collected (and counted) first, then the report is
     /// written on its own and its outcome left out of the counts.
     fn deliver_own(&mut self, logger: Option<&str>, handlers: &[usize], ev: &mut EventDict<'_>) {
-        let mut failed = 0;
-        for &h in handlers {
-            if let Some(h) = self.handlers.get_mut(h) {
-                failed += h.write_batch() + h.flush();
-            }
-        }
+        let failed = self.write_out(handlers);
         publish_unwritten(&self.shared, failed);
         let mut counts = PassCounts::default();
         let mut router = Router {
@@ -414,12 +406,20 @@ impl Drainer {
             Some(name) => router.route(name, handlers, ev),
             None => router.deliver(handlers, ev),
         }
+        // The report's own outcome: not a counted record.
+        self.write_out(handlers);
+    }
+
+    /// Writes what `handlers` have buffered and waits for it to reach their destinations;
+    /// returns how many records failed.
+    fn write_out(&mut self, handlers: &[usize]) -> u64 {
+        let mut failed = 0;
         for &h in handlers {
             if let Some(h) = self.handlers.get_mut(h) {
-                // The report's own outcome: not a counted record.
-                let _ = h.write_batch() + h.flush();
+                failed += h.write_batch() + h.flush();
             }
         }
+        failed
     }
 
     /// Writes a WARNING into each handler whose destination is back after failed writes
@@ -469,10 +469,7 @@ impl Drainer {
     }
 
     fn finish(mut self) -> ShutdownReport {
-        let started = self
-            .timeout
-            .begin(&self.shared, true)
-            .expect("the clock is started");
+        let started = self.timeout.start(self.shared.config.drain_timeout);
         loop {
             self.step(Cutoff::Everything);
             if self.rings.iter().all(|r| r.count_pending() == 0) && !self.shared.registry.has_new()

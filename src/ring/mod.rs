@@ -400,13 +400,8 @@ impl Producer {
     /// Whether [`Producer::push`] of a payload of `len` bytes can make progress now (reloads
     /// the consumer's index): the slot fits, or it must wrap and the padding before it fits.
     pub(crate) fn has_room(&mut self, len: usize) -> bool {
-        let cap = self.ring.cap;
-        let slot = slot_len(len);
-        let to_end = cap - (self.head & (cap - 1));
-        let need = slot.min(to_end);
-        self.cached_tail = self.ring.tail.load(Ordering::Acquire) & !READING;
-        self.refresh_limit();
-        cap - (self.head - self.cached_tail) >= need
+        let to_end = self.mask + 1 - (self.head & self.mask);
+        self.room_for(slot_len(len).min(to_end))
     }
 
     /// Drop-oldest: discards the oldest unconsumed slot. Returns false when it could not (the
