@@ -175,3 +175,44 @@ impl std::error::Error for DbError {
         Some(&self.0)
     }
 }
+
+/// Runs `f` on a thread of its own and returns its result, failing the test if it takes
+/// longer than `secs` (a hang) and re-raising its panic if it panicked.
+pub fn within<T: Send + 'static>(
+    secs: u64,
+    what: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name(format!("within: {what}"))
+        .spawn(move || {
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+            let _ = tx.send(r);
+        })
+        .unwrap();
+    match rx.recv_timeout(std::time::Duration::from_secs(secs)) {
+        Ok(Ok(v)) => v,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => panic!("hang: `{what}` did not finish within {secs} s"),
+    }
+}
+
+/// The accounting identity after a flush or shutdown: every enqueued record was written,
+/// filtered, failed, evicted by drop_oldest or left behind by the drain timeout.
+pub fn assert_balanced(s: &kolog::Stats) {
+    assert_eq!(
+        s.enqueued,
+        s.written + s.filtered + s.failed + s.dropped_oldest + s.dropped_timeout,
+        "enqueued must equal written + filtered + failed + dropped_oldest + dropped_timeout: {s:?}"
+    );
+    assert_eq!(
+        s.dropped,
+        s.dropped_full
+            + s.dropped_oldest
+            + s.dropped_oversize
+            + s.dropped_shutdown
+            + s.dropped_timeout,
+        "{s:?}"
+    );
+}
