@@ -10,7 +10,7 @@ use std::sync::{mpsc, Arc, Barrier, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use kolog::process::Action;
-use kolog::{info, Kolog, Stats};
+use kolog::{ainfo, info, Kolog, Stats};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -144,6 +144,48 @@ fn gate(name: &str) -> (Arc<Gate>, String) {
     )
 }
 
+/// Polls `f` to completion on this thread, parking between polls.
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park_timeout(Duration::from_millis(10));
+    }
+}
+
+fn poll_once<F: std::future::Future + Unpin>(f: &mut F) -> std::task::Poll<F::Output> {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    std::pin::Pin::new(f).poll(&mut cx)
+}
+
+fn timestamps(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .map(|l| json(l)["timestamp"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn assert_sorted(stamps: &[String]) {
+    for w in stamps.windows(2) {
+        assert!(
+            w[0] <= w[1],
+            "timestamps out of order: {} then {}",
+            w[0],
+            w[1]
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Ordering and time
 // ---------------------------------------------------------------------------------------------
@@ -152,7 +194,6 @@ fn gate(name: &str) -> (Arc<Gate>, String) {
 /// thread logged (and the drainer wrote) while it waited, with an earlier timestamp: the
 /// destination's timestamps stay in order.
 #[test]
-#[ignore = "bug: fixed in the next commit"]
 fn a_producer_waiting_on_a_full_ring_keeps_the_output_in_timestamp_order() {
     within(20, || {
         let dir = temp_dir("blocked-order");
@@ -215,6 +256,57 @@ fn a_producer_waiting_on_a_full_ring_keeps_the_output_in_timestamp_order() {
             .map(|m| m["i"].as_u64().unwrap())
             .collect();
         assert_eq!(a_seq, (0..400).collect::<Vec<_>>());
+    });
+}
+
+/// An `ainfo!` future left pending on a full ring on one thread and completed on another,
+/// after that thread logged: its record goes into the second thread's ring, after that
+/// thread's record, and must not carry an earlier timestamp than it.
+#[test]
+fn an_ainfo_future_completed_on_another_thread_keeps_timestamp_order() {
+    within(20, || {
+        let dir = temp_dir("async-order");
+        let path = dir.join("o.log");
+        let (g, procs) = gate("async-order");
+        let k = file_kolog(
+            &path,
+            &queue("block", 1),
+            r#"{"type": "file_json"}"#,
+            &procs,
+            "{}",
+        );
+        let log = k.logger("root").unwrap();
+        info!(log, "gate");
+        g.wait_entered();
+        let lx = log.clone();
+        let (pending, filled) = std::thread::spawn(move || {
+            let mut n = 0u64;
+            loop {
+                let mut f = ainfo!(lx, "x", n);
+                if poll_once(&mut f).is_pending() {
+                    return (f, n);
+                }
+                n += 1;
+                assert!(n < 10_000, "the ring never filled");
+            }
+        })
+        .join()
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        let ly = log.clone();
+        let y = std::thread::spawn(move || {
+            info!(ly, "y");
+            block_on(pending);
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        g.open();
+        y.join().unwrap();
+        let s = k.shutdown().unwrap();
+        assert_eq!(s.written, filled + 3, "{s:?}");
+        assert_eq!(s.dropped, 0, "{s:?}");
+        let lines = read_lines(&path);
+        assert_eq!(lines.len() as u64, filled + 3);
+        assert_sorted(&timestamps(&lines));
     });
 }
 
