@@ -10,7 +10,7 @@ use std::sync::{mpsc, Arc, Barrier, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use kolog::process::Action;
-use kolog::{ainfo, info, Kolog, Stats};
+use kolog::{ainfo, bind, info, Kolog, Sink, Stats};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -455,5 +455,189 @@ fn stats_read_while_logging_never_show_more_outcomes_than_records() {
         assert_balanced(&s);
         assert_eq!(s.enqueued, total);
         assert!(bad.is_empty(), "{reads} reads, impossible: {bad:#?}");
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Renderers: fixed keys, escaping, odd characters, long lines
+// ---------------------------------------------------------------------------------------------
+
+/// Counts top-level keys named `key` in a JSON object's text (compact or indented).
+fn key_count(text: &str, key: &str) -> usize {
+    let v: serde_json::Value = serde_json::from_str(text).unwrap();
+    let obj = v.as_object().unwrap();
+    // serde_json keeps the last of duplicate keys; count the key in the text instead, as a
+    // key (followed by a colon) at any indentation.
+    let needle = format!("\"{key}\":");
+    let n = text.matches(&needle).count();
+    assert!(n <= 1 || obj.contains_key(key));
+    n
+}
+
+/// Context and fields named like the fixed JSON keys, compact and indented: each fixed key
+/// appears once with its own value, the others as `fields.<key>`.
+#[test]
+fn fixed_json_keys_win_over_context_and_fields_compact_and_indented() {
+    within(20, || {
+        for indentation in ["", r#", "params": {"indentation": 2}"#] {
+            let dir = temp_dir("fixed-keys");
+            let path = dir.join("o.log");
+            let k = file_kolog(
+                &path,
+                &queue("block", 100),
+                &format!(r#"{{"type": "file_json"{indentation}}}"#),
+                "[]",
+                r#"{"timestamp": "ctx-ts", "level": "ctx-level", "logger": "ctx-logger", "event": "ctx-event"}"#,
+            );
+            let log = k.logger("root").unwrap();
+            let b = bind!(log, timestamp = "b-ts", level = "b-level");
+            info!(
+                b,
+                "the event",
+                logger = "f-logger",
+                event = "f-event",
+                n = 1
+            );
+            k.shutdown().unwrap();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let objects: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&text)
+                .into_iter()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert_eq!(objects.len(), 1, "{text}");
+            for key in ["timestamp", "level", "logger", "event"] {
+                assert_eq!(key_count(&text, key), 1, "{key} in {text}");
+            }
+            let o = objects[0].as_object().unwrap();
+            assert_eq!(o["level"], "INFO", "{text}");
+            assert_eq!(o["logger"], "root", "{text}");
+            assert_eq!(o["event"], "the event", "{text}");
+            assert!(o["timestamp"].as_str().unwrap().ends_with('Z'), "{text}");
+            assert_eq!(o["fields.timestamp"], "b-ts", "{text}");
+            assert_eq!(o["fields.level"], "b-level", "{text}");
+            assert_eq!(o["fields.logger"], "f-logger", "{text}");
+            assert_eq!(o["fields.event"], "f-event", "{text}");
+            assert_eq!(o["n"], 1, "{text}");
+            assert_eq!(text.matches("fields.timestamp").count(), 1, "{text}");
+        }
+    });
+}
+
+/// Context keys that need quoting in plain `key=value` output are quoted as values are
+/// (spaces, `=`, quotes, empty), control characters escaped; `%(absent)s` prints nothing.
+#[test]
+fn plain_keys_with_spaces_equals_quotes_and_newlines() {
+    within(20, || {
+        let dir = temp_dir("plain-keys");
+        let path = dir.join("o.log");
+        let k = file_kolog(
+            &path,
+            &queue("block", 100),
+            r#"{"type": "file_plain", "params": {"fmt": "%(event)s|%(absent)s|%(n)s"}}"#,
+            "[]",
+            r#"{"a b": 1, "k=v": 2, "q\"": 3, "nl\nx": 4, "": 5}"#,
+        );
+        let log = k.logger("root").unwrap();
+        info!(log, "e", n = 7);
+        k.shutdown().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text, "e||7 \"a b\"=1 \"k=v\"=2 \"q\\\"\"=3 nl\\nx=4 \"\"=5\n",
+            "{text}"
+        );
+    });
+}
+
+/// A lone `\r`, a BOM and a 1 MB value, plain and JSON: one line each, byte for byte.
+#[test]
+fn carriage_returns_boms_and_megabyte_values() {
+    within(30, || {
+        let big = "é".repeat(512 * 1024); // 1 MiB of UTF-8
+        for renderer in ["file_plain", "file_json"] {
+            let dir = temp_dir("cr-bom");
+            let path = dir.join("o.log");
+            let k = file_kolog(
+                &path,
+                &queue("block", 100_000),
+                &format!(r#"{{"type": "{renderer}", "params": {{"fmt": "%(event)s"}}}}"#),
+                "[]",
+                "{}",
+            );
+            let log = k.logger("root").unwrap();
+            info!(log, "cr", v = "a\rb");
+            info!(log, "bom", v = "\u{FEFF}x");
+            info!(log, "big", v = big.as_str());
+            let s = k.shutdown().unwrap();
+            assert_eq!(s.written, 3, "{s:?}");
+            let lines = read_lines(&path);
+            assert_eq!(lines.len(), 3);
+            if renderer == "file_plain" {
+                assert_eq!(lines[0], "cr v=a\\rb");
+                assert_eq!(lines[1], "bom v=\u{FEFF}x");
+                assert_eq!(lines[2], format!("big v={big}"));
+            } else {
+                assert_eq!(json(&lines[0])["v"], "a\rb");
+                assert_eq!(json(&lines[1])["v"], "\u{FEFF}x");
+                assert_eq!(json(&lines[2])["v"], big.as_str());
+            }
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// bind!
+// ---------------------------------------------------------------------------------------------
+
+/// 1,000 nested binds of distinct keys, then of the same key: every key once, the last value.
+#[test]
+fn a_thousand_nested_binds_and_the_same_key_rebound() {
+    within(30, || {
+        let k = null_kolog(&queue("block", 1000));
+        let sink = Sink::new();
+        k.queue_manager().add_sink("root", sink.clone());
+        let log = k.logger("root").unwrap();
+        let mut b = log.clone();
+        for i in 0..1000u64 {
+            b = b.bind_fields(&[(
+                format!("k{i}").as_str(),
+                kolog::__private::FieldValue::U64(i),
+            )]);
+        }
+        let mut same = log.clone();
+        for i in 0..1000u64 {
+            same = bind!(same, key = i);
+        }
+        info!(b, "deep");
+        info!(same, "same");
+        k.flush();
+        let recs = sink.records();
+        assert_eq!(recs.len(), 2);
+        for i in 0..1000u64 {
+            assert_eq!(recs[0].get(&format!("k{i}")).unwrap(), i);
+        }
+        assert_eq!(recs[1].get("key").unwrap(), 999);
+        let line = &sink.events()[1];
+        assert_eq!(line.matches("key=").count(), 1, "{line}");
+        assert!(line.ends_with(" key=999"), "{line}");
+        let s = k.shutdown().unwrap();
+        assert_eq!(s.written, 2);
+    });
+}
+
+/// A bound logger (and a clone of it) used after its Kolog was dropped: counted, no panic.
+#[test]
+fn a_bound_logger_used_after_its_kolog_is_dropped() {
+    within(20, || {
+        let k = null_kolog(&queue("block", 1));
+        let log = k.logger("root").unwrap();
+        let b = bind!(log, a = 1);
+        drop(log);
+        drop(k);
+        let c = bind!(b, c = 2);
+        for i in 0..1000 {
+            info!(b, "late", i);
+            info!(c, "late", i);
+        }
+        block_on(ainfo!(c, "late async"));
     });
 }
