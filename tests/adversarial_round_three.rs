@@ -641,3 +641,312 @@ fn a_bound_logger_used_after_its_kolog_is_dropped() {
         block_on(ainfo!(c, "late async"));
     });
 }
+
+// ---------------------------------------------------------------------------------------------
+// datefmt at edge dates (a child process: the fixed time is process-wide)
+// ---------------------------------------------------------------------------------------------
+
+const EDGE_DATES: [(u64, &str); 6] = [
+    // One microsecond after the epoch (0 would restore the real clock).
+    (
+        1_000,
+        "1970 70 01 01 00 12 00 00 000001 001 Jan January Thu Thursday AM +0000 UTC 0 %",
+    ),
+    // A leap day in a leap century year.
+    (
+        951_829_509_123_456_000,
+        "2000 00 02 29 13 01 05 09 123456 060 Feb February Tue Tuesday PM +0000 UTC 951829509 %",
+    ),
+    // 2100 is not a leap year: March 1st is day 60.
+    (
+        4_107_542_400_000_000_000,
+        "2100 00 03 01 00 12 00 00 000000 060 Mar March Mon Monday AM +0000 UTC 4107542400 %",
+    ),
+    // The last microsecond of a leap year: day 366.
+    (
+        1_735_689_599_999_999_000,
+        "2024 24 12 31 23 11 59 59 999999 366 Dec December Tue Tuesday PM +0000 UTC 1735689599 %",
+    ),
+    // The last nanosecond of a leap day: %f truncates, never rounds into the next day.
+    (
+        1_709_251_199_999_999_999,
+        "2024 24 02 29 23 11 59 59 999999 060 Feb February Thu Thursday PM +0000 UTC 1709251199 %",
+    ),
+    // The largest time a u64 of nanoseconds holds.
+    (
+        u64::MAX,
+        "2554 54 07 21 23 11 34 33 709551 202 Jul July Sun Sunday PM +0000 UTC 18446744073 %",
+    ),
+];
+
+/// Every datefmt directive at edge dates, against hand-checked strings; the same second twice
+/// with different microseconds (the per-second cache must not reuse `%f`).
+#[test]
+fn datefmt_every_directive_at_edge_dates() {
+    if std::env::var("KOLOG_R3_CHILD").as_deref() == Ok("datefmt") {
+        let k = Kolog::from_json_str(
+            r#"{"loggers": [{"name": "root", "handlers": [{"type": "null", "renderer": {"type": "stream_plain",
+                "params": {"fmt": "%(asctime)s", "datefmt": "%Y %y %m %d %H %I %M %S %f %j %b %B %a %A %p %z %Z %s %%"}}}]}]}"#,
+        )
+        .unwrap();
+        let json_k = Kolog::from_json_str(
+            r#"{"loggers": [{"name": "root", "handlers": [{"type": "null", "renderer": {"type": "stream_json"}}]}]}"#,
+        )
+        .unwrap();
+        let sink = Sink::new();
+        let json_sink = Sink::new();
+        k.queue_manager().add_sink("root", sink.clone());
+        json_k.queue_manager().add_sink("root", json_sink.clone());
+        let log = k.logger("root").unwrap();
+        let jlog = json_k.logger("root").unwrap();
+        // Each date, then one microsecond off it in the same second (the per-second cache
+        // must not reuse `%f`).
+        let near = |ns: u64| {
+            if ns % 1_000_000_000 > 1_000 {
+                ns - 1_000
+            } else {
+                ns + 1_000
+            }
+        };
+        for (ns, _) in EDGE_DATES {
+            for ns in [ns, near(ns)] {
+                kolog::set_fixed_time(ns);
+                info!(log, "d");
+                info!(jlog, "d");
+                k.flush();
+                json_k.flush();
+            }
+        }
+        let got = sink.events();
+        assert_eq!(got.len(), 2 * EDGE_DATES.len());
+        for (i, (ns, text)) in EDGE_DATES.iter().enumerate() {
+            assert_eq!(got[2 * i].trim_end(), *text, "at {ns} ns");
+            let us = near(*ns) / 1_000 % 1_000_000;
+            let mut other = text.split(' ').map(str::to_owned).collect::<Vec<_>>();
+            other[8] = format!("{us:06}");
+            assert_eq!(got[2 * i + 1].trim_end(), other.join(" "), "near {ns} ns");
+        }
+        let stamps: Vec<String> = json_sink
+            .events()
+            .iter()
+            .map(|l| json(l)["timestamp"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(stamps[0], "1970-01-01T00:00:00.000001Z");
+        assert_eq!(stamps[2], "2000-02-29T13:05:09.123456Z");
+        assert_eq!(stamps[8], "2024-02-29T23:59:59.999999Z");
+        assert_eq!(stamps[10], "2554-07-21T23:34:33.709551Z");
+        println!("CHILD OK");
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "datefmt_every_directive_at_edge_dates",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("KOLOG_R3_CHILD", "datefmt")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("CHILD OK"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// flush
+// ---------------------------------------------------------------------------------------------
+
+/// Records other threads logged before `flush()` (their `info!` returned, and they told the
+/// flushing thread) are in the file when it returns: many rounds, several flushers at once,
+/// a sink on a second logger.
+#[test]
+fn flush_waits_for_records_other_threads_logged_before_it() {
+    within(60, || {
+        let dir = temp_dir("flush-others");
+        let path = dir.join("o.log");
+        let k = Arc::new(Kolog::from_json_str(&format!(
+            r#"{{"queue": {}, "loggers": [
+                {{"name": "root", "level": "DEBUG", "handlers": [{{"type": "file",
+                    "params": {{"filename": "{}", "mode": "w"}}, "renderer": {{"type": "file_plain", "params": {{"fmt": "%(event)s"}}}}}}]}},
+                {{"name": "side", "handlers": [{{"type": "null"}}]}}]}}"#,
+            queue("block", 4),
+            path.display()
+        ))
+        .unwrap());
+        let sink = Sink::new();
+        k.queue_manager().add_sink("side", sink.clone());
+        let log = k.logger("root").unwrap();
+        let side = k.logger("side").unwrap();
+        let mut total = 0usize;
+        for round in 0..30u64 {
+            let barrier = Arc::new(Barrier::new(5));
+            let producers: Vec<_> = (0..4u64)
+                .map(|t| {
+                    let (log, side, barrier) = (log.clone(), side.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        for i in 0..200u64 {
+                            info!(log, "r", round, t, i);
+                            info!(side, "s", i);
+                        }
+                        barrier.wait();
+                    })
+                })
+                .collect();
+            barrier.wait();
+            total += 800;
+            // Three flushers at once, from threads that did not log.
+            let flushers: Vec<_> = (0..3)
+                .map(|_| {
+                    let (k, path) = (k.clone(), path.clone());
+                    std::thread::spawn(move || {
+                        k.flush();
+                        read_lines(&path).len()
+                    })
+                })
+                .collect();
+            for f in flushers {
+                assert!(
+                    f.join().unwrap() >= total,
+                    "round {round}: flush returned early"
+                );
+            }
+            assert_eq!(sink.len(), total);
+            for p in producers {
+                p.join().unwrap();
+            }
+        }
+        k.flush();
+        let s = k.stats();
+        assert_balanced(&s);
+        assert_eq!(s.written, 2 * total as u64, "{s:?}");
+    });
+}
+
+/// flush() after writes failed (/dev/full) returns, with every record counted as failed.
+#[test]
+fn flush_after_a_failing_handler_returns_and_balances() {
+    if !Path::new("/dev/full").exists() {
+        return;
+    }
+    within(30, || {
+        let k = file_kolog(
+            Path::new("/dev/full"),
+            &queue("block", 8),
+            r#"{"type": "file_plain"}"#,
+            "[]",
+            "{}",
+        );
+        let log = k.logger("root").unwrap();
+        for round in 0..5u64 {
+            for i in 0..100u64 {
+                info!(log, "x", round, i);
+            }
+            k.flush();
+            let s = k.stats();
+            assert_balanced(&s);
+            assert_eq!(s.failed, 100 * (round + 1), "{s:?}");
+            assert_eq!(s.written, 0, "{s:?}");
+        }
+        let r = k.shutdown().unwrap();
+        assert_eq!(r.failed, 500);
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The async front end on a work-stealing runtime
+// ---------------------------------------------------------------------------------------------
+
+/// Thousands of tasks on a multi-thread runtime, a one-record ring per thread, `block`: every
+/// future completes, nothing is lost, the counts are exact.
+#[test]
+fn thousands_of_ainfo_tasks_on_a_multi_thread_runtime_with_a_tiny_ring() {
+    within(60, || {
+        let k = null_kolog(&queue("block", 1));
+        let log = k.logger("root").unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let tasks: Vec<_> = (0..4000u64)
+                .map(|t| {
+                    let log = log.clone();
+                    tokio::spawn(async move {
+                        for i in 0..3u64 {
+                            ainfo!(
+                                log,
+                                "task",
+                                t,
+                                i,
+                                pad = "yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy"
+                            )
+                            .await;
+                            tokio::task::yield_now().await;
+                        }
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+        });
+        drop(rt);
+        k.flush();
+        let s = k.stats();
+        assert_balanced(&s);
+        assert_eq!(s.written, 12_000, "{s:?}");
+        assert_eq!(s.dropped, 0, "{s:?}");
+    });
+}
+
+struct LogsOnDrop(kolog::Logger, Arc<AtomicU64>);
+impl Drop for LogsOnDrop {
+    fn drop(&mut self) {
+        // Awaiting is impossible here: the future is polled once, then dropped if pending.
+        let mut f = ainfo!(self.0, "dropped during shutdown");
+        let _ = poll_once(&mut f);
+        self.1.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Futures created before the Kolog was dropped and polled after; `ainfo!` in a Drop impl of
+/// tasks torn down by a runtime shutting down: nothing hangs or panics, and every attempt
+/// made while the Kolog lived is accounted for.
+#[test]
+fn ainfo_after_the_kolog_is_gone_and_in_drops_during_runtime_shutdown() {
+    within(30, || {
+        let k = null_kolog(&queue("block", 1));
+        let log = k.logger("root").unwrap();
+        let drops = Arc::new(AtomicU64::new(0));
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_time()
+            .build()
+            .unwrap();
+        for t in 0..200u64 {
+            let guard = LogsOnDrop(log.clone(), drops.clone());
+            rt.spawn(async move {
+                let _guard = guard;
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                let _ = t;
+            });
+        }
+        rt.shutdown_timeout(Duration::from_secs(5));
+        assert_eq!(drops.load(Ordering::SeqCst), 200);
+        k.flush();
+        let s = k.stats();
+        assert_balanced(&s);
+        assert_eq!(s.enqueued + s.dropped_full, 200, "{s:?}");
+        // Futures made while the Kolog lives, completed after it is gone.
+        let late: Vec<_> = (0..50u64).map(|i| ainfo!(log, "late", i)).collect();
+        drop(k);
+        for f in late {
+            block_on(f);
+        }
+        block_on(ainfo!(log, "after"));
+    });
+}
