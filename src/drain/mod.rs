@@ -121,11 +121,11 @@ fn publish_unwritten(shared: &Shared, n: u64) {
     let c = &shared.counters;
     let before = c
         .written
-        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
+        .fetch_update(Ordering::Release, Ordering::Relaxed, |w| {
             Some(w.saturating_sub(n))
         })
         .unwrap_or_else(|w| w);
-    c.failed.fetch_add(n.min(before), Ordering::Relaxed);
+    c.failed.fetch_add(n.min(before), Ordering::Release);
 }
 
 pub(crate) struct Drainer {
@@ -331,16 +331,16 @@ impl Drainer {
         }
         let c = &self.shared.counters;
         if counts.written > 0 {
-            c.written.fetch_add(counts.written, Ordering::Relaxed);
+            c.written.fetch_add(counts.written, Ordering::Release);
         }
         if counts.filtered > 0 {
-            c.filtered.fetch_add(counts.filtered, Ordering::Relaxed);
+            c.filtered.fetch_add(counts.filtered, Ordering::Release);
         }
         if counts.failed > 0 {
-            c.failed.fetch_add(counts.failed, Ordering::Relaxed);
+            c.failed.fetch_add(counts.failed, Ordering::Release);
         }
         if timed_out > 0 {
-            c.dropped_timeout.fetch_add(timed_out, Ordering::Relaxed);
+            c.dropped_timeout.fetch_add(timed_out, Ordering::Release);
         }
         publish_unwritten(&self.shared, counts.unwritten);
         n

@@ -95,16 +95,25 @@ impl ShutdownReport {
 
 pub(crate) fn stats(shared: &Shared) -> Stats {
     shared.sweep_stranded();
-    let (rings, live_rings) = shared.registry.totals();
+    // Outcomes first, records last: a record is counted in `enqueued` before the drainer can
+    // see it, and the drainer's counts are released after it took the record, so whatever
+    // outcome is read here was enqueued by the time the rings are read. `failed` is read
+    // before `written`, which a failed write moves records out of into `failed`.
     let c = &shared.counters;
-    let dropped_shutdown = c.dropped_shutdown.load(Ordering::Relaxed);
-    let dropped_timeout = c.dropped_timeout.load(Ordering::Relaxed);
-    let dropped_full = rings.dropped_full + c.cancelled.load(Ordering::Relaxed);
+    let failed = c.failed.load(Ordering::Acquire);
+    let filtered = c.filtered.load(Ordering::Acquire);
+    let dropped_shutdown = c.dropped_shutdown.load(Ordering::Acquire);
+    let dropped_timeout = c.dropped_timeout.load(Ordering::Acquire);
+    let cancelled = c.cancelled.load(Ordering::Acquire);
+    let stranded = c.stranded.load(Ordering::Acquire);
+    let written = c.written.load(Ordering::Acquire);
+    let (rings, live_rings) = shared.registry.totals();
+    let dropped_full = rings.dropped_full + cancelled;
     Stats {
-        enqueued: rings.enqueued - c.stranded.load(Ordering::Relaxed),
-        written: c.written.load(Ordering::Relaxed),
-        failed: c.failed.load(Ordering::Relaxed),
-        filtered: c.filtered.load(Ordering::Relaxed),
+        enqueued: rings.enqueued.saturating_sub(stranded),
+        written,
+        failed,
+        filtered,
         dropped: dropped_full
             + rings.dropped_oldest
             + rings.dropped_oversize

@@ -239,7 +239,7 @@ fn encode_and_enqueue(
             }
             let record = Record {
                 len,
-                header: &header,
+                header,
                 values,
                 scratch: &scratch,
             };
@@ -251,7 +251,7 @@ fn encode_and_enqueue(
             let len = encode::prepare(values, &mut scratch);
             let record = Record {
                 len,
-                header: &header,
+                header,
                 values,
                 scratch: &scratch,
             };
@@ -289,7 +289,7 @@ fn count_shutdown_drop(shared: &Shared) {
 /// A record ready to be written into a ring.
 struct Record<'r, 'v> {
     len: usize,
-    header: &'r Header,
+    header: Header,
     values: &'r [FieldValue<'v>],
     scratch: &'r Scratch,
 }
@@ -298,13 +298,13 @@ impl Record<'_, '_> {
     #[inline]
     fn push(&self, producer: &mut Producer) -> Result<(), PushError> {
         producer.push(self.len, |dst| {
-            encode::write(dst, self.header, self.values, self.scratch)
+            encode::write(dst, &self.header, self.values, self.scratch)
         })
     }
 
     fn to_vec(&self) -> Vec<u8> {
         let mut v = vec![0; self.len];
-        encode::write(&mut v, self.header, self.values, self.scratch);
+        encode::write(&mut v, &self.header, self.values, self.scratch);
         v
     }
 }
@@ -335,6 +335,7 @@ fn full(
     record: &Record<'_, '_>,
     wait: Wait,
 ) -> Option<Vec<u8>> {
+    let record = &mut Record { ..*record };
     match shared.policy {
         BackpressurePolicy::Drop => producer.count_dropped_full(),
         BackpressurePolicy::DropOldest => retry(producer, record, |p, attempt| {
@@ -354,27 +355,37 @@ fn full(
             producer.count_dropped_full()
         }
         BackpressurePolicy::Block if wait == Wait::Return => return Some(record.to_vec()),
-        BackpressurePolicy::Block => retry(producer, record, |p, attempt| {
-            if shared.is_closed() {
-                count_shutdown_drop(shared);
-                return false;
-            }
-            wait_for_space(p, shared, record.len, attempt);
-            true
-        }),
+        BackpressurePolicy::Block => {
+            let len = record.len;
+            retry(producer, record, |p, attempt| {
+                if shared.is_closed() {
+                    count_shutdown_drop(shared);
+                    return false;
+                }
+                wait_for_space(p, shared, len, attempt);
+                true
+            })
+        }
     }
     None
 }
 
 /// Pushes `record`, calling `make_room` between attempts until it fits, is too large for the
 /// ring (counted), or `make_room` gives up.
+///
+/// Each attempt stamps the record with the time it is made: a record that waited for room
+/// (a parked producer) is published with the time it entered the ring, not the time it was
+/// first tried, so it cannot come out behind records other threads logged while it waited
+/// with an earlier timestamp than theirs (the drainer merges rings by timestamp, and each
+/// ring's records must be in timestamp order).
 fn retry(
     producer: &mut Producer,
-    record: &Record<'_, '_>,
+    record: &mut Record<'_, '_>,
     mut make_room: impl FnMut(&mut Producer, u32) -> bool,
 ) {
     let mut attempt = 0u32;
     loop {
+        record.header.timestamp = clock::now();
         match record.push(producer) {
             Ok(()) => return,
             Err(PushError::TooLarge) => return producer.count_dropped_oversize(),
@@ -407,7 +418,13 @@ fn wait_for_space(producer: &mut Producer, shared: &Shared, len: usize, attempt:
 
 /// Publishes an already-encoded record from an [`EnqueueFuture`]: `Ready` once it is in this
 /// thread's ring (or counted as dropped), `Pending` with the waker registered when full.
-pub(crate) fn poll_enqueue(inner: &LoggerInner, bytes: &[u8], cx: &mut Context<'_>) -> Poll<()> {
+/// Each attempt stamps the record with the time it is made, as [`retry`] does: the future may
+/// have waited, and may be polled on another thread, whose ring must stay in timestamp order.
+pub(crate) fn poll_enqueue(
+    inner: &LoggerInner,
+    bytes: &mut [u8],
+    cx: &mut Context<'_>,
+) -> Poll<()> {
     let shared = &inner.shared;
     if shared.is_closed() {
         count_shutdown_drop(shared);
@@ -417,6 +434,7 @@ pub(crate) fn poll_enqueue(inner: &LoggerInner, bytes: &[u8], cx: &mut Context<'
         let mut local = cell.borrow_mut();
         let producer = local.producer(shared);
         loop {
+            encode::restamp(bytes, clock::now());
             match producer.push(bytes.len(), |dst| dst.copy_from_slice(bytes)) {
                 Ok(()) => return Poll::Ready(()),
                 Err(PushError::TooLarge) => {

@@ -339,7 +339,7 @@ impl std::future::Future for EnqueueFuture {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<()> {
-        let Some((inner, bytes)) = &self.pending else {
+        let Some((inner, bytes)) = &mut self.pending else {
             return std::task::Poll::Ready(());
         };
         let poll = super::emit::poll_enqueue(inner, bytes, cx);

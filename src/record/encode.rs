@@ -161,7 +161,15 @@ pub(crate) fn plain_len(values: &[FieldValue<'_>]) -> Option<usize> {
     Some(len)
 }
 
+/// Sets the timestamp of an encoded record (`bytes` as written by [`write`]) to `ticks`.
+pub(crate) fn restamp(bytes: &mut [u8], ticks: u64) {
+    if let Some(ts) = bytes.get_mut(8..16) {
+        ts.copy_from_slice(&ticks.to_le_bytes());
+    }
+}
+
 /// The fixed part of a record.
+#[derive(Clone, Copy)]
 pub(crate) struct Header {
     pub level: Level,
     pub timestamp: u64,

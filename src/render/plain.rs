@@ -5,7 +5,8 @@
 //! `event`/`message`, and any field name (empty when absent). Conversions `s`, `d`, `r`, with
 //! Python's `-` (left-align) and a width: `%(level)-8s`. `%%` is a literal `%`. Values keep
 //! one record on one line: `\n`, `\r` and other control characters are escaped (`\n`, `\r`,
-//! `\u{1b}`); a string value with spaces, `=` or quotes is written quoted (`key="a b"`).
+//! `\u{1b}`); a string value or a key with spaces, `=` or quotes is written quoted
+//! (`key="a b"`, `"a b"=1`).
 
 use smallvec::SmallVec;
 
@@ -250,9 +251,16 @@ fn push_padded(
 /// Appends a field as the renderer's tail does: ` key=value`.
 pub(crate) fn push_field(out: &mut Vec<u8>, f: &Field<'_>) {
     out.push(b' ');
-    push_escaped(out, &f.key);
+    push_key(out, &f.key);
     out.push(b'=');
     push_plain(out, &f.value, true);
+}
+
+/// Appends a field name for the ` key=value` tail, quoted as a value is when it is empty or
+/// has spaces, `=` or quotes (a context key, a processor's or a bridged record's key can be
+/// any string), so that the tail still splits into its fields.
+fn push_key(out: &mut Vec<u8>, key: &str) {
+    push_plain(out, &Value::Str(key), true);
 }
 
 /// The constant parts of one statement's plain lines for one logger, level and handler (see
@@ -390,7 +398,7 @@ impl PlainRenderer {
         let mut key_ends = SmallVec::new();
         for key in callsite.fields {
             keys.push(b' ');
-            push_escaped(&mut keys, key);
+            push_key(&mut keys, key);
             keys.push(b'=');
             key_ends.push(keys.len() as u32);
         }

@@ -323,11 +323,13 @@ impl Producer {
         };
         fill(payload);
         self.head = new_head;
-        ring.head.store(new_head, Ordering::Release);
+        // Counted before it is published: a record the drainer can see (and count as written)
+        // is already in `enqueued`, so `stats()` never shows more outcomes than records.
         self.enqueued += 1;
         ring.counters
             .enqueued
             .store(self.enqueued, Ordering::Relaxed);
+        ring.head.store(new_head, Ordering::Release);
     }
 
     /// Recomputes `limit` after `head` or `cached_tail` moved.
