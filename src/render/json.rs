@@ -21,37 +21,44 @@ const RESERVED: [&str; 4] = ["timestamp", "level", "logger", "event"];
 pub(crate) struct JsonRenderer {
     indent: Option<usize>,
     pretty: Vec<u8>,
-    /// `YYYY-MM-DDTHH:MM:SS` of the last second rendered.
-    date: Option<(u64, [u8; 19])>,
+    /// The first nanosecond of the last second rendered (at first, 1970-01-01T00:00:00) and
+    /// its timestamp, `YYYY-MM-DDTHH:MM:SS.000000Z`, whose microseconds each record overwrites.
+    second: u64,
+    stamp: [u8; 27],
 }
 
-/// The length of the prefix of `bytes` that needs no escaping, eight bytes at a time: a byte
-/// needs escaping when it is a control character (< 0x20), `"` or `\`.
+/// The length of the prefix of `bytes` that needs no escaping, eight bytes at a time (a byte
+/// needs escaping when it is a control character (< 0x20), `"` or `\`), and whether that prefix
+/// is ASCII.
 #[inline]
-fn plain_prefix(bytes: &[u8]) -> usize {
+fn plain_prefix(bytes: &[u8]) -> (usize, bool) {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     let has_zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
     let mut i = 0;
+    let mut high = 0;
     while i + 8 <= bytes.len() {
         let x = u64::from_le_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
         let control = x.wrapping_sub(LO * 0x20) & !x & HI;
         if control | has_zero(x ^ (LO * b'"' as u64)) | has_zero(x ^ (LO * b'\\' as u64)) != 0 {
             break;
         }
+        high |= x;
         i += 8;
     }
+    let mut high = (high & HI) != 0;
     while i < bytes.len() && !matches!(bytes[i], 0..=0x1f | b'"' | b'\\') {
+        high |= bytes[i] >= 0x80;
         i += 1;
     }
-    i
+    (i, !high)
 }
 
 /// Appends `s` as a JSON string literal.
 #[inline]
 pub(crate) fn push_str(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
-    let clean = plain_prefix(bytes);
+    let (clean, _) = plain_prefix(bytes);
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     out.extend_from_slice(&bytes[..clean]);
@@ -60,6 +67,28 @@ pub(crate) fn push_str(out: &mut Vec<u8>, s: &str) {
         return;
     }
     push_escaped_tail(out, &bytes[clean..]);
+}
+
+/// Appends `bytes` as a JSON string literal when they are UTF-8; returns false, with nothing
+/// written, when they are not. Text that is ASCII and needs no escaping (most of it) is copied
+/// without a separate UTF-8 validation pass.
+#[inline]
+fn push_utf8(out: &mut Vec<u8>, bytes: &[u8]) -> bool {
+    let (clean, ascii) = plain_prefix(bytes);
+    if clean == bytes.len() && ascii {
+        out.reserve(bytes.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return true;
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(s) => {
+            push_str(out, s);
+            true
+        }
+        Err(_) => false,
+    }
 }
 
 #[cold]
@@ -139,7 +168,7 @@ fn push_short_decimal(out: &mut Vec<u8>, v: f64) -> bool {
     }
     out.extend_from_slice(itoa::Buffer::new().format(int).as_bytes());
     let mut digits = [b'.', b'0', b'0', b'0', b'0', b'0', b'0'];
-    put_six_digits(&mut digits[1..], frac);
+    put_six_digits((&mut digits[1..]).try_into().expect("6 digits"), frac);
     // Keep at least one fractional digit (`1.0`), drop the other trailing zeros.
     let mut n = 7;
     while n > 2 && digits[n - 1] == b'0' {
@@ -150,19 +179,23 @@ fn push_short_decimal(out: &mut Vec<u8>, v: f64) -> bool {
 }
 
 /// "00" to "99".
-const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
-2021222324252627282930313233343536373839\
-4041424344454647484950515253545556575859\
-6061626364656667686970717273747576777879\
-8081828384858687888990919293949596979899";
+const PAIRS: [[u8; 2]; 100] = {
+    let mut pairs = [[0; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        pairs[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    pairs
+};
 
-/// Writes `v` (below 1,000,000) as six decimal digits.
+/// Writes `v` (below 1,000,000; larger values are clamped) as six decimal digits.
 #[inline]
-fn put_six_digits(dst: &mut [u8], v: u32) {
-    let pair = |p: u32| &PAIRS[p as usize * 2..p as usize * 2 + 2];
-    dst[0..2].copy_from_slice(pair(v / 10_000));
-    dst[2..4].copy_from_slice(pair(v / 100 % 100));
-    dst[4..6].copy_from_slice(pair(v % 100));
+fn put_six_digits(dst: &mut [u8; 6], v: u32) {
+    let v = v.min(999_999) as usize;
+    dst[0..2].copy_from_slice(&PAIRS[v / 10_000]);
+    dst[2..4].copy_from_slice(&PAIRS[v / 100 % 100]);
+    dst[4..6].copy_from_slice(&PAIRS[v % 100]);
 }
 
 fn push_exception(out: &mut Vec<u8>, e: &ErrorValue<'_>) {
@@ -206,11 +239,14 @@ pub(crate) fn push_value(out: &mut Vec<u8>, v: &Value<'_>) {
 
 impl JsonRenderer {
     pub(crate) fn new(indent: Option<usize>) -> JsonRenderer {
-        JsonRenderer {
+        let mut r = JsonRenderer {
             indent,
             pretty: Vec::new(),
-            date: None,
-        }
+            second: 0,
+            stamp: [0; 27],
+        };
+        r.new_second(0);
+        r
     }
 
     pub(crate) fn render(&mut self, ev: &EventDict<'_>, out: &mut Vec<u8>) {
@@ -236,24 +272,25 @@ impl JsonRenderer {
 
 impl JsonRenderer {
     /// Appends the RFC 3339 timestamp; the date and time of day are cached per second.
+    #[inline]
     fn push_timestamp(&mut self, out: &mut Vec<u8>, unix_nanos: u64) {
-        let sec = unix_nanos / 1_000_000_000;
-        let prefix = match self.date {
-            Some((s, p)) if s == sec => p,
-            _ => {
-                let mut full = Vec::with_capacity(27);
-                push_rfc3339(&mut full, sec * 1_000_000_000);
-                let mut p = [0u8; 19];
-                p.copy_from_slice(&full[..19]);
-                self.date = Some((sec, p));
-                p
-            }
-        };
-        out.extend_from_slice(&prefix);
-        let micros = (unix_nanos % 1_000_000_000 / 1_000) as u32;
-        let mut frac = *b".000000Z";
-        put_six_digits(&mut frac[1..7], micros);
-        out.extend_from_slice(&frac);
+        // Also true when time went back (the difference wraps).
+        if unix_nanos.wrapping_sub(self.second) >= 1_000_000_000 {
+            self.new_second(unix_nanos);
+        }
+        let micros = ((unix_nanos - self.second) / 1_000) as u32;
+        let mut stamp = self.stamp;
+        put_six_digits((&mut stamp[20..26]).try_into().expect("6 digits"), micros);
+        out.extend_from_slice(&stamp);
+    }
+
+    #[cold]
+    fn new_second(&mut self, unix_nanos: u64) {
+        self.second = unix_nanos - unix_nanos % 1_000_000_000;
+        let mut full = Vec::with_capacity(27);
+        push_rfc3339(&mut full, self.second);
+        self.stamp[..19].copy_from_slice(&full[..19]);
+        self.stamp[19..].copy_from_slice(b".000000Z");
     }
 
     fn render_line(&mut self, ev: &EventDict<'_>, out: &mut Vec<u8>) {
@@ -287,8 +324,8 @@ impl JsonRenderer {
         self.push_timestamp(out, unix_nanos);
         out.extend_from_slice(&template.prefix);
         let mut rest = values;
-        for i in 1..template.ends.len() {
-            out.extend_from_slice(template.piece(i));
+        for piece in template.ends.windows(2) {
+            out.extend_from_slice(&template.bytes[piece[0] as usize..piece[1] as usize]);
             if !push_encoded(out, &mut rest) {
                 out.truncate(start);
                 return false;
@@ -356,7 +393,7 @@ fn render_line_with(ev: &EventDict<'_>, out: &mut Vec<u8>, timestamp: impl FnOnc
 pub(crate) struct JsonTemplate {
     bytes: Vec<u8>,
     /// End offset of each piece in `bytes`: the event, then one per field.
-    ends: SmallVec<[u32; 8]>,
+    ends: Box<[u32]>,
     /// The statement (field names to check against bound context; location for processors).
     callsite: &'static Callsite,
     /// Per handler with static processors: the JSON they append (`None`: they would change
@@ -411,7 +448,7 @@ pub(crate) fn context_json(context: &[(String, serde_json::Value)]) -> Vec<u8> {
 impl JsonTemplate {
     pub(crate) fn new(callsite: &'static Callsite) -> JsonTemplate {
         let mut bytes = Vec::with_capacity(32 + callsite.message.len());
-        let mut ends = SmallVec::new();
+        let mut ends = Vec::with_capacity(1 + callsite.fields.len());
         bytes.extend_from_slice(b",\"event\":");
         push_str(&mut bytes, callsite.message);
         ends.push(bytes.len() as u32);
@@ -423,7 +460,7 @@ impl JsonTemplate {
         }
         JsonTemplate {
             bytes,
-            ends,
+            ends: ends.into_boxed_slice(),
             prefix: Vec::new(),
             prefix_for: None,
             prefix_ok: false,
@@ -634,10 +671,12 @@ fn push_encoded(out: &mut Vec<u8>, rest: &mut &[u8]) -> bool {
         TAG_STR => {
             let Some(n) = tail.get(..4) else { return false };
             let n = u32::from_le_bytes(n.try_into().expect("4 bytes")) as usize;
-            let Some(Ok(s)) = tail.get(4..4 + n).map(std::str::from_utf8) else {
+            let Some(bytes) = tail.get(4..4 + n) else {
                 return false;
             };
-            push_str(out, s);
+            if !push_utf8(out, bytes) {
+                return false;
+            }
             *rest = &tail[4 + n..];
         }
         _ => return false,

@@ -730,3 +730,115 @@ fn encoded_json_applies_static_processors_byte_for_byte_as_the_event_path() {
         "{rendered} {declined} {filtered}"
     );
 }
+
+/// Strings of every length around the eight-byte scan with one special character (or none)
+/// at every position: the direct path (which copies clean ASCII without a UTF-8 pass) renders
+/// them as the event path does, and declines bytes that are not UTF-8.
+#[test]
+fn encoded_strings_render_as_the_event_path_at_every_position() {
+    use super::json::{JsonRenderer, JsonTemplate, LoggerJson};
+    use crate::front::value::FieldValue;
+    use crate::record::decode;
+
+    static STR_CS: Callsite = Callsite {
+        message: "m",
+        fields: &["s"],
+        file: "src/main.rs",
+        line: 1,
+        module_path: "app",
+        kind: CallsiteKind::Event,
+        function: None,
+    };
+    let logger = LoggerJson {
+        id: 1,
+        name: b"\"app\"",
+        plain_name: "app",
+        context: &[],
+        context_json: b"",
+    };
+    let mut template = JsonTemplate::new(&STR_CS);
+    assert!(template.prepare(Level::Info, &logger, 0, None));
+    let mut general = JsonRenderer::new(None);
+    let mut direct = JsonRenderer::new(None);
+    let mut declined = 0;
+    for len in 0..=18 {
+        for pos in 0..=len {
+            for special in ["", "\"", "\\", "\n", "\u{1f}", "\u{7f}", "é", "€", "🎉"] {
+                let mut s = "x".repeat(len);
+                if pos < len {
+                    s.replace_range(pos..pos + 1, special);
+                }
+                let bytes = encode_record(Level::Info, &[FieldValue::Str(&s)]);
+                let (_, encoded) = decode::header(&bytes).unwrap();
+                let ev = event_path(T, Level::Info, "app", &STR_CS, &[], encoded);
+                let mut expected = Vec::new();
+                general.render(&ev, &mut expected);
+                let mut got = Vec::new();
+                assert!(
+                    direct.render_encoded(&mut got, T, &template, encoded, 0),
+                    "{s:?}"
+                );
+                assert_eq!(got, expected, "{s:?}");
+
+                // The same string with one byte made invalid UTF-8 (a lone continuation byte
+                // or 0xFF): the direct path leaves it to the event path.
+                if !s.is_empty() {
+                    let at = bytes.len() - encoded.len() + 5 + pos.min(s.len() - 1);
+                    for bad in [0x80, 0xff] {
+                        let mut corrupt = bytes.clone();
+                        corrupt[at] = bad;
+                        let (_, encoded) = decode::header(&corrupt).unwrap();
+                        if std::str::from_utf8(&encoded[5..]).is_ok() {
+                            continue;
+                        }
+                        let mut out = b"x".to_vec();
+                        assert!(!direct.render_encoded(&mut out, T, &template, encoded, 0));
+                        assert_eq!(out, b"x");
+                        declined += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(declined > 2_000, "{declined}");
+}
+
+/// The cached second is reused only within its own second: records a microsecond apart,
+/// across a second boundary in both directions, and far apart, render as a fresh renderer
+/// renders each alone.
+#[test]
+fn json_timestamps_stay_exact_across_the_cached_second() {
+    let base = 1_700_000_000_000_000_000u64; // a whole second
+    let mut cached = super::json::JsonRenderer::new(None);
+    for t in [
+        base + 999_999_999,
+        base + 999_999_000,
+        base + 1_000_000_000,
+        base + 999_999_999,
+        base,
+        base - 1,
+        base + 5_123_456_789,
+        0,
+        u64::MAX,
+        base + 1_000,
+    ] {
+        let mut ev = event();
+        ev.timestamp_ns = t;
+        let mut got = Vec::new();
+        cached.render(&ev, &mut got);
+        let mut expected = Vec::new();
+        super::json::JsonRenderer::new(None).render(&ev, &mut expected);
+        assert_eq!(
+            String::from_utf8(got).unwrap(),
+            String::from_utf8(expected.clone()).unwrap()
+        );
+        let mut rfc = Vec::new();
+        super::time::push_rfc3339(&mut rfc, t);
+        let rfc = String::from_utf8(rfc).unwrap();
+        let line = String::from_utf8(expected).unwrap();
+        assert!(
+            line.starts_with(&format!("{{\"timestamp\":\"{rfc}\"")),
+            "{line} / {rfc}"
+        );
+    }
+}
