@@ -64,16 +64,14 @@ pub(crate) struct OpenFile {
 }
 
 impl OpenFile {
-    /// Opens (creating) `path`, truncating it when `truncate`.
+    /// Opens (creating) `path`, truncating it when `truncate`. Always in append mode, so each
+    /// write goes to the file's current end: a file truncated by someone else meanwhile
+    /// (logrotate's `copytruncate`) gets no hole of NUL bytes.
     pub(crate) fn open(path: &Path, truncate: bool) -> io::Result<OpenFile> {
-        let mut o = OpenOptions::new();
-        o.create(true);
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
         if truncate {
-            o.write(true).truncate(true);
-        } else {
-            o.append(true);
+            file.set_len(0)?;
         }
-        let file = o.open(path)?;
         let len = file.metadata()?.len();
         Ok(OpenFile {
             file,
