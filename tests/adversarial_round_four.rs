@@ -3,13 +3,14 @@
 //! names and levels, lifecycle guards, the async front end under a hand-written executor,
 //! processors at their edges, and JSON values at their limits.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use kolog::{info, Kolog, Sink};
 
 mod common;
 
-use common::{assert_balanced, within};
+use common::{assert_balanced, files, within};
 
 fn temp_dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("kolog-r4-{tag}-{}", std::process::id()));
@@ -30,6 +31,16 @@ fn kolog_with(handler: &str, renderer: &str, processors: &str) -> Kolog {
             "handlers": [{{{handler}, "renderer": {renderer}, "processors": {processors}}}]}}]}}"#
     ))
     .unwrap()
+}
+
+/// A plain renderer writing only the event.
+const EVENT_ONLY: &str = r#"{"type": "file_plain", "params": {"fmt": "%(event)s"}}"#;
+
+fn file_handler(path: &Path, mode: &str) -> String {
+    format!(
+        r#""type": "file", "params": {{"filename": "{}", "mode": "{mode}"}}"#,
+        path.display()
+    )
 }
 
 fn child_env() -> Option<String> {
@@ -65,7 +76,7 @@ fn a_truncating_handler_writes_at_the_end_after_an_external_truncation() {
                 r#""type": "file", "params": {{"filename": "{}", "mode": "{mode}"{extra}}}"#,
                 path.display()
             ),
-            r#"{"type": "file_plain", "params": {"fmt": "%(event)s"}}"#,
+            EVENT_ONLY,
             "[]",
         );
         let log = k.logger("root").unwrap();
@@ -90,6 +101,114 @@ fn a_truncating_handler_writes_at_the_end_after_an_external_truncation() {
     }
 }
 
+// ==== HELD UP ====
+
+/// Two loggers with handlers of their own appending to one path from four threads: every
+/// line whole, every record once, no NUL byte.
+#[test]
+fn many_loggers_appending_to_one_path() {
+    let dir = temp_dir("shared-path");
+    let path = dir.join("app.log");
+    let handler = format!(
+        r#"{{"type": "file", "params": {{"filename": "{}", "mode": "a"}},
+            "renderer": {{"type": "file_plain", "params": {{"fmt": "%(name)s %(i)s"}}}}}}"#,
+        path.display()
+    );
+    let k = std::sync::Arc::new(
+        Kolog::from_json_str(&format!(
+            r#"{{"loggers": [{{"name": "a", "handlers": [{handler}]}}, {{"name": "b", "handlers": [{handler}]}}]}}"#
+        ))
+        .unwrap(),
+    );
+    let threads: Vec<_> = ["a", "b", "a.x", "b.y"]
+        .into_iter()
+        .map(|name| {
+            let log = k.logger(name).unwrap();
+            std::thread::spawn(move || {
+                for i in 0..2000u32 {
+                    info!(log, "r", i = i);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let s = k.shutdown().unwrap();
+    assert_eq!((s.written, s.failed), (8000, 0), "{s:?}");
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(!bytes.contains(&0));
+    let text = String::from_utf8(bytes).unwrap();
+    let mut got: Vec<&str> = text.lines().collect();
+    got.sort_unstable();
+    let mut want: Vec<String> = ["a", "b", "a.x", "b.y"]
+        .iter()
+        .flat_map(|n| (0..2000).map(move |i| format!("{n} {i}")))
+        .collect();
+    want.sort_unstable();
+    assert_eq!(got, want);
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON values at their limits
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn json_values_at_their_limits_parse_back_exactly() {
+    let dir = temp_dir("json-limits");
+    let path = dir.join("a.log");
+    for renderer in [
+        r#"{"type": "file_json"}"#,
+        r#"{"type": "file_json", "params": {"indentation": 3}}"#,
+    ] {
+        let k = kolog_with(&file_handler(&path, "w"), renderer, "[]");
+        let log = k.logger("root").unwrap();
+        let controls: String = (0u8..0x20)
+            .map(char::from)
+            .chain(['\u{7f}', '"', '\\', '\u{2028}', '\u{2029}', '\u{feff}'])
+            .collect();
+        info!(
+            log,
+            "",
+            umax = u64::MAX,
+            imin = i64::MIN,
+            nan = f64::NAN,
+            inf = f64::INFINITY,
+            ninf = f64::NEG_INFINITY,
+            nzero = -0.0f64,
+            tiny = f64::MIN_POSITIVE,
+            big = f64::MAX,
+            f32v = 0.1f32,
+            t = true,
+            f = false,
+            empty = "",
+            ctl = controls.as_str(),
+            u128max = u128::MAX,
+            i128min = i128::MIN,
+        );
+        k.shutdown().unwrap();
+        let text = read(&path);
+        let values: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&text)
+            .into_iter()
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("{e}: {text}"));
+        assert_eq!(values.len(), 1, "{text}");
+        let v = &values[0];
+        assert_eq!(v["umax"], serde_json::json!(u64::MAX), "{text}");
+        assert_eq!(v["imin"], serde_json::json!(i64::MIN), "{text}");
+        assert_eq!(v["event"], "", "{text}");
+        assert_eq!(v["empty"], "", "{text}");
+        assert_eq!(v["ctl"], controls.as_str(), "{text}");
+        assert_eq!(v["t"], true);
+        assert_eq!(v["f"], false);
+        assert_eq!(v["big"].as_f64(), Some(f64::MAX), "{text}");
+        assert_eq!(v["tiny"].as_f64(), Some(f64::MIN_POSITIVE), "{text}");
+        if !renderer.contains("indentation") {
+            assert_eq!(text.lines().count(), 1, "{text}");
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The memory-mapped writer (`KOLOG_FILE_WRITER=mmap`, read when a handler is built: children)
 // ---------------------------------------------------------------------------------------------
@@ -103,14 +222,7 @@ fn mmap_child() {
     }
     let path = PathBuf::from(std::env::var("KOLOG_R4_PATH").unwrap());
     let end = std::env::var("KOLOG_R4_END").unwrap();
-    let k = kolog_with(
-        &format!(
-            r#""type": "file", "params": {{"filename": "{}", "mode": "a"}}"#,
-            path.display()
-        ),
-        r#"{"type": "file_plain", "params": {"fmt": "%(event)s"}}"#,
-        "[]",
-    );
+    let k = kolog_with(&file_handler(&path, "a"), EVENT_ONLY, "[]");
     let log = k.logger("root").unwrap();
     for i in 0..100 {
         info!(log, "line", i = i);
@@ -163,6 +275,18 @@ fn expected_mmap_lines() -> Vec<u8> {
     want
 }
 
+#[test]
+fn the_mmap_writer_leaves_exactly_the_lines_after_shutdown_drop_and_a_panic() {
+    for end in ["shutdown", "drop", "panic"] {
+        let (bytes, _) = mmap_run(end);
+        assert_eq!(
+            String::from_utf8_lossy(&bytes),
+            String::from_utf8_lossy(&expected_mmap_lines()),
+            "{end}"
+        );
+    }
+}
+
 /// `flush()` makes the lines visible, and only the lines: a reader (or `tail -f`) sees no
 /// run of NUL bytes after them, and a process that then exits leaves exactly the lines.
 #[test]
@@ -179,6 +303,62 @@ fn the_mmap_writer_holds_no_nul_tail_after_flush() {
 // ---------------------------------------------------------------------------------------------
 // Configuration files by path
 // ---------------------------------------------------------------------------------------------
+
+fn from_path_err(path: &Path) -> kolog::Error {
+    let r = std::panic::catch_unwind(|| Kolog::from_path(path));
+    match r {
+        Ok(Ok(_)) => panic!("{} loaded", path.display()),
+        Ok(Err(e)) => e,
+        Err(_) => panic!("{} panicked", path.display()),
+    }
+}
+
+#[test]
+fn configuration_files_that_cannot_be_used_are_clear_errors() {
+    let dir = temp_dir("from-path");
+    let good = r#"{"loggers": [{"name": "root", "handlers": [{"type": "null"}]}]}"#;
+    let parsing = "CONFIGURATION::LoggerFactory::PARSING::ERROR";
+    let validation = "CONFIGURATION::LoggerFactory::VALIDATION::ERROR";
+    let io = "CONFIGURATION::LoggerFactory::IO::ERROR";
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("upper.JSON", good.into(), validation),
+        ("upper.YML", b"loggers: []".to_vec(), validation),
+        ("noext", good.into(), validation),
+        ("trailing.", good.into(), validation),
+        (".json", good.into(), validation),
+        ("empty.json", Vec::new(), parsing),
+        (
+            "latin1.json",
+            b"{\"loggers\": [{\"name\": \"r\xe9\"}]}".to_vec(),
+            validation,
+        ),
+        ("list.yaml", b"- a\n- b\n".to_vec(), validation),
+        ("scalar.json", b"42".to_vec(), validation),
+    ];
+    for (name, bytes, code) in &cases {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let e = from_path_err(&path);
+        assert_eq!(e.code(), *code, "{name}: {e}");
+        assert_eq!(e.kind(), kolog::ErrorKind::Configuration, "{name}");
+        assert!(!e.msg().is_empty());
+    }
+    // Missing, a directory (even one named like a config), a path through a regular file.
+    std::fs::create_dir(dir.join("dir.json")).unwrap();
+    for p in [
+        dir.join("missing.json"),
+        dir.join("dir.json"),
+        dir.join("upper.JSON").join("x.json"),
+    ] {
+        let e = from_path_err(&p);
+        assert_eq!(e.code(), io, "{}: {e}", p.display());
+        assert!(
+            std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>()),
+            "{}",
+            p.display()
+        );
+    }
+}
 
 /// A UTF-8 byte order mark (what Notepad writes) starts the file, not the document: JSON
 /// and YAML files with one load as without it.
@@ -242,22 +422,6 @@ fn rotating_handler(path: &Path, params: &str) -> String {
     )
 }
 
-const EVENT_ONLY: &str = r#"{"type": "file_plain", "params": {"fmt": "%(event)s"}}"#;
-
-/// Every file in `dir`, name → content.
-fn files(dir: &Path) -> std::collections::BTreeMap<String, String> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read_to_string(e.path()).unwrap(),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn max_bytes_below_one_record_keeps_one_record_per_file_and_backup_count_files() {
     let dir = temp_dir("rot-tiny");
@@ -274,7 +438,7 @@ fn max_bytes_below_one_record_keeps_one_record_per_file_and_backup_count_files()
     let s = k.shutdown().unwrap();
     assert_eq!((s.enqueued, s.written, s.failed), (5, 5, 0), "{s:?}");
     let got = files(&dir);
-    let want: std::collections::BTreeMap<String, String> = [
+    let want: BTreeMap<String, String> = [
         ("app.log", "record i=4\n"),
         ("app.log.1", "record i=3\n"),
         ("app.log.2", "record i=2\n"),
@@ -306,7 +470,7 @@ fn backup_count_zero_never_rotates_by_size_and_one_keeps_one() {
             info!(log, "record", v = v);
         }
         k.shutdown().unwrap();
-        let want: std::collections::BTreeMap<String, String> = want
+        let want: BTreeMap<String, String> = want
             .into_iter()
             .map(|(a, b)| (a.to_owned(), b.to_owned()))
             .collect();
@@ -600,4 +764,430 @@ fn sink_clear_and_reattach_while_threads_log() {
         let records = sink.records();
         assert_eq!(records.len(), rest);
     });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processors at their edges
+// ---------------------------------------------------------------------------------------------
+
+/// One JSON line per record for `root` with `processors`, after logging with `f`.
+fn json_records(
+    tag: &str,
+    processors: &str,
+    f: impl FnOnce(&kolog::Logger),
+) -> Vec<serde_json::Value> {
+    let dir = temp_dir(tag);
+    let path = dir.join("a.log");
+    let k = kolog_with(
+        &file_handler(&path, "w"),
+        r#"{"type": "file_json"}"#,
+        processors,
+    );
+    f(&k.logger("root").unwrap());
+    k.shutdown().unwrap();
+    read(&path)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// `add_context_defaults` fills only what neither the record, nor bound context has; the
+/// same statement logged through differently bound loggers gets each its own answer.
+#[test]
+fn context_defaults_never_override_bound_or_record_values() {
+    let defaults = r#"[{"type": "add_context_defaults", "params": {"defaults": {"zone": "eu", "svc": "dflt", "n": 0}}}]"#;
+    for chain in [
+        defaults.to_owned(),
+        // A non-static chain takes the general path.
+        defaults.replace("}}]", r#"}}, {"type": "filter_markup"}]"#),
+    ] {
+        let recs = json_records("defaults", &chain, |log| {
+            let bound = kolog::bind!(log, zone = "bound");
+            for l in [log, &bound, log] {
+                info!(l, "same statement", n = 7);
+            }
+        });
+        let got: Vec<(String, String, i64, usize)> = recs
+            .iter()
+            .map(|r| {
+                (
+                    r["zone"].as_str().unwrap().to_owned(),
+                    r["svc"].as_str().unwrap().to_owned(),
+                    r["n"].as_i64().unwrap(),
+                    r.as_object().unwrap().len(),
+                )
+            })
+            .collect();
+        let want = vec![
+            ("eu".into(), "dflt".into(), 7, 7),
+            ("bound".into(), "dflt".into(), 7, 7),
+            ("eu".into(), "dflt".into(), 7, 7),
+        ];
+        assert_eq!(got, want, "{chain}");
+    }
+}
+
+#[derive(Debug)]
+struct Chained(&'static str, Option<Box<Chained>>);
+
+impl std::fmt::Display for Chained {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for Chained {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.1.as_deref().map(|e| e as _)
+    }
+}
+
+/// An error that is its own source: an endless chain.
+#[derive(Debug)]
+struct Ouroboros;
+
+impl std::fmt::Display for Ouroboros {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("again")
+    }
+}
+
+impl std::error::Error for Ouroboros {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self)
+    }
+}
+
+#[test]
+fn dict_tracebacks_with_a_deep_chain_and_an_endless_one() {
+    let recs = within(20, "endless chain", || {
+        json_records("tracebacks", r#"[{"type": "dict_tracebacks"}]"#, |log| {
+            let e = Chained(
+                "top",
+                Some(Box::new(Chained(
+                    "mid",
+                    Some(Box::new(Chained("root cause", None))),
+                ))),
+            );
+            kolog::error!(log, "deep", error = &e);
+            kolog::error!(log, "loop", error = &Ouroboros);
+            kolog::error!(log, "renamed", exc_info = &e);
+        })
+    });
+    assert_eq!(recs.len(), 3);
+    assert_eq!(recs[0]["error"]["message"], "top");
+    assert_eq!(
+        recs[0]["error"]["chain"],
+        serde_json::json!(["mid", "root cause"])
+    );
+    let lp = recs[1]["error"]["chain"].as_array().unwrap();
+    assert_eq!(lp.len(), 64);
+    assert!(lp.iter().all(|m| m == "again"));
+    assert!(recs[2].get("exc_info").is_none());
+    assert_eq!(recs[2]["exception"]["message"], "top");
+}
+
+/// `filter_markup` on nested and adjacent tags, in the event and in string fields; other
+/// fields untouched.
+#[test]
+fn filter_markup_on_nested_markup() {
+    let recs = json_records("markup", r#"[{"type": "filter_markup"}]"#, |log| {
+        info!(
+            log,
+            "[bold][italic red]deep[/italic red][/bold][u]er[/u]",
+            s = "[link=https://x.org/a?b=[c]]site[/link]",
+            n = 3,
+            plain = "arr[0] = [1, 2]",
+        );
+    });
+    assert_eq!(recs[0]["event"], "deeper");
+    assert_eq!(recs[0]["n"], 3);
+    assert_eq!(recs[0]["plain"], "arr[0] = [1, 2]");
+    // As Rich: `[link=..?b=` holds a `[`, so it is no tag; `[c]` and `[/link]` are.
+    assert_eq!(recs[0]["s"], "[link=https://x.org/a?b=]site");
+}
+
+/// `filter_keys` removing a key the plain `fmt` names: the format renders it as empty, the
+/// record is written, and the key does not come back as a trailing field. `event` and
+/// `level` are the record's own, not fields: listing them removes nothing.
+#[test]
+fn filter_keys_removing_a_key_the_format_uses() {
+    let dir = temp_dir("filter-fmt");
+    let path = dir.join("a.log");
+    let k = kolog_with(
+        &file_handler(&path, "w"),
+        r#"{"type": "file_plain", "params": {"fmt": "%(event)s|%(user)s|%(level)s"}}"#,
+        r#"[{"type": "filter_keys", "params": {"keys": ["user", "level", "event"]}}]"#,
+    );
+    let log = k.logger("root").unwrap();
+    info!(log, "hello", user = "ann", other = 1);
+    let s = k.shutdown().unwrap();
+    assert_eq!(s.written, 1);
+    assert_eq!(read(&path), "hello||INFO other=1\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Levels and names
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn level_spellings_in_every_place_a_level_is_read() {
+    let doc = |level: &str| {
+        format!(
+            r#"{{"default_level": "{level}", "loggers": [{{"name": "root", "level": "{level}",
+                "handlers": [{{"type": "null", "processors": [{{"type": "filter_by_level", "params": {{"min_level": "{level}"}}}}]}}]}}]}}"#
+        )
+    };
+    for (s, want) in [
+        ("WARN", kolog::Level::Warning),
+        ("warn", kolog::Level::Warning),
+        ("wArNiNg", kolog::Level::Warning),
+        ("Critical", kolog::Level::Critical),
+        ("trace", kolog::Level::Trace),
+    ] {
+        let k = Kolog::from_json_str(&doc(s)).unwrap_or_else(|e| panic!("{s}: {e}"));
+        assert_eq!(k.logger("root").unwrap().level(), want, "{s}");
+    }
+    for bad in [
+        "", " INFO", "INFO ", "FATAL", "WARNINGS", "İNFO", "inf", "10", "NOTSET",
+    ] {
+        let e = Kolog::from_json_str(&doc(bad)).unwrap_err();
+        assert_eq!(
+            e.code(),
+            "CONFIGURATION::LoggerFactory::VALIDATION::ERROR",
+            "{bad:?}"
+        );
+        assert!(e.msg().contains("invalid level"), "{bad:?}: {e}");
+    }
+}
+
+#[test]
+fn logger_names_with_odd_segments_resolve_to_their_configured_ancestor() {
+    let long = "x".repeat(10_000);
+    let k = Kolog::from_json_str(&format!(
+        r#"{{"loggers": [
+            {{"name": "root", "level": "ERROR", "handlers": [{{"type": "null"}}]}},
+            {{"name": "a", "level": "DEBUG", "handlers": [{{"type": "null"}}]}},
+            {{"name": "ünï.cødé", "level": "WARN", "handlers": [{{"type": "null"}}]}},
+            {{"name": "{long}", "level": "TRACE", "handlers": [{{"type": "null"}}]}}]}}"#
+    ))
+    .unwrap();
+    for (name, want) in [
+        ("a..b", kolog::Level::Debug),
+        ("a.", kolog::Level::Debug),
+        (".a", kolog::Level::Error),
+        ("a.b.", kolog::Level::Debug),
+        ("ab", kolog::Level::Error),
+        ("ünï.cødé.x", kolog::Level::Warning),
+        ("ünï", kolog::Level::Error),
+        (".", kolog::Level::Error),
+        ("..", kolog::Level::Error),
+        (&format!("{long}.y"), kolog::Level::Trace),
+        (&format!("{long}x"), kolog::Level::Error),
+    ] {
+        let log = k.logger(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(log.level(), want, "{name}");
+        assert_eq!(log.name(), name);
+    }
+    for bad in ["a..b", ".a", "a.", ""] {
+        let e = Kolog::from_json_str(&format!(
+            r#"{{"loggers": [{{"name": "{bad}", "handlers": []}}]}}"#
+        ))
+        .unwrap_err();
+        assert_eq!(
+            e.code(),
+            "CONFIGURATION::LoggerFactory::VALIDATION::ERROR",
+            "{bad:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lifecycles and the async front end under a hand-written executor
+// ---------------------------------------------------------------------------------------------
+
+/// A waker that counts its wakes.
+struct CountingWaker(std::sync::atomic::AtomicUsize);
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn counting_waker() -> (std::sync::Arc<CountingWaker>, std::task::Waker) {
+    let w = std::sync::Arc::new(CountingWaker(Default::default()));
+    (w.clone(), std::task::Waker::from(w))
+}
+
+/// Futures on a full ring under `block`: the waker changes between polls, polls are spurious,
+/// and a future polled again after `Ready` enqueues nothing more. The last registered waker
+/// is woken; every record is written exactly once.
+#[test]
+fn ainfo_with_changing_wakers_spurious_polls_and_polls_after_ready() {
+    use std::future::Future;
+    use std::task::{Context, Poll};
+    within(30, "hand-rolled executor", || {
+        let dir = temp_dir("async-wakers");
+        let path = dir.join("a.log");
+        let k = Kolog::from_json_str(&format!(
+            r#"{{"queue": {{"max_queue_size": 1, "backpressure_policy": "block"}}, "loggers": [{{"name": "root",
+                "handlers": [{{"type": "file", "params": {{"filename": "{}", "mode": "w"}},
+                "renderer": {{"type": "file_plain", "params": {{"fmt": "%(i)s"}}}}}}]}}]}}"#,
+            path.display()
+        ))
+        .unwrap();
+        let log = k.logger("root").unwrap();
+        let pad = "p".repeat(300);
+        let mut futures: Vec<_> = (0..200u32)
+            .map(|i| Box::pin(kolog::ainfo!(log, "r", i = i, pad = pad.as_str())))
+            .collect();
+        let mut done = vec![false; futures.len()];
+        let mut wakers = Vec::new();
+        let mut rounds = 0;
+        while done.iter().any(|d| !d) {
+            rounds += 1;
+            assert!(rounds < 1_000_000, "no progress");
+            for (i, f) in futures.iter_mut().enumerate() {
+                // A fresh waker on every poll; sometimes two polls back to back.
+                for _ in 0..(1 + rounds % 2) {
+                    let (count, waker) = counting_waker();
+                    wakers.push(count);
+                    let mut cx = Context::from_waker(&waker);
+                    if f.as_mut().poll(&mut cx) == Poll::Ready(()) {
+                        done[i] = true;
+                    }
+                }
+            }
+            std::thread::yield_now();
+        }
+        // Polling completed futures again does nothing.
+        for f in &mut futures {
+            let (_, waker) = counting_waker();
+            assert_eq!(
+                f.as_mut().poll(&mut Context::from_waker(&waker)),
+                Poll::Ready(())
+            );
+        }
+        drop(futures);
+        let s = k.shutdown().unwrap();
+        assert_eq!((s.enqueued, s.written, s.dropped), (200, 200, 0), "{s:?}");
+        let text = read(&path);
+        let lines: Vec<u32> = text
+            .lines()
+            .map(|l| {
+                l.split(' ')
+                    .next()
+                    .unwrap()
+                    .parse()
+                    .unwrap_or_else(|_| panic!("{l:?} in {text}"))
+            })
+            .collect();
+        assert_eq!(lines.len(), 200);
+        let mut sorted = lines.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..200).collect::<Vec<_>>());
+    });
+}
+
+/// Under `drop` and `drop_oldest`, an `ainfo!` future is ready at its first poll, however
+/// full the ring is: it never waits.
+#[test]
+fn ainfo_never_waits_under_drop_policies() {
+    use std::future::Future;
+    use std::task::{Context, Poll};
+    for policy in ["drop", "drop_oldest"] {
+        let k = Kolog::from_json_str(&format!(
+            r#"{{"queue": {{"max_queue_size": 1, "backpressure_policy": "{policy}"}}, "loggers": [{{"name": "root",
+                "handlers": [{{"type": "null"}}]}}]}}"#
+        ))
+        .unwrap();
+        let log = k.logger("root").unwrap();
+        let (count, waker) = counting_waker();
+        let mut cx = Context::from_waker(&waker);
+        let pad = "p".repeat(500);
+        for i in 0..5000u32 {
+            let mut f = std::pin::pin!(kolog::ainfo!(log, "r", i = i, pad = pad.as_str()));
+            assert_eq!(f.as_mut().poll(&mut cx), Poll::Ready(()), "{policy} {i}");
+        }
+        assert_eq!(count.0.load(std::sync::atomic::Ordering::SeqCst), 0);
+        k.flush();
+        let s = k.stats();
+        assert_balanced(&s);
+        assert_eq!(s.enqueued + s.dropped_full, 5000, "{policy} {s:?}");
+        k.shutdown().unwrap();
+    }
+}
+
+/// `info_life!` guards nested, moved to other threads and dropped there, and one dropped after
+/// shutdown: exact Begin/End text, in order per guard, the late End counted as dropped.
+#[test]
+fn life_guards_nested_moved_and_outliving_shutdown() {
+    let k =
+        Kolog::from_json_str(r#"{"loggers": [{"name": "root", "handlers": [{"type": "null"}]}]}"#)
+            .unwrap();
+    let sink = Sink::new();
+    k.queue_manager().add_sink("root", sink.clone());
+    let log = k.logger("root").unwrap();
+    let outer = kolog::info_life!(log, "outer", depth = 0);
+    let inner = kolog::info_life!(outer, "inner");
+    let moved = kolog::info_life!(log, "moved");
+    std::thread::spawn(move || drop(moved)).join().unwrap();
+    drop(inner);
+    let late = kolog::info_life!(log, "late");
+    drop(outer);
+    // `End (<seconds with two decimals>): <name>`; the seconds themselves are not checked.
+    let events: Vec<String> = sink
+        .records()
+        .iter()
+        .map(|r| {
+            let e = r.get("event").unwrap().as_str().unwrap();
+            match e
+                .strip_prefix("End (")
+                .and_then(|rest| rest.split_once("): "))
+            {
+                Some((secs, name)) => {
+                    let (whole, frac) = secs.split_once('.').unwrap();
+                    assert!(
+                        whole.bytes().all(|b| b.is_ascii_digit()) && !whole.is_empty(),
+                        "{e}"
+                    );
+                    assert!(
+                        frac.len() == 2 && frac.bytes().all(|b| b.is_ascii_digit()),
+                        "{e}"
+                    );
+                    format!("End: {name}")
+                }
+                None => e.to_owned(),
+            }
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "Begin: outer",
+            "Begin: inner",
+            "Begin: moved",
+            "End: moved",
+            "End: inner",
+            "Begin: late",
+            "End: outer",
+        ]
+    );
+    let depth: Vec<_> = sink
+        .records()
+        .iter()
+        .map(|r| r.get("depth").cloned())
+        .collect();
+    assert_eq!(depth[0], Some(serde_json::json!(0)));
+    assert_eq!(
+        depth[6],
+        Some(serde_json::json!(0)),
+        "the End record carries the fields too"
+    );
+    let s = k.shutdown().unwrap();
+    assert_eq!((s.written, s.dropped_shutdown), (7, 0), "{s:?}");
+    drop(late);
+    let s = k.stats();
+    assert_eq!((s.written, s.dropped_shutdown), (7, 1), "{s:?}");
 }
