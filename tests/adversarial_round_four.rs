@@ -43,6 +43,16 @@ fn file_handler(path: &Path, mode: &str) -> String {
     )
 }
 
+/// Empties `path` as logrotate's `copytruncate` does, while a handler has it open.
+fn truncate_behind_the_handler(path: &Path) {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+}
+
 fn child_env() -> Option<String> {
     std::env::var("KOLOG_R4_CHILD").ok()
 }
@@ -84,12 +94,7 @@ fn a_truncating_handler_writes_at_the_end_after_an_external_truncation() {
             info!(log, "before", i = i);
         }
         k.flush();
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_len(0)
-            .unwrap();
+        truncate_behind_the_handler(&path);
         info!(log, "after");
         k.shutdown().unwrap();
         let bytes = std::fs::read(&path).unwrap();
@@ -102,6 +107,64 @@ fn a_truncating_handler_writes_at_the_end_after_an_external_truncation() {
 }
 
 // ==== HELD UP ====
+
+/// In the child: a 4 KiB file-size limit, a few lines, the file truncated by someone else,
+/// then a record larger than the limit. Prints the file's bytes and the counts.
+#[cfg(unix)]
+#[test]
+fn truncated_then_failing_child() {
+    if child_env().as_deref() != Some("truncated_then_failing_child") {
+        return;
+    }
+    let path = PathBuf::from(std::env::var("KOLOG_R4_PATH").unwrap());
+    // SAFETY: plain libc calls with valid arguments; this child process is single-purpose.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+        let lim = libc::rlimit {
+            rlim_cur: 4096,
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &lim), 0);
+    }
+    let k = kolog_with(&file_handler(&path, "a"), EVENT_ONLY, "[]");
+    let log = k.logger("root").unwrap();
+    for _ in 0..10 {
+        info!(
+            log,
+            "a line of a hundred bytes, give or take a few of them, padded out with this text ...."
+        );
+    }
+    k.flush();
+    truncate_behind_the_handler(&path);
+    let big = "x".repeat(6000);
+    info!(log, "big", pad = big.as_str());
+    k.flush();
+    let s = k.stats();
+    println!("COUNTS {} {}", s.written, s.failed);
+    let bytes = std::fs::read(&path).unwrap();
+    println!(
+        "FILE {} {:?}",
+        bytes.len(),
+        String::from_utf8_lossy(&bytes[..bytes.len().min(40)])
+    );
+}
+
+/// A batch that fails part-way after the file was truncated by someone else is cut back to
+/// where the file ended, not to the length the handler remembered: no partial line, no NUL.
+#[cfg(unix)]
+#[test]
+fn a_failed_write_after_an_external_truncation_leaves_no_partial_line() {
+    let dir = temp_dir("trunc-fail");
+    let path = dir.join("app.log");
+    let out = child("truncated_then_failing_child")
+        .env("KOLOG_R4_PATH", &path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout.contains("COUNTS 10 1"), "{stdout}");
+    assert!(stdout.contains("FILE 0 \"\""), "{stdout}");
+}
 
 /// Two loggers with handlers of their own appending to one path from four threads: every
 /// line whole, every record once, no NUL byte.
