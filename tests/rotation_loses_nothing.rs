@@ -3,12 +3,13 @@
 //! naming, the backup limit, oversize records and time-based rotation.
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use kolog::config::{HandlerKind, RendererKind, RotatingFileParams};
 use kolog::{info, Kolog, Level, QueueConfig};
+
+use common::files;
 
 fn rotating(path: &Path, max_bytes: u64, backup_count: u32, interval: Option<Duration>) -> Kolog {
     Kolog::from_config(common::system(
@@ -28,19 +29,6 @@ fn rotating(path: &Path, max_bytes: u64, backup_count: u32, interval: Option<Dur
         QueueConfig::default(),
     ))
     .unwrap()
-}
-
-fn files(dir: &Path) -> BTreeMap<String, String> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read_to_string(e.path()).unwrap(),
-            )
-        })
-        .collect()
 }
 
 #[test]

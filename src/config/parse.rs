@@ -655,9 +655,12 @@ pub(super) fn from_path(path: &Path) -> Result<LoggingSystemConfig, Error> {
         )
         .with_source(e)
     })?;
+    // A UTF-8 byte order mark (Windows editors write one) marks the file's encoding; it is
+    // not part of the document.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     match path.extension().and_then(|e| e.to_str()) {
-        Some("yaml" | "yml") => from_yaml_str(&text),
-        Some("json") => from_json_str(&text),
+        Some("yaml" | "yml") => from_yaml_str(text),
+        Some("json") => from_json_str(text),
         _ => Err(Error::configuration(
             SERVICE,
             format!(

@@ -64,16 +64,14 @@ pub(crate) struct OpenFile {
 }
 
 impl OpenFile {
-    /// Opens (creating) `path`, truncating it when `truncate`.
+    /// Opens (creating) `path`, truncating it when `truncate`. Always in append mode, so each
+    /// write goes to the file's current end: a file truncated by someone else meanwhile
+    /// (logrotate's `copytruncate`) gets no hole of NUL bytes.
     pub(crate) fn open(path: &Path, truncate: bool) -> io::Result<OpenFile> {
-        let mut o = OpenOptions::new();
-        o.create(true);
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
         if truncate {
-            o.write(true).truncate(true);
-        } else {
-            o.append(true);
+            file.set_len(0)?;
         }
-        let file = o.open(path)?;
         let len = file.metadata()?.len();
         Ok(OpenFile {
             file,
@@ -84,16 +82,30 @@ impl OpenFile {
 
     /// Appends `buf` whole or not at all: on error, what was written of it is cut off again.
     pub(crate) fn append(&mut self, buf: &[u8]) -> io::Result<()> {
-        match self.file.write_all(buf) {
-            Ok(()) => {
-                self.len += buf.len() as u64;
-                Ok(())
-            }
-            Err(e) => {
-                let _ = self.file.set_len(self.len);
-                Err(e)
+        let mut written = 0;
+        while written < buf.len() {
+            match self.file.write(&buf[written..]) {
+                Ok(0) => return Err(self.cut_back(written, io::ErrorKind::WriteZero.into())),
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.cut_back(written, e)),
             }
         }
+        self.len += buf.len() as u64;
+        Ok(())
+    }
+
+    /// Removes the `written` bytes of a failed append from the end of the file and returns
+    /// `error`. In append mode they are the file's last bytes wherever it ended, also when
+    /// someone else truncated it meanwhile (then `len` is no longer where it ends).
+    #[cold]
+    fn cut_back(&mut self, written: usize, error: io::Error) -> io::Error {
+        if written > 0 {
+            if let Ok(m) = self.file.metadata() {
+                let _ = self.file.set_len(m.len().saturating_sub(written as u64));
+            }
+        }
+        error
     }
 
     /// Whether `path` no longer names this file (deleted or replaced); checked at most once a

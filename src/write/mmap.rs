@@ -1,7 +1,8 @@
 //! The memory-mapped variant of the `file` writer, kept for measurement (see PERF.md): records
-//! are copied into a mapped window of the file that grows in 16 MiB chunks; on close the file
-//! is truncated to its real length. A crash leaves a zero-filled tail, which the next open in
-//! append mode trims, so the file holds only complete lines.
+//! are copied into a mapped window of the file that grows in 16 MiB chunks; on flush and on
+//! close the file is truncated to its real length. A crash leaves a zero-filled tail after the
+//! records written since the last flush, which the next open in append mode trims, so the file
+//! holds only complete lines.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom};
@@ -94,14 +95,23 @@ impl MmapWriter {
         Ok(())
     }
 
-    fn finish(&mut self) -> io::Result<()> {
+    /// Cuts the file back to its logical length, so a reader sees the records and no zero
+    /// tail after them; the next write maps a new window (the old one would reach past the
+    /// end of the file).
+    fn trim(&mut self) -> io::Result<()> {
         if let Some(map) = self.map.take() {
             map.flush_async()?;
         }
-        if let Some(file) = self.file.take() {
+        if let Some(file) = &self.file {
             file.set_len(self.len)?;
         }
         Ok(())
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        let trimmed = self.trim();
+        self.file = None;
+        trimmed
     }
 }
 
@@ -133,7 +143,7 @@ impl Writer for MmapWriter {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        self.trim()
     }
 
     fn close(&mut self) -> io::Result<()> {

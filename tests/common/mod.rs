@@ -40,6 +40,20 @@ pub fn temp_dir(test: &str) -> std::path::PathBuf {
     dir
 }
 
+/// Every file in `dir`, name → content.
+pub fn files(dir: &std::path::Path) -> std::collections::BTreeMap<String, String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read_to_string(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
 /// A JSON configuration with one `root` logger at INFO writing JSON lines to `path`.
 #[allow(dead_code)]
 pub fn root_json_file(path: &std::path::Path) -> String {
