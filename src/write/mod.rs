@@ -8,7 +8,9 @@ pub(crate) mod mmap;
 pub(crate) mod rotating;
 pub(crate) mod sink;
 
+use std::collections::HashSet;
 use std::io::{self, Write as _};
+use std::path::Path;
 
 use crate::config::HandlerKind;
 use crate::Error;
@@ -50,6 +52,31 @@ pub(crate) trait Writer: Send {
     /// Whether the destination is a terminal (coloured output).
     fn is_terminal(&self) -> bool {
         false
+    }
+    /// The file this writer is still to empty at open (`mode: "w"`, `override_existing`).
+    fn pending_truncation(&self) -> Option<&Path> {
+        None
+    }
+    /// The file was emptied for this writer: its first open appends.
+    fn truncated(&mut self) {}
+}
+
+/// Empties the files of the truncating writers among `writers`, each path once, before any of
+/// them writes, so that they all append: a file shared by several handlers in `"w"` mode is
+/// truncated when the system starts, not at each handler's first write, which would cut off
+/// the lines another handler had written. Only existing regular files are emptied (a missing
+/// one is created by the first write; a FIFO or device is never opened here). A writer whose
+/// file could not be emptied truncates it at its own open, as it would have.
+pub(crate) fn truncate_at_start<'a>(writers: impl IntoIterator<Item = &'a mut Box<dyn Writer>>) {
+    let mut emptied = HashSet::new();
+    for writer in writers {
+        let Some(path) = writer.pending_truncation() else {
+            continue;
+        };
+        if emptied.contains(path) || file::empty_if_regular(path).is_ok() {
+            emptied.insert(path.to_path_buf());
+            writer.truncated();
+        }
     }
 }
 

@@ -260,6 +260,14 @@ impl Writer for RotatingWriter {
         self.file = None;
         Ok(())
     }
+
+    fn pending_truncation(&self) -> Option<&Path> {
+        self.truncate.then_some(&self.path)
+    }
+
+    fn truncated(&mut self) {
+        self.truncate = false;
+    }
 }
 
 #[cfg(test)]
