@@ -1,5 +1,5 @@
 //! Fifth adversarial round: several truncating handlers on one file, `f32` field values, and
-//! the `log` and `tracing` bridges at their edges.
+//! the `tracing` bridge at its edges.
 
 use std::path::Path;
 
@@ -99,4 +99,59 @@ fn a_truncating_handler_on_a_missing_file_or_directory() {
     .unwrap_err();
     assert_eq!(err.kind(), kolog::ErrorKind::LoggerCreation, "{err}");
     assert!(!missing.parent().unwrap().exists());
+}
+
+// ---------------------------------------------------------------------------------------------
+// f32 field values
+// ---------------------------------------------------------------------------------------------
+
+/// An `f32` field renders with its own shortest form (`format!("{x}")`'s digits, as ryu
+/// writes an `f32`), not widened to `f64` first (`0.10000000149011612`); non-finite ones as
+/// the `f64` ones do. In JSON, plain text, a bound context and a sink.
+#[test]
+fn f32_fields_render_with_their_own_shortest_form() {
+    let dir = temp_dir("r5-f32");
+    let (json, plain) = (dir.join("f32.json"), dir.join("f32.log"));
+    let k = Kolog::from_json_str(&format!(
+        r#"{{"loggers": [{{"name": "root", "level": "INFO", "handlers": [
+            {{"type": "file", "params": {{"filename": "{}"}}, "renderer": {{"type": "file_json"}}}},
+            {{"type": "file", "params": {{"filename": "{}"}}, "renderer": {EVENT_ONLY}}}]}}]}}"#,
+        json.display(),
+        plain.display()
+    ))
+    .unwrap();
+    let log = k.logger("app").unwrap();
+    let nonfinite = [
+        f32::NAN,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::MIN_POSITIVE,
+    ];
+    for [a, b, c, d] in [[0.1f32, 1e-45, f32::MAX, -0.0], nonfinite] {
+        info!(log, "m", a = a, b = b, c = c, d = d);
+    }
+    let [a, b, c, d] = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.1];
+    info!(log, "m", a = a, b = b, c = c, d = d);
+    let bound = kolog::bind!(log, x = 0.1f32);
+    info!(bound, "m");
+    k.flush();
+    let expected_plain = "m a=0.1 b=1e-45 c=3.4028235e38 d=-0.0\n\
+                          m a=NaN b=inf c=-inf d=1.1754944e-38\n\
+                          m a=NaN b=inf c=-inf d=0.1\n\
+                          m x=0.1\n";
+    assert_eq!(read(&plain), expected_plain);
+    let tails: Vec<String> = read(&json)
+        .lines()
+        .map(|l| l[l.find(r#""event":"m""#).unwrap()..].to_owned())
+        .collect();
+    assert_eq!(
+        tails,
+        [
+            r#""event":"m","a":0.1,"b":1e-45,"c":3.4028235e38,"d":-0.0}"#,
+            r#""event":"m","a":"NaN","b":"inf","c":"-inf","d":1.1754944e-38}"#,
+            r#""event":"m","a":"NaN","b":"inf","c":"-inf","d":0.1}"#,
+            r#""event":"m","x":0.1}"#,
+        ]
+    );
+    within(30, "shutdown", move || k.shutdown().unwrap());
 }

@@ -378,6 +378,7 @@ fn field_to_json(v: &FieldValue<'_>) -> serde_json::Value {
         FieldValue::F64(x) => serde_json::Number::from_f64(x)
             .map(J::Number)
             .unwrap_or_else(|| J::String(x.to_string())),
+        FieldValue::F32(x) => field_to_json(&FieldValue::F64(crate::record::f32_as_f64(x))),
         FieldValue::Bool(x) => J::Bool(x),
         FieldValue::Str(s) => J::String(s.to_owned()),
         FieldValue::Display(d) => J::String(lossy(format_args!("{d}"))),
