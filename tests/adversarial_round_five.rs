@@ -155,3 +155,186 @@ fn f32_fields_render_with_their_own_shortest_form() {
     );
     within(30, "shutdown", move || k.shutdown().unwrap());
 }
+
+// ---------------------------------------------------------------------------------------------
+// The tracing bridge at its edges
+// ---------------------------------------------------------------------------------------------
+
+#[cfg(feature = "tracing")]
+mod tracing_bridge {
+    use std::path::PathBuf;
+
+    use tracing_subscriber::prelude::*;
+
+    use super::common::{assert_balanced, json_lines, root_json_file, temp_dir, within};
+
+    /// Runs `f` under a tracing subscriber with kolog's layer (a `root` logger writing JSON
+    /// lines to a fresh file), then flushes; returns the system and the file.
+    fn traced(tag: &str, f: impl FnOnce()) -> (kolog::Kolog, PathBuf) {
+        let path = temp_dir(tag).join("app.log");
+        let kolog = kolog::Kolog::from_json_str(&root_json_file(&path)).unwrap();
+        let sub = tracing_subscriber::registry().with(kolog::bridge::tracing::layer(&kolog));
+        tracing::subscriber::with_default(sub, f);
+        kolog.flush();
+        (kolog, path)
+    }
+
+    fn nest(depth: u64, f: &dyn Fn()) {
+        if depth == 0 {
+            return f();
+        }
+        let span = tracing::info_span!("s", d = depth, name = tracing::field::Empty);
+        span.record("name", format!("n{depth}").as_str());
+        let _g = span.enter();
+        nest(depth - 1, f)
+    }
+
+    /// An event 100 spans deep: the spans' fields are its context, the innermost value of a
+    /// name replacing the outer ones in place; the event's own fields come after.
+    #[test]
+    fn an_event_a_hundred_spans_deep_gets_the_innermost_values() {
+        let (kolog, path) = traced("r5-deep-spans", || {
+            nest(100, &|| {
+                (0..3).for_each(|i: u64| tracing::info!(x = i, "deep"))
+            });
+        });
+        let got = json_lines(&path);
+        assert_eq!(got.len(), 3);
+        for (i, r) in got.iter().enumerate() {
+            let keys: Vec<_> = r.as_object().unwrap().keys().cloned().collect();
+            assert_eq!(
+                keys,
+                ["timestamp", "level", "logger", "event", "d", "name", "x"]
+            );
+            assert_eq!(
+                (&r["d"], &r["name"], &r["x"]),
+                (&1.into(), &"n1".into(), &i.into())
+            );
+        }
+        assert_balanced(&kolog.stats());
+        within(30, "shutdown", move || kolog.shutdown().unwrap());
+    }
+
+    /// Events through a layer whose system was shut down are counted as dropped at shutdown,
+    /// and a new system with a new layer on the same thread gets the next ones (the thread's
+    /// cache of the old one's loggers does not leak into it).
+    #[test]
+    fn events_after_shutdown_are_counted_and_the_next_system_gets_its_own() {
+        let dir = temp_dir("r5-tracing-sequence");
+        for round in 0..3u64 {
+            let path = dir.join(format!("app{round}.log"));
+            let kolog = kolog::Kolog::from_json_str(&root_json_file(&path)).unwrap();
+            let sub = tracing_subscriber::registry().with(kolog::bridge::tracing::layer(&kolog));
+            let dispatch = tracing::Dispatch::new(sub);
+            let events = || {
+                tracing::info!(r = round, "m");
+                tracing::info!(target: "other::t", r = round, "m");
+            };
+            tracing::dispatcher::with_default(&dispatch, events);
+            kolog.shutdown().unwrap();
+            tracing::dispatcher::with_default(&dispatch, events);
+            let s = kolog.stats();
+            assert_balanced(&s);
+            assert_eq!((s.written, s.dropped_shutdown), (2, 2), "{s:?}");
+            let got = json_lines(&path);
+            let loggers: Vec<_> = got.iter().map(|r| r["logger"].clone()).collect();
+            assert_eq!(
+                loggers,
+                ["adversarial_round_five.tracing_bridge", "other.t"]
+            );
+            assert!(got.iter().all(|r| r["r"] == round));
+        }
+    }
+
+    /// A span field larger than any ring makes each event inside the span too large: counted
+    /// as dropped (oversize), not lost; an event outside it is written.
+    #[test]
+    fn a_huge_span_field_makes_its_events_oversize_drops() {
+        let big = "\u{0}\"\\\u{2028}".repeat(1 << 20);
+        let (kolog, path) = traced("r5-huge-span", || {
+            tracing::info_span!("s", big = big.as_str()).in_scope(|| {
+                tracing::info!(v = 1u64, "inside");
+                tracing::info!("{}", "inside");
+            });
+            tracing::info!(v = 2u64, "outside");
+        });
+        let s = kolog.stats();
+        assert_balanced(&s);
+        assert_eq!((s.written, s.dropped_oversize), (1, 2), "{s:?}");
+        let got = json_lines(&path);
+        assert_eq!((got.len(), &got[0]["event"]), (1, &"outside".into()));
+        within(30, "shutdown", move || kolog.shutdown().unwrap());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The log bridge at its edges (the only test here that installs the `log` logger)
+// ---------------------------------------------------------------------------------------------
+
+#[cfg(feature = "log")]
+mod log_bridge {
+    use super::common::{json_lines, root_json_file, temp_dir, within};
+
+    /// Key/values `k0 = "v"` ... `k{n-1} = "v"`, keys made at run time (a dynamic record).
+    struct Pairs(Vec<String>);
+
+    impl log::kv::Source for Pairs {
+        fn visit<'kvs>(
+            &'kvs self,
+            visitor: &mut dyn log::kv::VisitSource<'kvs>,
+        ) -> Result<(), log::kv::Error> {
+            for k in &self.0 {
+                visitor.visit_pair(log::kv::Key::from_str(k), log::kv::Value::from("v"))?;
+            }
+            Ok(())
+        }
+    }
+
+    fn log_pairs(n: usize) {
+        let pairs = Pairs((0..n).map(|i| format!("k{i}")).collect());
+        log::logger().log(
+            &log::Record::builder()
+                .args(format_args!("{n} pairs"))
+                .level(log::Level::Info)
+                .target("wide")
+                .key_values(&pairs)
+                .build(),
+        );
+    }
+
+    /// A `log` record with more key/values than a record holds (32,763) is counted as
+    /// dropped for its size, like one larger than the ring; it is not written with its
+    /// key/values cut short. One with exactly that many is written whole.
+    #[test]
+    fn a_record_with_too_many_key_values_is_counted_not_cut_short() {
+        let path = temp_dir("r5-log-wide").join("app.log");
+        // Rendering the widest record takes the drainer a while in a debug build.
+        let doc = root_json_file(&path).replacen('{', r#"{"queue": {"drain_timeout": 120}, "#, 1);
+        let kolog = kolog::Kolog::from_json_str(&doc).unwrap();
+        kolog::bridge::log::init(&kolog).unwrap();
+        const MAX: usize = 32_763;
+        log_pairs(MAX);
+        log_pairs(MAX + 1);
+        log_pairs(40_000);
+        let s = within(180, "shutdown", move || kolog.shutdown().unwrap());
+        assert_eq!(s.enqueued, s.written + s.failed + s.filtered, "{s:?}");
+        assert_eq!(
+            (s.failed, s.dropped, s.dropped_oversize),
+            (0, 2, 2),
+            "{s:?}"
+        );
+        // The record written whole, and kolog's own report of the two drops (not counted).
+        let got = json_lines(&path);
+        let wide: Vec<_> = got.iter().filter(|r| r["logger"] == "wide").collect();
+        assert_eq!((wide.len() as u64, s.written), (1, 1));
+        assert_eq!(wide[0]["event"], format!("{MAX} pairs"));
+        assert_eq!(wide[0].as_object().unwrap().len(), 4 + MAX);
+        assert_eq!(wide[0][format!("k{}", MAX - 1)], "v");
+        let reported: u64 = got
+            .iter()
+            .filter(|r| r["logger"] == "kolog")
+            .map(|r| r["dropped_oversize"].as_u64().unwrap())
+            .sum();
+        assert_eq!(reported, 2);
+    }
+}

@@ -269,12 +269,17 @@ impl Logger {
         if !self.enabled(level) {
             return;
         }
+        // A record holds up to u16::MAX values: the four above and a key and a value a field.
+        // One with more fields is dropped and counted for its size, never cut short.
+        if fields.len() > u16::MAX as usize / 2 - 4 {
+            return super::emit::count_oversize(&self.inner);
+        }
         let mut values: smallvec::SmallVec<[FieldValue<'_>; 36]> = smallvec::SmallVec::new();
         values.push(FieldValue::Str(message));
         values.push(FieldValue::Str(source.file));
         values.push(FieldValue::U64(u64::from(source.line)));
         values.push(FieldValue::Str(source.module_path));
-        for (k, v) in fields.iter().take(u16::MAX as usize / 2 - 4) {
+        for (k, v) in fields {
             values.push(FieldValue::Str(k));
             values.push(*v);
         }
