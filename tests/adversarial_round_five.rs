@@ -70,6 +70,49 @@ fn two_truncating_handlers_on_one_file_keep_every_line() {
     }
 }
 
+/// A second factory on a running system with a truncating handler on a file a handler of the
+/// first factory writes (in either mode): the file is not emptied under that handler.
+#[test]
+fn a_later_factory_does_not_truncate_a_file_the_system_writes() {
+    use kolog::{LoggerFactory, QueueConfig, QueueManager};
+    let dir = temp_dir("r5-later-factory");
+    let path = dir.join("app.log");
+    let factory = |name: &str, mode: &str, qm: &QueueManager| {
+        let doc = format!(
+            r#"{{"loggers": [{{"name": "{name}", "level": "INFO", "handlers": [{{"type": "file",
+                "params": {{"filename": "{}", "mode": "{mode}"}}, "renderer": {EVENT_ONLY}}}]}}]}}"#,
+            path.display()
+        );
+        LoggerFactory::from_json_str(&doc, qm).unwrap()
+    };
+    for first_mode in ["a", "w"] {
+        std::fs::write(&path, "old line\n").unwrap();
+        let qm = QueueManager::start(QueueConfig::default()).unwrap();
+        let first = factory("first", first_mode, &qm);
+        info!(first.get_logger("first").unwrap(), "one");
+        qm.flush();
+        let second = factory("second", "w", &qm);
+        info!(second.get_logger("second").unwrap(), "two");
+        qm.flush();
+        let old = if first_mode == "a" { "old line\n" } else { "" };
+        assert_eq!(
+            read(&path),
+            format!("{old}one\ntwo\n"),
+            "first in {first_mode}"
+        );
+        let s = qm.stats();
+        assert_eq!((s.written, s.failed), (2, 0), "{s:?}");
+        within(30, "shutdown", move || qm.shutdown().unwrap());
+    }
+    // A new system truncates again.
+    let qm = QueueManager::start(QueueConfig::default()).unwrap();
+    let third = factory("third", "w", &qm);
+    info!(third.get_logger("third").unwrap(), "three");
+    qm.flush();
+    assert_eq!(read(&path), "three\n");
+    within(30, "shutdown", move || qm.shutdown().unwrap());
+}
+
 /// A truncating handler whose file does not exist yet: nothing is created at start, the first
 /// record creates it; whose directory does not exist: a logger-creation error, as before.
 #[test]

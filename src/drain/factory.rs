@@ -61,7 +61,10 @@ impl LoggerFactory {
             routes.push((lc, ids));
         }
         // Everything built: empty the "w" files now, once each, before any handler writes.
-        write::truncate_at_start(built.iter_mut().map(|(.., writer)| writer));
+        write::truncate_at_start(
+            built.iter_mut().map(|(.., writer)| writer),
+            &mut shared.files.lock().unwrap_or_else(|e| e.into_inner()),
+        );
         let handlers: Vec<_> = built
             .into_iter()
             .map(|(label, chain, renderer, writer)| Handler::new(label, chain, renderer, writer))

@@ -192,8 +192,8 @@ impl Writer for FileWriter {
         Ok(())
     }
 
-    fn pending_truncation(&self) -> Option<&Path> {
-        self.truncate.then_some(&self.path)
+    fn file(&self) -> Option<(&Path, bool)> {
+        Some((&self.path, self.truncate))
     }
 
     fn truncated(&mut self) {
