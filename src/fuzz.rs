@@ -248,6 +248,8 @@ mod tests {
             FieldValue::Str("a \"quoted\"\n\u{0} 🎉"),
             FieldValue::F64(0.25),
             FieldValue::F64(f64::NAN),
+            FieldValue::F32(0.1),
+            FieldValue::F32(f32::NEG_INFINITY),
             FieldValue::I64(-3),
             FieldValue::Bool(true),
             FieldValue::Error(&e, "std::io::Error"),

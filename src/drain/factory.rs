@@ -43,7 +43,7 @@ impl LoggerFactory {
         queue_manager: &QueueManager,
     ) -> Result<LoggerFactory, Error> {
         let shared = queue_manager.shared.clone();
-        let mut handlers = Vec::new();
+        let mut built = Vec::new();
         let mut routes = Vec::new();
         for lc in &config.loggers {
             let mut ids = Vec::new();
@@ -55,16 +55,20 @@ impl LoggerFactory {
                 };
                 let (writer, renderer, chain) =
                     build().map_err(|e| creation_failed(&lc.name, e))?;
-                ids.push(handlers.len());
-                handlers.push(Handler::new(
-                    format!("`{}`[{i}]", lc.name),
-                    chain,
-                    renderer,
-                    writer,
-                ));
+                ids.push(built.len());
+                built.push((format!("`{}`[{i}]", lc.name), chain, renderer, writer));
             }
             routes.push((lc, ids));
         }
+        // Everything built: empty the "w" files now, once each, before any handler writes.
+        write::truncate_at_start(
+            built.iter_mut().map(|(.., writer)| writer),
+            &mut shared.files.lock().unwrap_or_else(|e| e.into_inner()),
+        );
+        let handlers: Vec<_> = built
+            .into_iter()
+            .map(|(label, chain, renderer, writer)| Handler::new(label, chain, renderer, writer))
+            .collect();
         let mut next = shared
             .next_handler
             .lock()

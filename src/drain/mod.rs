@@ -605,6 +605,47 @@ struct Router<'d> {
     counts: &'d mut PassCounts,
 }
 
+/// Sets the key/value pairs that follow in `values` (about `pairs` of them) in `ev`, which holds
+/// the logger's bound context so far: a repeated key keeps its first place and takes its last value,
+/// as [`EventDict::insert`] does one at a time. Past a few pairs the repeats are found through
+/// a map, so a record with many keys (a `log` record may have tens of thousands) costs the
+/// drainer linear time, not quadratic.
+fn merge_pairs<'a>(ev: &mut EventDict<'a>, values: &mut Values<'a>, pairs: usize) {
+    let mut next = || {
+        let key = values.next()?;
+        Some((key, values.next()?))
+    };
+    if pairs <= 16 {
+        while let Some((key, v)) = next() {
+            if let Value::Str(k) = key {
+                ev.insert(k, v);
+            }
+        }
+        return;
+    }
+    let mut merged: Vec<(&'a str, Value<'a>)> = Vec::with_capacity(pairs);
+    let mut at: HashMap<&'a str, usize> = HashMap::with_capacity(pairs);
+    while let Some((key, v)) = next() {
+        let Value::Str(k) = key else { continue };
+        match at.entry(k) {
+            std::collections::hash_map::Entry::Occupied(e) => merged[*e.get()].1 = v,
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(merged.len());
+                merged.push((k, v));
+            }
+        }
+    }
+    // Only the context fields can already hold a key of the record.
+    let context = ev.fields().len();
+    for (k, v) in merged {
+        if ev.fields()[..context].iter().any(|f| f.key == k) {
+            ev.insert(k, v);
+        } else {
+            ev.push(k, v);
+        }
+    }
+}
+
 /// Whether a sink registered under `sink_name` captures records of logger `name`: the same
 /// logger, a descendant (`app` captures `app.db`), or everything for `root`.
 fn sink_matches(sink_name: &str, name: &str) -> bool {
@@ -705,12 +746,8 @@ impl Router<'_> {
                     };
                 }
                 // Key/value pairs follow: names are values too.
-                while let Some(key) = values.next() {
-                    let Some(v) = values.next() else { break };
-                    if let Value::Str(k) = key {
-                        ev.insert(k, v);
-                    }
-                }
+                let pairs = usize::from(h.nvalues).saturating_sub(4) / 2;
+                merge_pairs(&mut ev, &mut values, pairs);
             }
             CallsiteKind::NamedEnd => {
                 let name = take();

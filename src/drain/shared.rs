@@ -1,5 +1,7 @@
 //! State shared by a queue manager's producers, its drainer and its handles.
 
+use std::collections::HashSet;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::Thread;
@@ -61,6 +63,9 @@ pub(crate) struct Shared {
     /// Next free index in the drainer's handler table; held while handlers are handed over so
     /// they arrive in index order.
     pub next_handler: Mutex<usize>,
+    /// The paths of the file handlers built on this system, so that a later factory's
+    /// truncating handler does not empty a file they write (see `write::truncate_at_start`).
+    pub files: Mutex<HashSet<PathBuf>>,
     /// The rings, handed over by the drainer when it finishes. A producer that passed the
     /// `closed` check just before shutdown may publish after the final drain; such records
     /// are counted as `dropped_shutdown` by [`Shared::sweep_stranded`].
@@ -83,6 +88,7 @@ impl Shared {
             drainer: OnceLock::new(),
             counters: CachePadded::default(),
             next_handler: Mutex::new(0),
+            files: Mutex::default(),
             stranded: Mutex::new(Vec::new()),
         })
     }

@@ -278,6 +278,23 @@ fn needs_formatting(values: &[FieldValue<'_>]) -> bool {
     })
 }
 
+/// Counts a record that cannot be encoded at all (more values than a record holds) as
+/// dropped for its size, like one larger than the ring.
+#[cold]
+pub(crate) fn count_oversize(inner: &LoggerInner) {
+    let shared = &inner.shared;
+    if shared.is_closed() {
+        return count_shutdown_drop(shared);
+    }
+    let counted = LOCAL.try_with(|cell| {
+        cell.borrow_mut().producer(shared).count_dropped_oversize();
+    });
+    if counted.is_err() {
+        // The thread is exiting and its thread-local is gone, as in `encode_and_enqueue`.
+        count_shutdown_drop(shared);
+    }
+}
+
 #[cold]
 fn count_shutdown_drop(shared: &Shared) {
     shared

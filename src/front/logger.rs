@@ -269,12 +269,17 @@ impl Logger {
         if !self.enabled(level) {
             return;
         }
+        // A record holds up to u16::MAX values: the four above and a key and a value a field.
+        // One with more fields is dropped and counted for its size, never cut short.
+        if fields.len() > u16::MAX as usize / 2 - 4 {
+            return super::emit::count_oversize(&self.inner);
+        }
         let mut values: smallvec::SmallVec<[FieldValue<'_>; 36]> = smallvec::SmallVec::new();
         values.push(FieldValue::Str(message));
         values.push(FieldValue::Str(source.file));
         values.push(FieldValue::U64(u64::from(source.line)));
         values.push(FieldValue::Str(source.module_path));
-        for (k, v) in fields.iter().take(u16::MAX as usize / 2 - 4) {
+        for (k, v) in fields {
             values.push(FieldValue::Str(k));
             values.push(*v);
         }
@@ -378,6 +383,7 @@ fn field_to_json(v: &FieldValue<'_>) -> serde_json::Value {
         FieldValue::F64(x) => serde_json::Number::from_f64(x)
             .map(J::Number)
             .unwrap_or_else(|| J::String(x.to_string())),
+        FieldValue::F32(x) => field_to_json(&FieldValue::F64(crate::record::f32_as_f64(x))),
         FieldValue::Bool(x) => J::Bool(x),
         FieldValue::Str(s) => J::String(s.to_owned()),
         FieldValue::Display(d) => J::String(lossy(format_args!("{d}"))),

@@ -27,7 +27,8 @@ macro_rules! to_value_int {
 
 to_value_int!(I64 as i64: i8, i16, i32, i64, isize);
 to_value_int!(U64 as u64: u8, u16, u32, u64, usize);
-to_value_int!(F64 as f64: f32, f64);
+to_value_int!(F64 as f64: f64);
+to_value_int!(F32 as f32: f32);
 
 macro_rules! to_value_wide {
     ($($t:ty => $variant:ident($narrow:ty)),*) => {$(

@@ -11,7 +11,7 @@
 //! 16  u64  address of the static Callsite
 //! 24  u64  address of the logger's core (kept alive until drained, see front::logger)
 //! 32  values: a tag byte then the payload
-//!       I64 / U64 / F64: 8 bytes;  Bool: 1 byte;  Str: u32 length + UTF-8 bytes;
+//!       I64 / U64 / F64: 8 bytes;  F32: 4 bytes;  Bool: 1 byte;  Str: u32 length + UTF-8 bytes;
 //!       Error: Str type name, Str message, u32 chain length + chain entries (Str each)
 //! ```
 //!
@@ -32,6 +32,7 @@ pub(crate) const TAG_F64: u8 = 2;
 pub(crate) const TAG_BOOL: u8 = 3;
 pub(crate) const TAG_STR: u8 = 4;
 pub(crate) const TAG_ERROR: u8 = 5;
+pub(crate) const TAG_F32: u8 = 6;
 
 /// A field value as the logging macros capture it, before encoding.
 #[derive(Clone, Copy)]
@@ -42,6 +43,9 @@ pub enum FieldValue<'a> {
     U64(u64),
     /// A float.
     F64(f64),
+    /// A single-precision float, kept as one so it renders with its own shortest form
+    /// (`0.1f32` as `0.1`, not as the widened `0.10000000149011612`).
+    F32(f32),
     /// A boolean.
     Bool(bool),
     /// A string, copied into the ring.
@@ -97,6 +101,7 @@ pub(crate) fn prepare(values: &[FieldValue<'_>], scratch: &mut Scratch) -> usize
     for v in values {
         len += 1 + match *v {
             FieldValue::I64(_) | FieldValue::U64(_) | FieldValue::F64(_) => 8,
+            FieldValue::F32(_) => 4,
             FieldValue::Bool(_) => 1,
             FieldValue::Str(s) => 4 + s.len(),
             FieldValue::Display(d) => {
@@ -147,6 +152,7 @@ pub(crate) fn plain_len(values: &[FieldValue<'_>]) -> Option<usize> {
     for v in values {
         len += match *v {
             FieldValue::I64(_) | FieldValue::U64(_) | FieldValue::F64(_) => 9,
+            FieldValue::F32(_) => 5,
             FieldValue::Bool(_) => 2,
             // Bounded so the sum cannot wrap: the compiler then proves every write of
             // `write_plain` in bounds and drops the checks. (Longer strings take the general
@@ -249,6 +255,10 @@ impl Cursor<'_> {
             FieldValue::I64(x) => self.put_tagged(TAG_I64, x as u64),
             FieldValue::U64(x) => self.put_tagged(TAG_U64, x),
             FieldValue::F64(x) => self.put_tagged(TAG_F64, x.to_bits()),
+            FieldValue::F32(x) => {
+                let [a, b, c, d] = x.to_bits().to_le_bytes();
+                self.put(&[TAG_F32, a, b, c, d]);
+            }
             FieldValue::Bool(x) => self.put(&[TAG_BOOL, x as u8]),
             FieldValue::Str(s) => {
                 let mut b = [0u8; 5];

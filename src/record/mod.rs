@@ -189,6 +189,22 @@ pub(crate) fn context_value(v: &serde_json::Value) -> Value<'_> {
     }
 }
 
+/// The `f64` that renders as `x` does on its own: `x`'s shortest round-trip digits (ryu's
+/// `f32` form) read back as an `f64`, so `0.1f32` renders as `0.1`, not as the widened
+/// `0.10000000149011612`. For every finite `f32` the shortest digits of this `f64` are those
+/// same digits (checked for all 2^32 bit patterns); the renderers write them in ryu's `f64`
+/// notation, as for any float. Non-finite values widen as they are. Runs on the drainer
+/// (decoding) and for bound context, never when logging.
+pub(crate) fn f32_as_f64(x: f32) -> f64 {
+    if !x.is_finite() {
+        return f64::from(x);
+    }
+    ryu::Buffer::new()
+        .format_finite(x)
+        .parse()
+        .unwrap_or(f64::from(x))
+}
+
 /// A non-finite float as text (`NaN`, `inf`, `-inf`); finite floats use ryu.
 pub(crate) fn float_to_string(v: f64) -> String {
     if v.is_finite() {

@@ -12,7 +12,7 @@ use smallvec::SmallVec;
 use super::plain::{push_field as push_plain_field, PlainLine, PlainRenderer};
 use super::time::push_rfc3339;
 use crate::process::Chain;
-use crate::record::encode::{TAG_BOOL, TAG_F64, TAG_I64, TAG_STR, TAG_U64};
+use crate::record::encode::{TAG_BOOL, TAG_F32, TAG_F64, TAG_I64, TAG_STR, TAG_U64};
 use crate::record::{Callsite, ErrorValue, Field, Value};
 use crate::{EventDict, Level};
 
@@ -662,6 +662,12 @@ fn push_encoded(out: &mut Vec<u8>, rest: &mut &[u8]) -> bool {
                 _ => push_f64(out, f64::from_bits(x)),
             }
             *rest = &tail[8..];
+        }
+        TAG_F32 => {
+            let Some(x) = tail.get(..4) else { return false };
+            let x = f32::from_bits(u32::from_le_bytes(x.try_into().expect("4 bytes")));
+            push_f64(out, crate::record::f32_as_f64(x));
+            *rest = &tail[4..];
         }
         TAG_BOOL => {
             let Some(&b) = tail.first() else { return false };

@@ -442,12 +442,14 @@ fn encoded_json_renders_byte_for_byte_as_the_event_path() {
         }));
         let strings: Vec<String> = (0..n).map(|_| rng.string()).collect();
         let values: Vec<FieldValue<'_>> = (0..n)
-            .map(|i| match rng.next() % 6 {
+            .map(|i| match rng.next() % 8 {
                 0 => FieldValue::I64(rng.next() as i64),
                 1 => FieldValue::U64(rng.next()),
                 2 => FieldValue::F64(f64::from_bits(rng.next())),
                 3 => FieldValue::F64((rng.next() % 1_000_000) as f64 / 1e3),
                 4 => FieldValue::Bool(rng.next() % 2 == 0),
+                5 => FieldValue::F32(f32::from_bits(rng.next() as u32)),
+                6 => FieldValue::F32((rng.next() % 1_000_000) as f32 / 1e3),
                 _ => FieldValue::Str(&strings[i]),
             })
             .collect();

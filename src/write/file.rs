@@ -1,5 +1,6 @@
 //! `file`: a log file opened on first write, appended to or truncated per `mode`, written with
-//! one `write_all` per batch.
+//! one `write_all` per batch. A truncating file is emptied when the system starts (see
+//! [`super::truncate_at_start`]), so handlers sharing it all append.
 //!
 //! Faults: a batch whose write fails (disk full, file-size limit) is cut back off the file, so
 //! the file never holds a partial record, and its records are counted as failed by the handler;
@@ -54,6 +55,16 @@ pub(crate) fn check_path(path: &Path, service: &'static str) -> Result<(), Error
         )));
     }
     Ok(())
+}
+
+/// Truncates `path` to zero length if it is an existing regular file.
+pub(crate) fn empty_if_regular(path: &Path) -> io::Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => OpenOptions::new().write(true).open(path)?.set_len(0),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// An open log file and its length.
@@ -179,5 +190,13 @@ impl Writer for FileWriter {
     fn close(&mut self) -> io::Result<()> {
         self.file = None;
         Ok(())
+    }
+
+    fn file(&self) -> Option<(&Path, bool)> {
+        Some((&self.path, self.truncate))
+    }
+
+    fn truncated(&mut self) {
+        self.truncate = false;
     }
 }

@@ -6,7 +6,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use memmap2::MmapMut;
 
@@ -148,6 +148,14 @@ impl Writer for MmapWriter {
 
     fn close(&mut self) -> io::Result<()> {
         self.finish()
+    }
+
+    fn file(&self) -> Option<(&Path, bool)> {
+        Some((&self.path, self.truncate))
+    }
+
+    fn truncated(&mut self) {
+        self.truncate = false;
     }
 }
 

@@ -8,7 +8,9 @@ pub(crate) mod mmap;
 pub(crate) mod rotating;
 pub(crate) mod sink;
 
+use std::collections::HashSet;
 use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
 
 use crate::config::HandlerKind;
 use crate::Error;
@@ -51,6 +53,46 @@ pub(crate) trait Writer: Send {
     fn is_terminal(&self) -> bool {
         false
     }
+    /// The file this writer writes, and whether it is still to empty it at open (`mode: "w"`,
+    /// `override_existing`).
+    fn file(&self) -> Option<(&Path, bool)> {
+        None
+    }
+    /// The file was emptied for this writer: its first open appends.
+    fn truncated(&mut self) {}
+}
+
+/// Empties the files of the truncating writers among `writers` (a factory's, just built),
+/// each path once, before any of them writes, so that they all append: a file shared by
+/// several handlers in `"w"` mode is truncated when they start, not at each handler's first
+/// write, which would cut off the lines another handler had written. `files` holds the paths
+/// the system's handlers already write (from earlier factories on the same queue manager):
+/// those are not emptied under them. The writers' paths are added to it. Only existing
+/// regular files are emptied (a missing one is created by the first write; a FIFO or device is
+/// never opened here). A writer whose file could not be emptied truncates it at its own open,
+/// as it would have.
+pub(crate) fn truncate_at_start<'a>(
+    writers: impl IntoIterator<Item = &'a mut Box<dyn Writer>>,
+    files: &mut HashSet<PathBuf>,
+) {
+    let mut emptied = HashSet::new();
+    let mut started = Vec::new();
+    for writer in writers {
+        let Some((path, pending)) = writer.file() else {
+            continue;
+        };
+        let path = path.to_path_buf();
+        if pending
+            && (files.contains(&path)
+                || emptied.contains(&path)
+                || file::empty_if_regular(&path).is_ok())
+        {
+            emptied.insert(path.clone());
+            writer.truncated();
+        }
+        started.push(path);
+    }
+    files.extend(started);
 }
 
 /// Builds the writer for a handler. Checks what can be checked up front (the directory of a

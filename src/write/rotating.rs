@@ -260,6 +260,14 @@ impl Writer for RotatingWriter {
         self.file = None;
         Ok(())
     }
+
+    fn file(&self) -> Option<(&Path, bool)> {
+        Some((&self.path, self.truncate))
+    }
+
+    fn truncated(&mut self) {
+        self.truncate = false;
+    }
 }
 
 #[cfg(test)]
