@@ -4,13 +4,16 @@
 //!
 //! Tests marked `#[ignore = "bug: ..."]` assert the correct behaviour and fail today.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Barrier, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use common::assert_balanced;
 use kolog::process::Action;
-use kolog::{ainfo, bind, info, Kolog, Sink, Stats};
+use kolog::{ainfo, bind, info, Kolog, Sink};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -28,23 +31,6 @@ fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) 
         Ok(Err(p)) => std::panic::resume_unwind(p),
         Err(_) => panic!("hung for {secs} s"),
     }
-}
-
-fn assert_balanced(s: &Stats) {
-    assert_eq!(
-        s.enqueued,
-        s.written + s.filtered + s.failed + s.dropped_oldest + s.dropped_timeout,
-        "{s:?}"
-    );
-    assert_eq!(
-        s.dropped,
-        s.dropped_full
-            + s.dropped_oldest
-            + s.dropped_oversize
-            + s.dropped_shutdown
-            + s.dropped_timeout,
-        "{s:?}"
-    );
 }
 
 fn temp_dir(tag: &str) -> PathBuf {
