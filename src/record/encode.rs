@@ -227,6 +227,9 @@ impl Cursor<'_> {
 impl Cursor<'_> {
     #[inline(always)]
     fn put_header(&mut self, header: &Header, nvalues: usize) {
+        // Callers bound it: the macros' field lists are static, and `Logger::emit_dynamic`
+        // counts a record with more values as dropped for its size.
+        debug_assert!(nvalues <= 0xffff, "{nvalues} values do not fit a record");
         let first = header.level as u64 | (nvalues as u64 & 0xffff) << 16;
         let mut fixed = [0u8; HEADER_LEN];
         fixed[..8].copy_from_slice(&first.to_le_bytes());
