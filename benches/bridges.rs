@@ -35,6 +35,16 @@ fn bench_bridges(c: &mut Criterion) {
             })
         })
     });
+    // Below the logger's level: `log`'s own max-level check (set by `init`) skips it.
+    group.bench_function("log_below_level", |b| {
+        b.iter(|| {
+            log::debug!(
+                user_id = black_box(7u64), ip = black_box("192.168.1.1"),
+                latency_ms = black_box(0.25);
+                "request handled"
+            )
+        })
+    });
     let subscriber = tracing_subscriber::registry().with(kolog::bridge::tracing::layer(&k));
     tracing::subscriber::with_default(subscriber, || {
         group.bench_function("tracing_event", |b| {

@@ -25,6 +25,8 @@ fn log_records_arrive_with_target_level_message_and_key_values() {
     );
     let kolog = kolog::Kolog::from_json_str(&doc).unwrap();
     kolog::bridge::log::init(&kolog).unwrap();
+    // `root` is at INFO: `log` itself skips debug and trace statements.
+    assert_eq!(log::max_level(), log::LevelFilter::Info);
     assert!(
         kolog::bridge::log::init(&kolog).is_err(),
         "only one log logger per process"

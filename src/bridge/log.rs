@@ -13,7 +13,7 @@ use smallvec::SmallVec;
 use super::{with_scratch, Collected, Loggers, Text};
 use crate::front::value::FieldValue;
 use crate::record::Source;
-use crate::{Error, ErrorKind, Kolog, Level};
+use crate::{Error, ErrorKind, Kolog, Level, LoggingSystemConfig};
 
 struct Bridge {
     loggers: Loggers,
@@ -134,6 +134,10 @@ impl log::Log for Bridge {
 /// Makes kolog the `log` crate's logger: `log` records arrive with their target as the logger
 /// name (`::` → `.`, resolved through the hierarchy), their level, message, file, line,
 /// module and key/values. Fails if another `log` logger is already installed.
+///
+/// Sets `log`'s maximum level to the most verbose level any configured logger passes, so a
+/// `log` statement below every logger's level is skipped by `log`'s own macro (one atomic
+/// load) without calling into kolog.
 pub fn init(kolog: &Kolog) -> Result<(), Error> {
     log::set_boxed_logger(Box::new(Bridge {
         loggers: Loggers::new(kolog),
@@ -147,8 +151,27 @@ pub fn init(kolog: &Kolog) -> Result<(), Error> {
             format!("cannot install kolog as the log crate's logger: {e}"),
         )
     })?;
-    log::set_max_level(log::LevelFilter::Trace);
+    log::set_max_level(max_level(kolog.factory().config()));
     Ok(())
+}
+
+/// The `log` level filter that lets through exactly the records some logger of `config`
+/// passes: its most verbose effective level (`Off` with no loggers, or when every logger is
+/// at `CRITICAL`, which no `log` level reaches).
+fn max_level(config: &LoggingSystemConfig) -> log::LevelFilter {
+    let most_verbose = config
+        .loggers
+        .iter()
+        .map(|lc| lc.level.unwrap_or(config.default_level))
+        .min();
+    match most_verbose {
+        None | Some(Level::Critical) => log::LevelFilter::Off,
+        Some(Level::Trace) => log::LevelFilter::Trace,
+        Some(Level::Debug) => log::LevelFilter::Debug,
+        Some(Level::Info) => log::LevelFilter::Info,
+        Some(Level::Warning) => log::LevelFilter::Warn,
+        Some(Level::Error) => log::LevelFilter::Error,
+    }
 }
 
 /// `log` statements whose message, file, module and keys are all `&'static str`, each made
@@ -270,6 +293,52 @@ mod site {
 #[cfg(test)]
 mod tests {
     use super::site::intern;
+    use super::{level, max_level};
+    use crate::config::LoggerConfig;
+    use crate::{Level, LoggingSystemConfig};
+
+    fn config(default_level: Level, levels: &[Option<Level>]) -> LoggingSystemConfig {
+        LoggingSystemConfig {
+            loggers: levels
+                .iter()
+                .enumerate()
+                .map(|(i, l)| LoggerConfig {
+                    name: format!("l{i}"),
+                    level: *l,
+                    handlers: vec![],
+                    context: Default::default(),
+                })
+                .collect(),
+            default_level,
+            queue: Default::default(),
+        }
+    }
+
+    #[test]
+    fn the_max_level_is_the_most_verbose_logger_level() {
+        use log::LevelFilter as F;
+        use Level::{Critical, Debug, Error, Info, Trace, Warning};
+        assert_eq!(max_level(&config(Info, &[])), F::Off);
+        assert_eq!(max_level(&config(Trace, &[Some(Warning)])), F::Warn);
+        assert_eq!(max_level(&config(Debug, &[Some(Warning), None])), F::Debug);
+        assert_eq!(
+            max_level(&config(Info, &[Some(Error), Some(Trace)])),
+            F::Trace
+        );
+        assert_eq!(
+            max_level(&config(Info, &[Some(Error), Some(Critical)])),
+            F::Error
+        );
+        assert_eq!(max_level(&config(Info, &[Some(Critical)])), F::Off);
+        // Every `log` level at or above the filter maps to a kolog level the loggers pass, and
+        // every one below it to a level none of them passes.
+        for lv in [Trace, Debug, Info, Warning, Error, Critical] {
+            let filter = max_level(&config(lv, &[None]));
+            for l in log::Level::iter() {
+                assert_eq!(l <= filter, level(l) >= lv, "{lv:?} {l:?} {filter:?}");
+            }
+        }
+    }
 
     // One address per string, as a statement's literals have.
     static M: &str = "m";
