@@ -1,8 +1,6 @@
 //! More statements of DESIGN.md checked as an acceptance test would write them: the public
 //! names and signatures of section 2 exactly as spelled there, and the `Error` methods of
 //! section 4 called as methods, without importing any trait.
-mod common;
-
 use kolog::{ErrorKind, Kolog};
 
 /// DESIGN §4: "One `kolog::Error` with `kind()`, `code()`, `msg()`, `recoverable()`,
@@ -75,4 +73,146 @@ fn sink_records_are_indexed_by_key() {
     }
     assert_eq!(r.fields.len(), 7);
     k.shutdown().unwrap();
+}
+
+/// DESIGN §2's two `use` lines verbatim, and every signature the section spells, pinned as
+/// function pointers (a changed parameter or return type fails to compile). Then the calls as
+/// written, with the counts they must give.
+mod surface {
+    use std::time::Duration;
+
+    use kolog::{
+        acritical, adebug, aerror, ainfo, awarning, bind, critical, debug, error, info, info_life,
+        log, warning,
+    };
+    use kolog::{
+        BackpressurePolicy, Error, ErrorKind, Kolog, Level, Logger, LoggerFactory,
+        LoggingSystemConfig, QueueConfig, QueueManager, Sink,
+    };
+    use kolog::{ShutdownReport, Stats};
+
+    #[test]
+    fn section_two_signatures_and_names_are_as_written() {
+        let _: fn(&str) -> Result<Kolog, Error> = Kolog::from_json_str;
+        let _: fn(&str) -> Result<Kolog, Error> = Kolog::from_yaml_str;
+        let _: fn() -> Kolog = <Kolog as Default>::default;
+        let _: fn(&Kolog, &str) -> Result<Logger, Error> = Kolog::logger;
+        let _: fn(&Kolog) = Kolog::flush;
+        let _: fn(&Kolog) -> Stats = Kolog::stats;
+        let _: fn(&Kolog) -> Result<ShutdownReport, Error> = Kolog::shutdown;
+        let _: fn(&Kolog) -> &QueueManager = Kolog::queue_manager;
+        let _: fn(QueueConfig) -> Result<QueueManager, Error> = QueueManager::start;
+        let _: fn(&QueueManager) = QueueManager::flush;
+        let _: fn(&QueueManager) -> Result<ShutdownReport, Error> = QueueManager::shutdown;
+        let _: fn(&QueueManager, &str, Sink) = QueueManager::add_sink;
+        let _: fn(&QueueManager, &str) = QueueManager::remove_sink;
+        let _: fn(LoggingSystemConfig, &QueueManager) -> Result<LoggerFactory, Error> =
+            LoggerFactory::new;
+        let _: fn(&str, &QueueManager) -> Result<LoggerFactory, Error> =
+            LoggerFactory::from_json_str;
+        let _: fn(&serde_json::Value, &QueueManager) -> Result<LoggerFactory, Error> =
+            LoggerFactory::from_json_value;
+        let _: fn(&LoggerFactory, &str) -> Result<Logger, Error> = LoggerFactory::get_logger;
+        let _: fn() -> Sink = Sink::new;
+        let _: fn(&Sink) -> Vec<String> = Sink::events;
+        let _: fn(&Sink) = Sink::clear;
+        let _: fn(&Error) -> ErrorKind = Error::kind;
+        let _: fn(&Error) -> &str = Error::msg;
+        let _: fn(&Error) -> bool = Error::recoverable;
+        // `QueueConfig` is built from its three fields.
+        let config = QueueConfig {
+            max_queue_size: 64,
+            backpressure_policy: BackpressurePolicy::Drop,
+            drain_timeout: Duration::from_secs(3),
+        };
+
+        let qm = QueueManager::start(config).unwrap();
+        let factory = LoggerFactory::from_json_str(
+            r#"{"loggers": [{"name": "root", "level": "DEBUG",
+                "handlers": [{"type": "null", "renderer": {"type": "stream_plain", "params": {"fmt": "%(level)s %(event)s"}}}]}]}"#,
+            &qm,
+        )
+        .unwrap();
+        let sink = Sink::new();
+        qm.add_sink("root", sink.clone());
+        let log: Logger = factory.get_logger("root").unwrap();
+        let addr = std::net::Ipv4Addr::LOCALHOST;
+        let e = std::io::Error::other("gone");
+        info!(log, "Processing request", user_id = 123, ip = %addr, err = ?e.kind());
+        debug!(log, "d");
+        warning!(log, "w");
+        error!(log, "e");
+        critical!(log, "c");
+        log!(log, Level::Info, "l", n = 1);
+        let auth: Logger = bind!(log, service = "auth", env = "prod");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            adebug!(auth, "ad").await;
+            ainfo!(auth, "ai").await;
+            awarning!(auth, "aw").await;
+            aerror!(auth, "ae").await;
+            acritical!(auth, "ac").await;
+            assert_eq!(log.ainfo_life("API call", async { 7 }).await, 7);
+        });
+        drop(info_life!(log, "Database query", table = "users"));
+        let mut events = sink.events();
+        // The `End` lines carry the elapsed seconds with two decimals, whatever they are.
+        for (i, name) in [(12, "API call"), (14, "Database query table=users")] {
+            let end = &events[i];
+            let secs = end
+                .strip_prefix("INFO End (")
+                .and_then(|rest| rest.strip_suffix(&format!("): {name}")))
+                .unwrap_or_else(|| panic!("{end}"));
+            assert_eq!(secs.split_once('.').map(|(_, d)| d.len()), Some(2), "{end}");
+            secs.parse::<f64>().unwrap();
+            events[i] = format!("INFO End (s): {name}");
+        }
+        assert_eq!(
+            events,
+            [
+                "INFO Processing request user_id=123 ip=127.0.0.1 err=Other",
+                "DEBUG d",
+                "WARNING w",
+                "ERROR e",
+                "CRITICAL c",
+                "INFO l n=1",
+                "DEBUG ad service=auth env=prod",
+                "INFO ai service=auth env=prod",
+                "WARNING aw service=auth env=prod",
+                "ERROR ae service=auth env=prod",
+                "CRITICAL ac service=auth env=prod",
+                "INFO Begin: API call",
+                "INFO End (s): API call",
+                "INFO Begin: Database query table=users",
+                "INFO End (s): Database query table=users",
+            ]
+        );
+        // `Stats` and `ShutdownReport`: public `u64` counts, `live_rings: usize`.
+        let Stats {
+            enqueued,
+            written,
+            dropped,
+            failed,
+            live_rings,
+            ..
+        } = qm.stats();
+        let counts: [u64; 4] = [enqueued, written, dropped, failed];
+        assert_eq!(counts, [15, 15, 0, 0]);
+        let live_rings: usize = live_rings;
+        assert_eq!(live_rings, 1, "one thread logged");
+        sink.clear();
+        assert!(sink.events().is_empty());
+        qm.remove_sink("root");
+        let ShutdownReport {
+            enqueued,
+            written,
+            dropped,
+            failed,
+            ..
+        } = qm.shutdown().unwrap();
+        let counts: [u64; 4] = [enqueued, written, dropped, failed];
+        assert_eq!(counts, [15, 15, 0, 0]);
+    }
 }
