@@ -216,3 +216,27 @@ mod surface {
         assert_eq!(counts, [15, 15, 0, 0]);
     }
 }
+
+/// DESIGN §3's own example of an error path, `loggers[0].handlers[1].renderer.type`: the
+/// second handler's renderer, named by its position, in a JSON and in a YAML document.
+#[test]
+fn the_design_example_path_names_the_second_handler() {
+    let json = r#"{"loggers": [{"name": "root", "handlers": [
+        {"type": "null", "renderer": {"type": "stream_json"}},
+        {"type": "null", "renderer": {"type": "stream_xml"}}]}]}"#;
+    let yaml = "loggers:\n  - name: root\n    handlers:\n      - type: \"null\"\n        renderer:\n          type: stream_json\n      - type: \"null\"\n        renderer:\n          type: stream_xml\n";
+    for e in [
+        Kolog::from_json_str(json).unwrap_err(),
+        Kolog::from_yaml_str(yaml).unwrap_err(),
+    ] {
+        assert_eq!(e.kind(), ErrorKind::Configuration);
+        assert_eq!(e.code(), "CONFIGURATION::LoggerFactory::VALIDATION::ERROR");
+        assert!(
+            e.msg()
+                .starts_with("`loggers[0].handlers[1].renderer.type`: "),
+            "{}",
+            e.msg()
+        );
+        assert!(e.msg().contains("stream_xml"), "{}", e.msg());
+    }
+}
