@@ -1,6 +1,7 @@
 //! More statements of DESIGN.md checked as an acceptance test would write them: the public
-//! names and signatures of section 2 exactly as spelled there, and the `Error` methods of
-//! section 4 called as methods, without importing any trait.
+//! names and signatures of section 2 exactly as spelled there, sink records read by key, the
+//! `Error` methods of section 4 called as methods without importing any trait, and section 3's
+//! own example of an error path.
 use kolog::{ErrorKind, Kolog};
 
 /// DESIGN §4: "One `kolog::Error` with `kind()`, `code()`, `msg()`, `recoverable()`,
