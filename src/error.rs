@@ -150,6 +150,19 @@ impl Error {
     pub fn severity(&self) -> Severity {
         self.severity
     }
+
+    /// The error that caused this one, if any: the same as [`std::error::Error::source`],
+    /// callable without importing the trait.
+    ///
+    /// ```
+    /// let err = kolog::Kolog::from_path("/nonexistent/kolog.json").unwrap_err();
+    /// assert!(err.source().unwrap().is::<std::io::Error>());
+    /// ```
+    pub fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
 }
 
 impl fmt::Debug for Error {
@@ -173,9 +186,7 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
-            .as_deref()
-            .map(|e| e as &(dyn std::error::Error + 'static))
+        Error::source(self)
     }
 }
 

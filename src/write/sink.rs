@@ -21,6 +21,29 @@ impl SinkRecord {
     }
 }
 
+/// `record["key"]`, as on a `serde_json::Value`: the value of `key`, or `null` when the record
+/// has no such key.
+///
+/// ```
+/// use kolog::{info, Kolog, Sink};
+/// let kolog = Kolog::from_json_str(r#"{"loggers": [{"name": "root", "handlers": [{"type": "null"}]}]}"#).unwrap();
+/// let sink = Sink::new();
+/// kolog.queue_manager().add_sink("root", sink.clone());
+/// info!(kolog.logger("root").unwrap(), "hello", user_id = 123);
+/// let records = sink.records();
+/// assert_eq!(records[0]["event"], "hello");
+/// assert_eq!(records[0]["user_id"], 123);
+/// assert!(records[0]["absent"].is_null());
+/// ```
+impl std::ops::Index<&str> for SinkRecord {
+    type Output = serde_json::Value;
+
+    fn index(&self, key: &str) -> &serde_json::Value {
+        static NULL: serde_json::Value = serde_json::Value::Null;
+        self.fields.get(key).unwrap_or(&NULL)
+    }
+}
+
 #[derive(Default)]
 struct Captured {
     events: Vec<String>,
