@@ -315,9 +315,10 @@ impl Drainer {
             }
         };
         if copy {
-            // Drop-oldest rings are copied out a run at a time, ring by ring.
+            // Drop-oldest rings are copied out a run at a time, ring by ring, up to the
+            // cutoff (a producer that keeps its ring busy cannot hold the pass).
             for ring in rings.iter_mut() {
-                n += ring.drain_copied(copy_buf, &mut take);
+                n += ring.drain_copied_while(copy_buf, cutoff, timestamp_of, &mut take);
             }
         } else {
             n = merge(rings, keys, cutoff, &mut take);

@@ -605,9 +605,23 @@ impl Consumer {
     /// Drop-oldest mode: like [`Consumer::drain`], but claims runs of at most 64 KiB with the
     /// `READING` bit, copies them into `copy` and releases them before calling `f`, so the
     /// producer may evict records concurrently.
-    pub(crate) fn drain_copied(&mut self, copy: &mut Vec<u8>, mut f: impl FnMut(&[u8])) -> usize {
+    pub(crate) fn drain_copied(&mut self, copy: &mut Vec<u8>, f: impl FnMut(&[u8])) -> usize {
+        self.drain_copied_while(copy, u64::MAX, |_| 0, f)
+    }
+
+    /// [`Consumer::drain_copied`], stopping at the first record with `key(record) > limit`:
+    /// a producer that keeps its ring busy cannot hold the consumer on it for ever (records
+    /// stamped after the pass began wait for the next pass, as [`Consumer::drain_while`]'s do).
+    pub(crate) fn drain_copied_while(
+        &mut self,
+        copy: &mut Vec<u8>,
+        limit: u64,
+        key: impl Fn(&[u8]) -> u64,
+        mut f: impl FnMut(&[u8]),
+    ) -> usize {
         let ring = &*self.ring;
         let mut n = 0;
+        let mut reached = false;
         loop {
             let tail = ring.tail.load(Ordering::Acquire);
             let head = ring.head.load(Ordering::Acquire);
@@ -630,6 +644,10 @@ impl Consumer {
                     // SAFETY: published (Acquire load of head) and claimed (READING set, so the
                     // producer neither evicts nor overwrites it) until the store below.
                     let payload = unsafe { ring.payload(pos, len) };
+                    if key(payload) > limit {
+                        reached = true;
+                        break;
+                    }
                     copy.extend_from_slice(&(len as u32).to_le_bytes());
                     copy.extend_from_slice(payload);
                 }
@@ -643,6 +661,9 @@ impl Consumer {
                 f(&rest[4..4 + len]);
                 rest = &rest[4 + len..];
                 n += 1;
+            }
+            if reached {
+                break;
             }
         }
         self.tail = ring.tail.load(Ordering::Acquire) & !READING;
