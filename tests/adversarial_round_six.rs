@@ -64,3 +64,55 @@ fn drop_oldest_flush_returns_while_a_producer_keeps_logging() {
         assert_eq!(s.enqueued + s.dropped_full, logged.load(Ordering::Relaxed));
     });
 }
+
+/// Under `drop_oldest`, the survivors of several threads are written in timestamp order, as
+/// under the other policies (the drainer merges the rings).
+#[test]
+fn drop_oldest_merges_threads_in_timestamp_order() {
+    within(30, "drop_oldest order", || {
+        // A ring large enough for everything, and one that evicts.
+        for size in [200_000, 64] {
+            let dir = common::temp_dir(&format!("r6-drop-oldest-order-{size}"));
+            let path = dir.join("o.log");
+            let k = Kolog::from_json_str(&format!(
+            r#"{{"queue": {{"max_queue_size": {size}, "backpressure_policy": "drop_oldest"}},
+                "loggers": [{{"name": "root", "handlers": [{{"type": "file", "params": {{"filename": "{}"}}, "renderer": {{"type": "file_json"}}}}]}}]}}"#,
+            path.display()
+        ))
+        .unwrap();
+            let log = k.logger("root").unwrap();
+            let barrier = Arc::new(std::sync::Barrier::new(3));
+            let threads: Vec<_> = (0..3u64)
+                .map(|t| {
+                    let log = log.clone();
+                    let barrier = barrier.clone();
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        for i in 0..20000u64 {
+                            info!(log, "r", t, i);
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+            let s = k.shutdown().unwrap();
+            assert_balanced(&kolog::Stats {
+                live_rings: 0,
+                ..k.stats()
+            });
+            let lines = common::json_lines(&path);
+            assert_eq!(lines.len() as u64, s.written);
+            let stamps: Vec<&str> = lines
+                .iter()
+                .map(|l| l["timestamp"].as_str().unwrap())
+                .collect();
+            let mut sorted = stamps.clone();
+            sorted.sort();
+            let first_bad = stamps.iter().zip(&sorted).position(|(a, b)| a != b);
+            assert_eq!(first_bad, None, "out of timestamp order");
+            assert_eq!(s.enqueued, 60_000);
+        }
+    });
+}
