@@ -65,54 +65,107 @@ fn drop_oldest_flush_returns_while_a_producer_keeps_logging() {
     });
 }
 
-/// Under `drop_oldest`, the survivors of several threads are written in timestamp order, as
-/// under the other policies (the drainer merges the rings).
+/// A gate a custom processor waits at (on the drainer thread) until the test opens it.
+struct Gate {
+    state: std::sync::Mutex<(bool, bool)>, // (entered, open)
+    cond: std::sync::Condvar,
+}
+
+impl Gate {
+    fn new() -> Arc<Gate> {
+        Arc::new(Gate {
+            state: std::sync::Mutex::new((false, false)),
+            cond: std::sync::Condvar::new(),
+        })
+    }
+
+    /// Registers processor `name`, which waits at this gate for records whose event is `gate`.
+    fn register(self: &Arc<Gate>, name: &str) {
+        let gate = self.clone();
+        kolog::register_processor(name, move |_| {
+            let gate = gate.clone();
+            Ok(Box::new(move |ev: &mut kolog::EventDict<'_>| {
+                if ev.event == "gate" {
+                    let mut s = gate.state.lock().unwrap();
+                    s.0 = true;
+                    gate.cond.notify_all();
+                    while !s.1 {
+                        s = gate.cond.wait(s).unwrap();
+                    }
+                }
+                Action::Keep
+            }))
+        });
+    }
+
+    fn wait_entered(&self) {
+        let mut s = self.state.lock().unwrap();
+        while !s.0 {
+            s = self.cond.wait(s).unwrap();
+        }
+    }
+
+    fn open(&self) {
+        self.state.lock().unwrap().1 = true;
+        self.cond.notify_all();
+    }
+}
+
+/// Under `drop_oldest`, records of several threads are written in timestamp order, as under
+/// the other policies (the drainer merges the rings): two threads log in strict alternation
+/// while the drainer is held, then it takes them in one pass.
 #[test]
 fn drop_oldest_merges_threads_in_timestamp_order() {
-    within(30, "drop_oldest order", || {
-        // A ring large enough for everything, and one that evicts.
-        for size in [200_000, 64] {
-            let dir = common::temp_dir(&format!("r6-drop-oldest-order-{size}"));
-            let path = dir.join("o.log");
-            let k = Kolog::from_json_str(&format!(
-            r#"{{"queue": {{"max_queue_size": {size}, "backpressure_policy": "drop_oldest"}},
-                "loggers": [{{"name": "root", "handlers": [{{"type": "file", "params": {{"filename": "{}"}}, "renderer": {{"type": "file_json"}}}}]}}]}}"#,
+    let gate = Gate::new();
+    gate.register("r6_order_gate");
+    within(30, "drop_oldest order", move || {
+        let dir = common::temp_dir("r6-drop-oldest-order");
+        let path = dir.join("o.log");
+        let k = Kolog::from_json_str(&format!(
+            r#"{{"queue": {{"max_queue_size": 1000, "backpressure_policy": "drop_oldest"}},
+                "loggers": [{{"name": "root", "handlers": [{{"type": "file", "params": {{"filename": "{}"}},
+                    "renderer": {{"type": "file_plain", "params": {{"fmt": "%(event)s"}}}},
+                    "processors": [{{"type": "r6_order_gate"}}]}}]}}]}}"#,
             path.display()
         ))
         .unwrap();
-            let log = k.logger("root").unwrap();
-            let barrier = Arc::new(std::sync::Barrier::new(3));
-            let threads: Vec<_> = (0..3u64)
-                .map(|t| {
-                    let log = log.clone();
-                    let barrier = barrier.clone();
-                    std::thread::spawn(move || {
-                        barrier.wait();
-                        for i in 0..20000u64 {
-                            info!(log, "r", t, i);
-                        }
-                    })
+        let log = k.logger("root").unwrap();
+        info!(log, "gate");
+        gate.wait_entered();
+        // Two threads with rings of their own, taking turns: a0 b0 a1 b1 ...
+        let (to_a, a_rx) = std::sync::mpsc::channel::<u64>();
+        let (to_b, b_rx) = std::sync::mpsc::channel::<u64>();
+        let (done_tx, done) = std::sync::mpsc::channel::<()>();
+        let threads: Vec<_> = [("a", a_rx), ("b", b_rx)]
+            .into_iter()
+            .map(|(name, rx)| {
+                let (log, done_tx) = (log.clone(), done_tx.clone());
+                std::thread::spawn(move || {
+                    for i in rx {
+                        info!(log, "r", name, i);
+                        done_tx.send(()).unwrap();
+                    }
                 })
-                .collect();
-            for t in threads {
-                t.join().unwrap();
+            })
+            .collect();
+        let mut expected = vec!["gate".to_owned()];
+        for i in 0..50u64 {
+            for (name, tx) in [("a", &to_a), ("b", &to_b)] {
+                tx.send(i).unwrap();
+                done.recv().unwrap();
+                expected.push(format!("r name={name} i={i}"));
             }
-            let s = k.shutdown().unwrap();
-            assert_balanced(&kolog::Stats {
-                live_rings: 0,
-                ..k.stats()
-            });
-            let lines = common::json_lines(&path);
-            assert_eq!(lines.len() as u64, s.written);
-            let stamps: Vec<&str> = lines
-                .iter()
-                .map(|l| l["timestamp"].as_str().unwrap())
-                .collect();
-            let mut sorted = stamps.clone();
-            sorted.sort();
-            let first_bad = stamps.iter().zip(&sorted).position(|(a, b)| a != b);
-            assert_eq!(first_bad, None, "out of timestamp order");
-            assert_eq!(s.enqueued, 60_000);
         }
+        drop((to_a, to_b));
+        for t in threads {
+            t.join().unwrap();
+        }
+        gate.open();
+        k.flush();
+        let s = k.stats();
+        assert_balanced(&s);
+        assert_eq!((s.written, s.dropped), (101, 0), "{s:?}");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().collect::<Vec<_>>(), expected);
     });
 }
