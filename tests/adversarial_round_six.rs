@@ -169,3 +169,78 @@ fn drop_oldest_merges_threads_in_timestamp_order() {
         assert_eq!(text.lines().collect::<Vec<_>>(), expected);
     });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Memory stays bounded (each case in a child process of its own: the `log` logger is one per
+// process, and resident memory is only meaningful without the other tests running)
+// ---------------------------------------------------------------------------------------------
+
+fn child_case() -> Option<String> {
+    std::env::var("KOLOG_R6_CHILD").ok()
+}
+
+fn rss_kib() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4
+}
+
+/// Runs `test` alone in a child process with `KOLOG_R6_CHILD` set; returns the
+/// `RSS_GROWTH_KIB=` it prints.
+fn child_rss_growth(test: &str) -> u64 {
+    let test = test.to_owned();
+    let out = within(60, "child", move || {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args([test.as_str(), "--exact", "--nocapture", "--test-threads=1"])
+            .env("KOLOG_R6_CHILD", &test)
+            .output()
+            .unwrap()
+    });
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .split("RSS_GROWTH_KIB=")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// `add_context_defaults` values live as long as their system: systems built and dropped in a
+/// loop (a service reloading its configuration, a test suite) do not accumulate them.
+#[test]
+fn context_defaults_of_dropped_systems_are_freed() {
+    const TEST: &str = "context_defaults_of_dropped_systems_are_freed";
+    if child_case().as_deref() == Some(TEST) {
+        use kolog::config::{HandlerKind, ProcessorConfig, RendererKind};
+        let mut defaults = serde_json::Map::new();
+        defaults.insert("big".into(), "x".repeat(1 << 20).into());
+        let mut root = common::logger("root", None, HandlerKind::Null, RendererKind::FileJson);
+        root.handlers[0].processors = vec![ProcessorConfig::AddContextDefaults { defaults }];
+        let config = common::system(vec![root], Default::default());
+        let round = || {
+            let k = Kolog::from_config(config.clone()).unwrap();
+            let log = k.logger("root").unwrap();
+            info!(log, "e", n = 1);
+            let s = k.shutdown().unwrap();
+            assert_eq!((s.enqueued, s.written), (1, 1));
+        };
+        for _ in 0..3 {
+            round();
+        }
+        let before = rss_kib();
+        for _ in 0..40 {
+            round();
+        }
+        println!("RSS_GROWTH_KIB={}", rss_kib().saturating_sub(before));
+        return;
+    }
+    let growth = child_rss_growth(TEST);
+    // A copy per system would be 40 MiB.
+    assert!(growth < 10 * 1024, "{growth} KiB kept after 40 systems");
+}
