@@ -244,3 +244,35 @@ fn context_defaults_of_dropped_systems_are_freed() {
     // A copy per system would be 40 MiB.
     assert!(growth < 10 * 1024, "{growth} KiB kept after 40 systems");
 }
+/// `log` records with targets made at run time (one per tenant, per request...) resolve a
+/// logger each, but the bridge does not keep one per target for ever.
+#[cfg(feature = "log")]
+#[test]
+fn log_records_with_endless_distinct_targets_keep_memory_bounded() {
+    const TEST: &str = "log_records_with_endless_distinct_targets_keep_memory_bounded";
+    if child_case().as_deref() == Some(TEST) {
+        let k = Kolog::from_json_str(
+            r#"{"loggers": [{"name": "root", "handlers": [{"type": "null", "renderer": {"type": "file_json"}}]}]}"#,
+        )
+        .unwrap();
+        kolog::bridge::log::init(&k).unwrap();
+        let pad = "t".repeat(1024);
+        let target = |i: u64| format!("tenant{i}::{pad}");
+        for i in 0..5_000 {
+            log::info!(target: &target(i), "hello");
+        }
+        k.flush();
+        let before = rss_kib();
+        for i in 5_000..20_000 {
+            log::info!(target: &target(i), "hello");
+        }
+        k.flush();
+        let s = k.stats();
+        assert_eq!((s.enqueued, s.written), (20_000, 20_000));
+        println!("RSS_GROWTH_KIB={}", rss_kib().saturating_sub(before));
+        return;
+    }
+    let growth = child_rss_growth(TEST);
+    // Kept per target, 15,000 more would be about 50 MiB.
+    assert!(growth < 20 * 1024, "{growth} KiB kept after 15,000 targets");
+}
