@@ -276,3 +276,44 @@ fn log_records_with_endless_distinct_targets_keep_memory_bounded() {
     // Kept per target, 15,000 more would be about 50 MiB.
     assert!(growth < 20 * 1024, "{growth} KiB kept after 15,000 targets");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Numeric configuration values at their limits
+// ---------------------------------------------------------------------------------------------
+
+/// `backup_count` is any 32-bit count: a huge one rotates as promptly as a small one (what is
+/// shifted is what exists, not every number up to the count), and keeps every backup.
+#[test]
+fn a_huge_backup_count_rotates_promptly_and_keeps_every_file() {
+    for backup_count in [4_294_967_295u64, 1_000_000] {
+        let dir = common::temp_dir(&format!("r6-huge-backups-{backup_count}"));
+        let path = dir.join("app.log");
+        let doc = format!(
+            r#"{{"loggers": [{{"name": "root", "handlers": [{{"type": "rotating_file",
+                "params": {{"filename": "{}", "max_bytes": 1, "backup_count": {backup_count}}},
+                "renderer": {{"type": "file_plain", "params": {{"fmt": "%(event)s"}}}}}}]}}]}}"#,
+            path.display()
+        );
+        let s = within(20, "huge backup_count", move || {
+            let k = Kolog::from_json_str(&doc).unwrap();
+            let log = k.logger("root").unwrap();
+            for i in 0..4 {
+                kolog::log!(log, kolog::Level::Info, "r", i);
+                k.flush();
+            }
+            k.shutdown().unwrap()
+        });
+        assert_eq!((s.enqueued, s.written, s.failed), (4, 4, 0), "{s:?}");
+        let files = common::files(&dir);
+        let expected: std::collections::BTreeMap<String, String> = [
+            ("app.log", "r i=3\n"),
+            ("app.log.1", "r i=2\n"),
+            ("app.log.2", "r i=1\n"),
+            ("app.log.3", "r i=0\n"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        assert_eq!(files, expected);
+    }
+}
