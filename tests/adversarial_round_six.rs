@@ -170,6 +170,43 @@ fn drop_oldest_merges_threads_in_timestamp_order() {
     });
 }
 
+/// A processor that logs a record for every record it sees (its own included) keeps the
+/// drainer busy for ever, under every policy: `flush()` still returns (each pass takes what
+/// was stamped before it began) and `shutdown()` ends the stream, with every record counted.
+#[test]
+fn a_processor_echoing_every_record_forever_neither_hangs_flush_nor_shutdown() {
+    static ECHO: std::sync::Mutex<Option<kolog::Logger>> = std::sync::Mutex::new(None);
+    kolog::register_processor("r6_echo", |_| {
+        Ok(Box::new(|_: &mut kolog::EventDict<'_>| {
+            if let Some(log) = ECHO.lock().unwrap().as_ref() {
+                info!(log, "echo");
+            }
+            Action::Keep
+        }))
+    });
+    for policy in ["block", "drop", "drop_oldest"] {
+        let s = within(20, policy, move || {
+            let k = Kolog::from_json_str(&format!(
+                r#"{{"queue": {{"max_queue_size": 64, "backpressure_policy": "{policy}"}},
+                    "loggers": [{{"name": "echo", "handlers": [{{"type": "null", "processors": [{{"type": "r6_echo"}}]}}]}}]}}"#
+            ))
+            .unwrap();
+            let log = k.logger("echo").unwrap();
+            *ECHO.lock().unwrap() = Some(log.clone());
+            info!(log, "start");
+            for _ in 0..3 {
+                k.flush();
+            }
+            let report = k.shutdown().unwrap();
+            *ECHO.lock().unwrap() = None;
+            assert!(!report.timed_out, "{policy}: {report:?}");
+            k.stats()
+        });
+        assert_balanced(&s);
+        assert!(s.written >= 4, "{policy}: {s:?}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Memory stays bounded (each case in a child process of its own: the `log` logger is one per
 // process, and resident memory is only meaningful without the other tests running)
