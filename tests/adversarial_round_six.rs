@@ -208,6 +208,52 @@ fn a_processor_echoing_every_record_forever_neither_hangs_flush_nor_shutdown() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Sinks
+// ---------------------------------------------------------------------------------------------
+
+/// A field named like one of a record's own keys (`event = "login"` is common) does not
+/// replace the record's level, logger or message in `sink.records()`: it is kept beside them
+/// as `fields.<key>`, as the JSON renderer writes it.
+#[test]
+fn sink_records_keep_their_own_level_logger_and_event() {
+    let k = Kolog::from_json_str(
+        r#"{"loggers": [{"name": "root", "context": {"logger": "ctx"}, "handlers": [{"type": "null", "renderer": {"type": "file_json"}}]}]}"#,
+    )
+    .unwrap();
+    let sink = kolog::Sink::new();
+    k.queue_manager().add_sink("root", sink.clone());
+    let log = k.logger("app").unwrap();
+    info!(log, "Test message", event = "login", level = 3, user_id = 7);
+    let records = sink.records();
+    assert_eq!(records.len(), 1);
+    let got: Vec<(String, serde_json::Value)> = records[0]
+        .fields
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let expected: Vec<(String, serde_json::Value)> = [
+        ("level", serde_json::json!("INFO")),
+        ("logger", "app".into()),
+        ("event", "Test message".into()),
+        ("fields.logger", "ctx".into()),
+        ("fields.event", "login".into()),
+        ("fields.level", 3.into()),
+        ("user_id", 7.into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    assert_eq!(got, expected);
+    // The rendered line says the same.
+    let line: serde_json::Value = serde_json::from_str(&sink.events()[0]).unwrap();
+    for (key, value) in &expected {
+        assert_eq!(&line[key.as_str()], value, "{key}");
+    }
+    let s = k.shutdown().unwrap();
+    assert_eq!((s.enqueued, s.written), (1, 1));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Memory stays bounded (each case in a child process of its own: the `log` logger is one per
 // process, and resident memory is only meaningful without the other tests running)
 // ---------------------------------------------------------------------------------------------
