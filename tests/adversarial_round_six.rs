@@ -208,6 +208,56 @@ fn a_processor_echoing_every_record_forever_neither_hangs_flush_nor_shutdown() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Destinations that never take the bytes
+// ---------------------------------------------------------------------------------------------
+
+/// A `file` handler on a named pipe nobody reads: opening it for writing would wait for a
+/// reader for ever. The handler counts its records as failed instead, `flush()` and
+/// `shutdown()` return, and once a reader is there the next batch reaches it.
+#[test]
+fn a_file_handler_on_a_fifo_without_a_reader_neither_hangs_nor_loses_count() {
+    let dir = common::temp_dir("r6-fifo");
+    let fifo = dir.join("pipe");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let doc = format!(
+        r#"{{"queue": {{"drain_timeout": 0.5}}, "loggers": [{{"name": "root", "handlers": [{{"type": "file",
+            "params": {{"filename": "{}", "mode": "w"}}, "renderer": {{"type": "file_plain", "params": {{"fmt": "%(event)s"}}}}}}]}}]}}"#,
+        fifo.display()
+    );
+    let (s, read) = within(20, "fifo", move || {
+        let k = Kolog::from_json_str(&doc).unwrap();
+        let log = k.logger("root").unwrap();
+        info!(log, "nobody reads this");
+        k.flush();
+        let s = k.stats();
+        assert_balanced(&s);
+        assert_eq!((s.enqueued, s.written, s.failed), (1, 0, 1), "{s:?}");
+        // A reader comes: the next record reaches it.
+        use std::io::Read as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let mut reader = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo)
+            .unwrap();
+        info!(log, "someone reads this");
+        k.flush();
+        let mut buf = [0u8; 256];
+        let n = reader.read(&mut buf).unwrap();
+        let s = k.shutdown().unwrap();
+        (s, String::from_utf8_lossy(&buf[..n]).into_owned())
+    });
+    assert_eq!((s.enqueued, s.written, s.failed), (2, 1, 1), "{s:?}");
+    // The record, then the recovery report (written before the flush returned).
+    assert_eq!(
+        read,
+        "someone reads this\nhandler `root`[0] recovered after 1 records failed to write failed=1\n"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Sinks
 // ---------------------------------------------------------------------------------------------
 

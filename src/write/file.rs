@@ -67,6 +67,27 @@ pub(crate) fn empty_if_regular(path: &Path) -> io::Result<()> {
     }
 }
 
+/// Opening a named pipe for writing waits until something opens it for reading, which may be
+/// never: the handler's I/O thread, `flush()` and `shutdown()` would wait with it. For a pipe,
+/// a first open that does not wait tells whether a reader is there (`ENXIO` if not: the batch
+/// fails, is counted, and the next one tries again); the open that follows then returns at
+/// once.
+fn fail_if_nobody_reads(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+        if std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo()) {
+            OpenOptions::new()
+                .append(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(path)?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// An open log file and its length.
 pub(crate) struct OpenFile {
     pub file: File,
@@ -79,6 +100,7 @@ impl OpenFile {
     /// write goes to the file's current end: a file truncated by someone else meanwhile
     /// (logrotate's `copytruncate`) gets no hole of NUL bytes.
     pub(crate) fn open(path: &Path, truncate: bool) -> io::Result<OpenFile> {
+        fail_if_nobody_reads(path)?;
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         if truncate {
             file.set_len(0)?;
