@@ -257,6 +257,30 @@ fn a_file_handler_on_a_fifo_without_a_reader_neither_hangs_nor_loses_count() {
     );
 }
 
+/// A file name with a NUL byte can never be opened: it is a handler error when the system is
+/// built (as a missing directory is), not a handler that fails every record at run time.
+#[test]
+fn a_file_name_with_a_nul_byte_is_a_handler_error() {
+    for handler in ["file", "rotating_file"] {
+        let doc = format!(
+            r#"{{"loggers": [{{"name": "root", "handlers": [{{"type": "{handler}", "params": {{"filename": "app\u0000.log"}}}}]}}]}}"#
+        );
+        let e = Kolog::from_json_str(&doc).unwrap_err();
+        assert_eq!(
+            e.code(),
+            "LOGGER_CREATION::LoggerFactory::INITIALIZATION::ERROR",
+            "{handler}: {}",
+            e.msg()
+        );
+        let source = std::error::Error::source(&e)
+            .unwrap()
+            .downcast_ref::<kolog::Error>()
+            .unwrap();
+        assert_eq!(source.kind(), kolog::ErrorKind::Handler, "{}", source.msg());
+        assert!(source.msg().contains("NUL"), "{}", source.msg());
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sinks
 // ---------------------------------------------------------------------------------------------

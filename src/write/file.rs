@@ -19,12 +19,18 @@ use crate::{Error, ErrorKind};
 /// How often the writer checks that its path still names the open file.
 const IDENTITY_CHECK: Duration = Duration::from_secs(1);
 
-/// Checks, without creating anything, that `path` can be a log file: its directory exists and
-/// is a directory, and the path itself is not a directory.
+/// Checks, without creating anything, that `path` can be a log file: a name without NUL
+/// bytes, whose directory exists and is a directory, and which is not a directory itself.
 pub(crate) fn check_path(path: &Path, service: &'static str) -> Result<(), Error> {
     let io_error = |msg: String| Error::new(ErrorKind::Handler, "HANDLER", service, "IO", msg);
     if path.as_os_str().is_empty() {
         return Err(io_error("the log file name is empty".into()));
+    }
+    if path.as_os_str().as_encoded_bytes().contains(&0) {
+        return Err(io_error(format!(
+            "Failed to open the file at path `{}`: the name contains a NUL byte",
+            path.display()
+        )));
     }
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
