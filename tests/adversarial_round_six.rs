@@ -257,6 +257,45 @@ fn a_file_handler_on_a_fifo_without_a_reader_neither_hangs_nor_loses_count() {
     );
 }
 
+/// A destination that stops taking bytes (a named pipe whose reader never reads; a hung
+/// network file system) holds its handler's write for ever; `shutdown()` still returns
+/// within `drain_timeout`, counting what it could not write as failed.
+#[test]
+fn shutdown_returns_within_drain_timeout_when_a_destination_stops_taking_bytes() {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let dir = common::temp_dir("r6-stalled-fifo");
+    let fifo = dir.join("pipe");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    // A reader that never reads: the pipe's buffer (64 KiB) fills, then writes wait.
+    let reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    let doc = format!(
+        r#"{{"queue": {{"drain_timeout": 0.3}}, "loggers": [{{"name": "root", "handlers": [{{"type": "file",
+            "params": {{"filename": "{}"}}, "renderer": {{"type": "file_plain", "params": {{"fmt": "%(event)s %(pad)s"}}}}}}]}}]}}"#,
+        fifo.display()
+    );
+    let (report, s) = within(20, "stalled destination", move || {
+        let k = Kolog::from_json_str(&doc).unwrap();
+        let log = k.logger("root").unwrap();
+        let pad = "p".repeat(200);
+        for i in 0..5_000u64 {
+            info!(log, "r", i, pad = pad.as_str());
+        }
+        let report = k.shutdown().unwrap();
+        (report, k.stats())
+    });
+    drop(reader);
+    assert_balanced(&s);
+    assert_eq!(s.enqueued, 5_000, "{s:?}");
+    assert!(s.failed > 0, "{s:?}");
+    assert!(report.timed_out, "{report:?}");
+}
+
 /// A file name with a NUL byte can never be opened: it is a handler error when the system is
 /// built (as a missing directory is), not a handler that fails every record at run time.
 #[test]

@@ -67,7 +67,9 @@ impl LoggerFactory {
         );
         let handlers: Vec<_> = built
             .into_iter()
-            .map(|(label, chain, renderer, writer)| Handler::new(label, chain, renderer, writer))
+            .map(|(label, chain, renderer, writer)| {
+                Handler::new(label, chain, renderer, writer, shared.deadline.clone())
+            })
             .collect();
         let mut next = shared
             .next_handler

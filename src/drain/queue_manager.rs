@@ -256,6 +256,7 @@ impl QueueManager {
                 .with_severity(crate::Severity::Warning)
             })?;
         self.shared.closed.store(true, Ordering::SeqCst);
+        self.shared.deadline.begin();
         self.shared.stop.store(true, Ordering::SeqCst);
         self.shared.wake_drainer();
         handle.join().map_err(|_| {
