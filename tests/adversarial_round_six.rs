@@ -366,6 +366,156 @@ fn sink_records_keep_their_own_level_logger_and_event() {
     assert_eq!((s.enqueued, s.written), (1, 1));
 }
 
+/// Numbers at their edges and hostile strings, as fields, bound context and defaults: the
+/// direct path (the file) and the event path (a sink, rendered by the same handler) write the
+/// same bytes, and every JSON line is one valid object with the values it was given.
+#[test]
+fn edge_values_render_the_same_on_both_paths_and_json_stays_valid() {
+    fn emit(log: &kolog::Logger) {
+        let bound = kolog::bind!(log, b_nan = f64::NAN, b_neg0 = -0.0f64, b_big = u128::MAX);
+        info!(
+            log,
+            "floats",
+            nan = f64::NAN,
+            inf = f64::INFINITY,
+            ninf = f64::NEG_INFINITY,
+            neg0 = -0.0f64,
+            max = f64::MAX,
+            tiny = 5e-324f64,
+            f32nan = f32::NAN,
+            f32max = f32::MAX
+        );
+        info!(
+            log,
+            "ints",
+            imin = i64::MIN,
+            umax = u64::MAX,
+            u128max = u128::MAX,
+            i128min = i128::MIN,
+            i128small = -5i128
+        );
+        info!(
+            bound,
+            "strings \"q\" \\ \u{7f}\u{85}é\u{1F600}",
+            empty = "",
+            ctl = "a\u{0}b\u{1b}c\td\re\n",
+            uni = "\u{2028}\u{feff}"
+        );
+    }
+    let dir = common::temp_dir("r6-edge-values");
+    for renderer in [r#"{"type": "file_json"}"#, r#"{"type": "file_plain"}"#] {
+        let path = dir.join("app.log");
+        let k = Kolog::from_json_str(&format!(
+            r#"{{"loggers": [{{"name": "root", "context": {{"c_big": 18446744073709551616, "c_neg0": -0.0, "c_e": 1e300, "c key": "v=1"}},
+                "handlers": [{{"type": "file", "params": {{"filename": "{}", "mode": "w"}}, "renderer": {renderer},
+                    "processors": [{{"type": "add_context_defaults", "params": {{"defaults": {{"d_min": -9223372036854775808, "d_f": 0.1}}}}}}]}}]}}]}}"#,
+            path.display()
+        ))
+        .unwrap();
+        let log = k.logger("root").unwrap();
+        emit(&log);
+        k.flush();
+        let sink = kolog::Sink::new();
+        k.queue_manager().add_sink("root", sink.clone());
+        emit(&log);
+        let events = sink.events();
+        let s = k.shutdown().unwrap();
+        assert_eq!((s.enqueued, s.written, s.failed), (6, 6, 0), "{s:?}");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let strip = |l: &str| -> String {
+            if renderer.contains("json") {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v.as_object_mut().unwrap().remove("timestamp");
+                serde_json::to_string(&v).unwrap()
+            } else {
+                l.split_once("] ").unwrap().1.to_owned()
+            }
+        };
+        let file: Vec<String> = text.lines().map(strip).collect();
+        let sunk: Vec<String> = events.iter().map(|l| strip(l)).collect();
+        assert_eq!(file, sunk, "{renderer}");
+        assert_eq!(file.len(), 3);
+        if renderer.contains("json") {
+            let v: Vec<serde_json::Value> = text
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            assert_eq!(v[0]["nan"], "NaN");
+            assert_eq!(v[0]["inf"], "inf");
+            assert_eq!(v[0]["ninf"], "-inf");
+            assert_eq!(
+                v[0]["neg0"].as_f64().unwrap().to_bits(),
+                (-0.0f64).to_bits()
+            );
+            assert_eq!(v[0]["max"].as_f64().unwrap(), f64::MAX);
+            assert_eq!(v[0]["tiny"].as_f64().unwrap(), 5e-324);
+            assert_eq!(v[0]["f32max"].as_f64().unwrap(), 3.4028235e38);
+            assert_eq!(v[1]["imin"].as_i64().unwrap(), i64::MIN);
+            assert_eq!(v[1]["umax"].as_u64().unwrap(), u64::MAX);
+            assert_eq!(v[1]["u128max"], u128::MAX.to_string());
+            assert_eq!(v[1]["i128min"], i128::MIN.to_string());
+            assert_eq!(v[1]["i128small"], -5);
+            assert_eq!(v[2]["event"], "strings \"q\" \\ \u{7f}\u{85}é\u{1F600}");
+            assert_eq!(v[2]["ctl"], "a\u{0}b\u{1b}c\td\re\n");
+            assert_eq!(v[2]["uni"], "\u{2028}\u{feff}");
+            assert_eq!(v[2]["b_big"], u128::MAX.to_string());
+            assert_eq!(v[0]["d_min"].as_i64().unwrap(), i64::MIN);
+            assert_eq!(v[0]["c key"], "v=1");
+        }
+    }
+}
+
+/// One logger, a JSON file, a plain file and a `null` handler in every order: each record is
+/// written once to each file whichever path it takes (an error value sends it down the event
+/// path after the direct path was tried), and counted once.
+#[test]
+fn a_record_routed_to_json_plain_and_null_handlers_is_written_once_to_each() {
+    let dir = common::temp_dir("r6-three-handlers");
+    let json = dir.join("a.json");
+    let plain = dir.join("b.log");
+    let h_json = format!(
+        r#"{{"type": "file", "params": {{"filename": "{}", "mode": "w"}}, "renderer": {{"type": "file_json"}}}}"#,
+        json.display()
+    );
+    let h_plain = format!(
+        r#"{{"type": "file", "params": {{"filename": "{}", "mode": "w"}}, "renderer": {{"type": "file_plain", "params": {{"fmt": "%(event)s"}}}}}}"#,
+        plain.display()
+    );
+    let h_null = r#"{"type": "null"}"#.to_owned();
+    for order in [
+        [&h_json, &h_plain, &h_null],
+        [&h_null, &h_plain, &h_json],
+        [&h_plain, &h_null, &h_json],
+    ] {
+        let k = Kolog::from_json_str(&format!(
+            r#"{{"loggers": [{{"name": "root", "handlers": [{}, {}, {}]}}]}}"#,
+            order[0], order[1], order[2]
+        ))
+        .unwrap();
+        let log = k.logger("root").unwrap();
+        let err = common::DbError(std::io::Error::other("disk"));
+        info!(log, "one", n = 1);
+        kolog::error!(log, "two", error = &err);
+        info!(log, "three", d = %"disp", g = ?"dbg");
+        kolog::error!(log, "four", n = 4, error = &err, after = true);
+        let s = k.shutdown().unwrap();
+        assert_eq!(
+            (s.enqueued, s.written, s.failed, s.filtered),
+            (4, 4, 0, 0),
+            "{s:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&plain).unwrap(),
+            "one n=1\ntwo error=\"query failed\"\nthree d=disp g=\"\\\"dbg\\\"\"\nfour n=4 error=\"query failed\" after=true\n"
+        );
+        let events: Vec<String> = common::json_lines(&json)
+            .iter()
+            .map(|v| v["event"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(events, ["one", "two", "three", "four"]);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Memory stays bounded (each case in a child process of its own: the `log` logger is one per
 // process, and resident memory is only meaningful without the other tests running)
