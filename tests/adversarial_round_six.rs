@@ -320,6 +320,73 @@ fn a_file_name_with_a_nul_byte_is_a_handler_error() {
     }
 }
 
+/// `stream_colored` on a terminal (a pseudo-terminal as the child's stdout), byte for byte:
+/// the level, and only the level, in its colour, the padding outside the colour codes, the
+/// same on the direct path and the event path (a record with an error value).
+#[test]
+fn stream_colored_on_a_terminal_colours_exactly_the_level() {
+    const TEST: &str = "stream_colored_on_a_terminal_colours_exactly_the_level";
+    if child_case().as_deref() == Some(TEST) {
+        let (mut master, mut slave) = (0, 0);
+        // SAFETY: out-pointers to two ints; no name, termios or size requested.
+        let rc = unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(rc, 0);
+        // SAFETY: `slave` is an open terminal; raw mode keeps `\n` as it is.
+        unsafe {
+            let mut t: libc::termios = std::mem::zeroed();
+            assert_eq!(libc::tcgetattr(slave, &mut t), 0);
+            libc::cfmakeraw(&mut t);
+            assert_eq!(libc::tcsetattr(slave, libc::TCSANOW, &t), 0);
+            assert_eq!(libc::dup2(slave, 1), 1);
+        }
+        let k = Kolog::from_json_str(
+            r#"{"loggers": [{"name": "root", "level": "DEBUG", "handlers": [{"type": "stream",
+                "renderer": {"type": "stream_colored", "params": {"fmt": "%(level)-8s|%(level)9s|%(name)s: %(event)s"}}}]}]}"#,
+        )
+        .unwrap();
+        let log = k.logger("app").unwrap();
+        let err = common::DbError(std::io::Error::other("disk"));
+        info!(log, "direct", n = 1);
+        kolog::critical!(log, "event path", error = &err);
+        kolog::debug!(log, "debug");
+        k.shutdown().unwrap();
+        let mut out = vec![0u8; 4096];
+        // SAFETY: reading into a buffer of that many bytes.
+        let n = unsafe { libc::read(master, out.as_mut_ptr().cast(), out.len()) };
+        assert!(n > 0);
+        out.truncate(n as usize);
+        let expected = "\x1b[32mINFO\x1b[0m    |     \x1b[32mINFO\x1b[0m|app: direct n=1\n\
+                        \x1b[1;31mCRITICAL\x1b[0m| \x1b[1;31mCRITICAL\x1b[0m|app: event path error=\"query failed\"\n\
+                        \x1b[34mDEBUG\x1b[0m   |    \x1b[34mDEBUG\x1b[0m|app: debug\n";
+        if out != expected.as_bytes() {
+            eprintln!("GOT {:?}", String::from_utf8_lossy(&out));
+            std::process::exit(3);
+        }
+        return;
+    }
+    let out = within(30, "pty child", || {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args([TEST, "--exact", "--nocapture", "--test-threads=1"])
+            .env("KOLOG_R6_CHILD", TEST)
+            .env_remove("NO_COLOR")
+            .output()
+            .unwrap()
+    });
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sinks
 // ---------------------------------------------------------------------------------------------
