@@ -387,6 +387,64 @@ fn stream_colored_on_a_terminal_colours_exactly_the_level() {
     );
 }
 
+/// `shutdown()` called by code the drainer runs (a custom processor) cannot wait for the
+/// drainer, that is for itself: it begins the shutdown and says so, and the owner's own
+/// `shutdown()` then waits for the drain and gets the report.
+#[test]
+fn shutdown_from_a_processor_on_the_drainer_leaves_the_report_to_the_owner() {
+    static SYSTEM: std::sync::OnceLock<Kolog> = std::sync::OnceLock::new();
+    static INNER: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+    kolog::register_processor("r6_shutdown", |_| {
+        Ok(Box::new(|ev: &mut kolog::EventDict<'_>| {
+            if ev.event == "stop" {
+                let r = SYSTEM.get().unwrap().shutdown();
+                *INNER.lock().unwrap() = Some(match r {
+                    Ok(_) => "ok".to_owned(),
+                    Err(e) => e.code().to_owned(),
+                });
+            }
+            Action::Keep
+        }))
+    });
+    let s = within(20, "shutdown from the drainer", || {
+        let k = SYSTEM.get_or_init(|| {
+            Kolog::from_json_str(
+                r#"{"loggers": [{"name": "root", "handlers": [{"type": "null", "processors": [{"type": "r6_shutdown"}]}]}]}"#,
+            )
+            .unwrap()
+        });
+        let log = k.logger("root").unwrap();
+        info!(log, "before");
+        info!(log, "stop");
+        // The processor has run (and its shutdown has begun) before the owner's.
+        k.flush();
+        info!(log, "after");
+        let report = k.shutdown().unwrap();
+        assert_eq!(
+            (report.enqueued, report.written, report.failed),
+            (2, 2, 0),
+            "{report:?}"
+        );
+        // Shut down once: a third call is the usual warning.
+        assert_eq!(
+            k.shutdown().unwrap_err().code(),
+            "QUEUE::QueueManager::LIFECYCLE::WARNING"
+        );
+        k.stats()
+    });
+    assert_eq!(
+        INNER.lock().unwrap().as_deref(),
+        Some("QUEUE::QueueManager::LIFECYCLE::WARNING")
+    );
+    // `after` was logged once the shutdown had begun.
+    assert_balanced(&s);
+    assert_eq!(
+        (s.enqueued, s.written, s.failed, s.dropped_shutdown),
+        (2, 2, 0, 1),
+        "{s:?}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sinks
 // ---------------------------------------------------------------------------------------------
