@@ -788,3 +788,71 @@ fn a_huge_backup_count_rotates_promptly_and_keeps_every_file() {
         assert_eq!(files, expected);
     }
 }
+
+fn threads_named(name: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter(|t| {
+            let comm = t.as_ref().unwrap().path().join("comm");
+            std::fs::read_to_string(comm).is_ok_and(|c| c.trim_end() == name)
+        })
+        .count()
+}
+
+/// One queue manager, a configuration loaded again and again (the two-step form's reload):
+/// the handlers of a factory whose loggers are all gone are closed, with their I/O threads
+/// and files, instead of staying on the drainer for the life of the queue manager.
+#[test]
+fn handlers_of_dropped_factories_are_closed() {
+    const TEST: &str = "handlers_of_dropped_factories_are_closed";
+    if child_case().as_deref() == Some(TEST) {
+        let dir = common::temp_dir("r6-reload");
+        let qm = kolog::QueueManager::start(kolog::QueueConfig::default()).unwrap();
+        let mut paths = Vec::new();
+        for i in 0..40 {
+            let path = dir.join(format!("app{i}.log"));
+            let factory = kolog::LoggerFactory::from_json_str(
+                &format!(
+                    r#"{{"loggers": [{{"name": "app", "handlers": [{{"type": "file", "params": {{"filename": "{}"}},
+                        "renderer": {{"type": "file_plain", "params": {{"fmt": "%(event)s"}}}}}}]}}]}}"#,
+                    path.display()
+                ),
+                &qm,
+            )
+            .unwrap();
+            let log = factory.get_logger("app").unwrap();
+            info!(log, "line", i);
+            paths.push(path);
+        }
+        qm.flush();
+        qm.flush();
+        let io_threads = threads_named("kolog-io");
+        let fds = std::fs::read_dir("/proc/self/fd").unwrap().count();
+        let s = qm.shutdown().unwrap();
+        assert_eq!((s.enqueued, s.written, s.failed), (40, 40, 0), "{s:?}");
+        for (i, p) in paths.iter().enumerate() {
+            assert_eq!(std::fs::read_to_string(p).unwrap(), format!("line i={i}\n"));
+        }
+        println!("IO_THREADS={io_threads} FDS={fds}");
+        assert!(
+            io_threads <= 1,
+            "{io_threads} I/O threads for 40 dropped factories"
+        );
+        assert!(fds < 30, "{fds} open descriptors");
+        return;
+    }
+    let test = TEST.to_owned();
+    let out = within(60, "reload child", move || {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args([test.as_str(), "--exact", "--nocapture", "--test-threads=1"])
+            .env("KOLOG_R6_CHILD", &test)
+            .output()
+            .unwrap()
+    });
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

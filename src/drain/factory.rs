@@ -80,7 +80,7 @@ impl LoggerFactory {
         for (lc, ids) in routes {
             let level = lc.level.unwrap_or(config.default_level);
             let ids = ids.into_iter().map(|i| i + first).collect();
-            let route = Arc::new(Route::new(level, ids));
+            let route = Arc::new(Route::new(level, ids, Arc::downgrade(&shared)));
             let context = lc
                 .context
                 .iter()

@@ -545,6 +545,23 @@ impl Handler {
             }
     }
 
+    /// Closes the destination and drops the processors of a handler no route uses any more;
+    /// it stays in the table (handlers are found by index) as a `null` one. Returns how many
+    /// records failed to write.
+    pub(crate) fn retire(&mut self) -> u64 {
+        let failed = self.close();
+        self.destination = Destination::Inline(
+            Box::new(crate::write::NullWriter),
+            Failures::new(&self.label),
+        );
+        self.discards = true;
+        self.chain = Chain::default();
+        self.encodable = true;
+        self.buf = Vec::new();
+        self.ends = Vec::new();
+        failed
+    }
+
     #[cold]
     fn report_processor_panic(&mut self) {
         eprintln!(

@@ -355,6 +355,15 @@ impl Drainer {
                 self.sinks.push((logger, sink));
             }
             Command::RemoveSink { logger } => self.sinks.retain(|(name, _)| *name != logger),
+            Command::RemoveHandlers(ids) => {
+                let mut failed = 0;
+                for id in ids {
+                    if let Some(h) = self.handlers.get_mut(id) {
+                        failed += h.retire();
+                    }
+                }
+                publish_unwritten(&self.shared, failed);
+            }
             Command::SetInternalLogger(logger) => self.internal = Some(logger),
             #[cfg(test)]
             Command::Panic => panic!("injected drainer panic"),

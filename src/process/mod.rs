@@ -148,6 +148,7 @@ enum Op {
 }
 
 /// A compiled processor chain.
+#[derive(Default)]
 pub(crate) struct Chain {
     ops: Vec<Op>,
 }
