@@ -856,3 +856,60 @@ fn handlers_of_dropped_factories_are_closed() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `log::logger().flush()` (what a `log` user calls before exiting) waits for the records
+/// logged through the bridge, as `Kolog::flush` does.
+#[cfg(feature = "log")]
+#[test]
+fn the_log_bridges_flush_waits_for_what_was_logged() {
+    const TEST: &str = "the_log_bridges_flush_waits_for_what_was_logged";
+    if child_case().as_deref() == Some(TEST) {
+        let gate = Gate::new();
+        gate.register("r6_log_flush_gate");
+        let dir = common::temp_dir("r6-log-flush");
+        let path = dir.join("app.log");
+        let k = Kolog::from_json_str(&format!(
+            r#"{{"loggers": [{{"name": "root", "handlers": [{{"type": "file", "params": {{"filename": "{}"}},
+                "renderer": {{"type": "file_plain", "params": {{"fmt": "%(event)s"}}}},
+                "processors": [{{"type": "r6_log_flush_gate"}}]}}]}}]}}"#,
+            path.display()
+        ))
+        .unwrap();
+        kolog::bridge::log::init(&k).unwrap();
+        log::info!("gate");
+        gate.wait_entered();
+        for i in 0..100 {
+            log::info!("r{i}");
+        }
+        // The drainer is held: the flush must wait until it is let go.
+        let opener = std::thread::spawn({
+            let gate = gate.clone();
+            move || {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                gate.open();
+            }
+        });
+        log::logger().flush();
+        let lines = std::fs::read_to_string(&path)
+            .unwrap_or_default()
+            .lines()
+            .count();
+        opener.join().unwrap();
+        assert_eq!(lines, 101);
+        return;
+    }
+    let test = TEST.to_owned();
+    let out = within(60, "log flush child", move || {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args([test.as_str(), "--exact", "--nocapture", "--test-threads=1"])
+            .env("KOLOG_R6_CHILD", &test)
+            .output()
+            .unwrap()
+    });
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -114,6 +114,12 @@ mod cache {
             result
         }
 
+        /// Waits for the records logged before the call, as the system's `flush()` does.
+        #[cfg_attr(not(feature = "log"), allow(dead_code))]
+        pub(crate) fn flush(&self) {
+            self.factory.flush();
+        }
+
         /// The logger for `target`, or `None` when no configured logger covers it.
         fn get(&self, target: &str) -> Option<Logger> {
             if let Some(l) = self

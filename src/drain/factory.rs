@@ -123,6 +123,13 @@ impl LoggerFactory {
         LoggerFactory::new(LoggingSystemConfig::from_json_value(value)?, queue_manager)
     }
 
+    /// Waits until every record logged before the call is written (the queue manager's
+    /// `flush()`), for the bridges, which hold a factory.
+    #[cfg_attr(not(feature = "log"), allow(dead_code))]
+    pub(crate) fn flush(&self) {
+        self.shared.flush();
+    }
+
     /// The configuration the factory was built from.
     pub fn config(&self) -> &LoggingSystemConfig {
         &self.config
