@@ -128,7 +128,11 @@ impl log::Log for Bridge {
         });
     }
 
-    fn flush(&self) {}
+    /// Waits until the records logged before the call are written, as [`Kolog::flush`] does
+    /// (returns at once on the drainer thread, and after shutdown).
+    fn flush(&self) {
+        self.loggers.flush();
+    }
 }
 
 /// Makes kolog the `log` crate's logger: `log` records arrive with their target as the logger

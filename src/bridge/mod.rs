@@ -34,6 +34,11 @@ mod cache {
     /// a thread looks the others up in the shared map each time).
     const KNOWN_LEN: usize = 1024;
 
+    /// Targets the bridge keeps for all threads (past this many, a target none of them has
+    /// cached is resolved through the factory each time: memory stays bounded however many
+    /// targets are made at run time).
+    const SHARED_LEN: usize = 4096;
+
     type Targets = HashMap<Box<str>, Option<Logger>, BuildHasherDefault<AddrHasher>>;
 
     /// The targets a thread resolved: a hit takes no lock and no reference-count update on the
@@ -109,6 +114,12 @@ mod cache {
             result
         }
 
+        /// Waits for the records logged before the call, as the system's `flush()` does.
+        #[cfg_attr(not(feature = "log"), allow(dead_code))]
+        pub(crate) fn flush(&self) {
+            self.factory.flush();
+        }
+
         /// The logger for `target`, or `None` when no configured logger covers it.
         fn get(&self, target: &str) -> Option<Logger> {
             if let Some(l) = self
@@ -125,10 +136,10 @@ mod cache {
                 target.replace("::", ".")
             };
             let logger = self.factory.get_logger(&name).ok();
-            self.by_target
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(target.to_owned(), logger.clone());
+            let mut by_target = self.by_target.write().unwrap_or_else(|e| e.into_inner());
+            if by_target.len() < SHARED_LEN {
+                by_target.insert(target.to_owned(), logger.clone());
+            }
             logger
         }
     }

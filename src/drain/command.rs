@@ -13,6 +13,8 @@ pub(crate) enum Command {
     AddSink { logger: String, sink: Sink },
     /// Stop diverting records of a logger.
     RemoveSink { logger: String },
+    /// Close these handlers: the route they belong to is gone (see `Route`'s `Drop`).
+    RemoveHandlers(Vec<usize>),
     /// The logger (`kolog`, resolved through the hierarchy) that reports drops.
     SetInternalLogger(crate::Logger),
     /// Makes the drainer panic (tests of what a crashed drainer leaves behind).

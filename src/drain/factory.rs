@@ -67,7 +67,9 @@ impl LoggerFactory {
         );
         let handlers: Vec<_> = built
             .into_iter()
-            .map(|(label, chain, renderer, writer)| Handler::new(label, chain, renderer, writer))
+            .map(|(label, chain, renderer, writer)| {
+                Handler::new(label, chain, renderer, writer, shared.deadline.clone())
+            })
             .collect();
         let mut next = shared
             .next_handler
@@ -78,7 +80,7 @@ impl LoggerFactory {
         for (lc, ids) in routes {
             let level = lc.level.unwrap_or(config.default_level);
             let ids = ids.into_iter().map(|i| i + first).collect();
-            let route = Arc::new(Route::new(level, ids));
+            let route = Arc::new(Route::new(level, ids, Arc::downgrade(&shared)));
             let context = lc
                 .context
                 .iter()
@@ -119,6 +121,13 @@ impl LoggerFactory {
         queue_manager: &QueueManager,
     ) -> Result<LoggerFactory, Error> {
         LoggerFactory::new(LoggingSystemConfig::from_json_value(value)?, queue_manager)
+    }
+
+    /// Waits until every record logged before the call is written (the queue manager's
+    /// `flush()`), for the bridges, which hold a factory.
+    #[cfg_attr(not(feature = "log"), allow(dead_code))]
+    pub(crate) fn flush(&self) {
+        self.shared.flush();
     }
 
     /// The configuration the factory was built from.

@@ -9,9 +9,11 @@
 //! the drainer thread instead.
 
 use std::io;
-use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use super::shared::DrainDeadline;
 use crate::process::{Chain, Outcome};
 use crate::render::{JsonTemplate, LoggerJson, Renderer};
 use crate::write::Writer;
@@ -23,6 +25,8 @@ const WRITE_THRESHOLD: usize = 1 << 20;
 const THREADED_WRITE_THRESHOLD: usize = 256 << 10;
 /// Batches handed to an I/O thread and not yet returned.
 const MAX_IN_FLIGHT: usize = 2;
+/// While waiting for an I/O thread, how often shutdown's deadline is checked.
+const DEADLINE_CHECK: std::time::Duration = std::time::Duration::from_millis(20);
 
 pub(crate) struct Handler {
     pub chain: Chain,
@@ -139,10 +143,19 @@ struct IoLane {
     /// Records that had failed before the destination came back, not yet reported there.
     recovered: u64,
     thread: Option<JoinHandle<()>>,
+    /// Past it, the drainer stops waiting for a destination that takes no more bytes.
+    deadline: Arc<DrainDeadline>,
+    /// The deadline passed while the I/O thread was still writing: its batches were counted
+    /// as failed and nothing more is handed to it.
+    abandoned: bool,
 }
 
 impl IoLane {
-    fn spawn(label: &str, writer: Box<dyn Writer>) -> Result<IoLane, Box<dyn Writer>> {
+    fn spawn(
+        label: &str,
+        writer: Box<dyn Writer>,
+        deadline: Arc<DrainDeadline>,
+    ) -> Result<IoLane, Box<dyn Writer>> {
         // Room for every batch in flight plus a flush and a close: the drainer never blocks
         // on sending.
         let (jobs, jobs_rx) = mpsc::sync_channel::<Job>(MAX_IN_FLIGHT + 2);
@@ -190,6 +203,8 @@ impl IoLane {
                     in_flight: Default::default(),
                     recovered: 0,
                     thread: Some(thread),
+                    deadline,
+                    abandoned: false,
                 })
             }
             Err(_) => Err(writer),
@@ -222,11 +237,14 @@ impl IoLane {
         }
     }
 
-    /// Waits for the reply `until` says is the one; returns the records that failed.
+    /// Waits for the reply `until` says is the one; returns the records that failed. Once
+    /// shutdown's `drain_timeout` has run out, it waits no more: the destination takes no
+    /// bytes (a pipe nobody reads, a hung file system), and what is in flight is counted as
+    /// failed ([`IoLane::abandon`]).
     fn wait(&mut self, until: fn(&Done) -> bool) -> u64 {
         let mut failed = 0;
         loop {
-            match self.done.recv() {
+            match self.done.recv_timeout(DEADLINE_CHECK) {
                 Ok(reply) => {
                     let (f, hit) = self.take(reply, until);
                     failed += f;
@@ -234,9 +252,27 @@ impl IoLane {
                         return failed;
                     }
                 }
-                Err(_) => return failed + self.lost(),
+                Err(RecvTimeoutError::Timeout) => {
+                    if self.deadline.passed() {
+                        return failed + self.abandon();
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => return failed + self.lost(),
             }
         }
+    }
+
+    /// Gives up on the I/O thread, stuck in a write past shutdown's deadline: its batches in
+    /// flight are failures, and later ones are counted as failed without being handed over.
+    #[cold]
+    fn abandon(&mut self) -> u64 {
+        if !self.abandoned {
+            eprintln!(
+                "kolog: a handler's destination took no bytes until drain_timeout ran out; its unwritten records are counted as failed"
+            );
+        }
+        self.abandoned = true;
+        self.lost()
     }
 
     /// The I/O thread is gone (it cannot panic in normal operation): its batches in flight
@@ -253,6 +289,12 @@ impl IoLane {
         if self.in_flight.len() >= MAX_IN_FLIGHT {
             failed += self.wait(|d| matches!(d, Done::Wrote(..)));
         }
+        if self.abandoned {
+            let n = ends.len() as u64;
+            buf.clear();
+            ends.clear();
+            return failed + n;
+        }
         let (mut spare_buf, mut spare_ends) = self
             .spares
             .pop()
@@ -268,6 +310,9 @@ impl IoLane {
     }
 
     fn flush(&mut self) -> u64 {
+        if self.abandoned {
+            return 0;
+        }
         if self.jobs.send(Job::Flush).is_err() {
             return self.lost();
         }
@@ -275,12 +320,14 @@ impl IoLane {
     }
 
     fn close(&mut self) -> u64 {
-        if self.jobs.send(Job::Close).is_err() {
+        if self.abandoned || self.jobs.send(Job::Close).is_err() {
             return self.lost();
         }
         let failed = self.wait(|d| matches!(d, Done::Closed));
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        if !self.abandoned {
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
         }
         failed
     }
@@ -300,13 +347,14 @@ impl Handler {
         chain: Chain,
         renderer: Renderer,
         writer: Box<dyn Writer>,
+        deadline: Arc<DrainDeadline>,
     ) -> Handler {
         let discards = writer.discards();
         let threaded =
             writer.offload() && std::env::var_os("KOLOG_IO_THREAD").is_none_or(|v| v != "0");
         let inline = |writer| Destination::Inline(writer, Failures::new(&label));
         let destination = if threaded {
-            IoLane::spawn(&label, writer).map_or_else(inline, Destination::Thread)
+            IoLane::spawn(&label, writer, deadline).map_or_else(inline, Destination::Thread)
         } else {
             inline(writer)
         };
@@ -497,6 +545,23 @@ impl Handler {
             }
     }
 
+    /// Closes the destination and drops the processors of a handler no route uses any more;
+    /// it stays in the table (handlers are found by index) as a `null` one. Returns how many
+    /// records failed to write.
+    pub(crate) fn retire(&mut self) -> u64 {
+        let failed = self.close();
+        self.destination = Destination::Inline(
+            Box::new(crate::write::NullWriter),
+            Failures::new(&self.label),
+        );
+        self.discards = true;
+        self.chain = Chain::default();
+        self.encodable = true;
+        self.buf = Vec::new();
+        self.ends = Vec::new();
+        failed
+    }
+
     #[cold]
     fn report_processor_panic(&mut self) {
         eprintln!(
@@ -549,6 +614,7 @@ mod tests {
             Chain::build(&[]).unwrap(),
             renderer,
             Box::new(writer),
+            Arc::new(DrainDeadline::new(std::time::Duration::from_secs(5))),
         )
     }
 

@@ -88,6 +88,86 @@ fn merge(
     n
 }
 
+/// The records of one drop-oldest ring copied out during a pass (see
+/// [`Consumer::claim_copied`]), how far they have been taken, and whether the ring may hold
+/// more records for the pass.
+#[derive(Default)]
+struct Copied {
+    buf: Vec<u8>,
+    at: usize,
+    more: bool,
+}
+
+impl Copied {
+    /// The next record's timestamp, copying the next run out of `ring` when the last one is
+    /// used up; `None` when the ring has nothing more for this pass.
+    fn peek(&mut self, ring: &mut Consumer, cutoff: u64) -> Option<u64> {
+        while self.at == self.buf.len() {
+            if !self.more {
+                return None;
+            }
+            self.buf.clear();
+            self.at = 0;
+            self.more = ring.claim_copied(&mut self.buf, cutoff, timestamp_of);
+        }
+        crate::ring::copied_records(&self.buf[self.at..])
+            .next()
+            .map(timestamp_of)
+    }
+}
+
+/// [`merge`] for drop-oldest rings, whose records are copied out a run at a time (the
+/// producer may evict the oldest ones meanwhile): runs of each ring's copied records are
+/// taken in timestamp order across rings, up to `cutoff`. Returns the number of records.
+fn merge_copied(
+    rings: &mut [Consumer],
+    copied: &mut Vec<Copied>,
+    keys: &mut Vec<Option<u64>>,
+    cutoff: u64,
+    mut f: impl FnMut(&[u8]),
+) -> usize {
+    copied.resize_with(rings.len(), Copied::default);
+    keys.clear();
+    for (c, r) in copied.iter_mut().zip(rings.iter_mut()) {
+        c.buf.clear();
+        c.at = 0;
+        c.more = true;
+        keys.push(c.peek(r, cutoff));
+    }
+    let mut n = 0;
+    loop {
+        let mut best: Option<(usize, u64)> = None;
+        let mut second = u64::MAX;
+        for (i, k) in keys.iter().enumerate() {
+            let Some(k) = *k else { continue };
+            match best {
+                Some((_, b)) if k >= b => second = second.min(k),
+                _ => {
+                    if let Some((_, b)) = best {
+                        second = second.min(b);
+                    }
+                    best = Some((i, k));
+                }
+            }
+        }
+        let Some((i, _)) = best else { break };
+        let (c, ring) = (&mut copied[i], &mut rings[i]);
+        keys[i] = loop {
+            match c.peek(ring, cutoff) {
+                Some(k) if k <= second => {}
+                next => break next,
+            }
+            let record = crate::ring::copied_records(&c.buf[c.at..])
+                .next()
+                .unwrap_or_default();
+            f(record);
+            c.at += 4 + record.len();
+            n += 1;
+        };
+    }
+    n
+}
+
 /// Counts of one drain pass, published to the shared counters once per pass.
 #[derive(Default)]
 struct PassCounts {
@@ -136,8 +216,8 @@ pub(crate) struct Drainer {
     templates: Templates,
     sink_renderer: Renderer,
     sink_buf: Vec<u8>,
-    /// Records copied out of a ring under `drop_oldest`.
-    copy_buf: Vec<u8>,
+    /// Records copied out of each ring under `drop_oldest`.
+    copied: Vec<Copied>,
     /// Each ring's next timestamp during a merge.
     keys: Vec<Option<u64>>,
     /// Cores whose last handle is gone, freed after the next pass (queued records may still
@@ -198,7 +278,7 @@ impl Drainer {
             templates: Templates::default(),
             sink_renderer,
             sink_buf: Vec::new(),
-            copy_buf: Vec::new(),
+            copied: Vec::new(),
             keys: Vec::new(),
             retiring: Vec::new(),
             flushed: 0,
@@ -275,6 +355,15 @@ impl Drainer {
                 self.sinks.push((logger, sink));
             }
             Command::RemoveSink { logger } => self.sinks.retain(|(name, _)| *name != logger),
+            Command::RemoveHandlers(ids) => {
+                let mut failed = 0;
+                for id in ids {
+                    if let Some(h) = self.handlers.get_mut(id) {
+                        failed += h.retire();
+                    }
+                }
+                publish_unwritten(&self.shared, failed);
+            }
             Command::SetInternalLogger(logger) => self.internal = Some(logger),
             #[cfg(test)]
             Command::Panic => panic!("injected drainer panic"),
@@ -283,7 +372,6 @@ impl Drainer {
 
     fn pass(&mut self, cutoff: u64) -> usize {
         let mut counts = PassCounts::default();
-        let mut n = 0;
         let Drainer {
             rings,
             handlers,
@@ -291,7 +379,7 @@ impl Drainer {
             sinks,
             sink_renderer,
             sink_buf,
-            copy_buf,
+            copied,
             shared,
             keys,
             timeout,
@@ -314,14 +402,12 @@ impl Drainer {
                 router.dispatch(payload);
             }
         };
-        if copy {
-            // Drop-oldest rings are copied out a run at a time, ring by ring.
-            for ring in rings.iter_mut() {
-                n += ring.drain_copied(copy_buf, &mut take);
-            }
+        let n = if copy {
+            // Drop-oldest rings are copied out a run at a time (see `merge_copied`).
+            merge_copied(rings, copied, keys, cutoff, &mut take)
         } else {
-            n = merge(rings, keys, cutoff, &mut take);
-        }
+            merge(rings, keys, cutoff, &mut take)
+        };
         for h in self.handlers.iter_mut() {
             let failed = h.write_batch();
             counts.write_failed(failed);

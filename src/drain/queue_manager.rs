@@ -240,24 +240,33 @@ impl QueueManager {
     /// Stops accepting records, drains what is queued within `drain_timeout`, closes the
     /// handlers and returns the final counts. Calling it again is an error.
     pub fn shutdown(&self) -> Result<ShutdownReport, Error> {
-        let handle = self
-            .drainer
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        let lifecycle = |msg: &str| {
+            Error::new(
+                ErrorKind::QueueManager,
+                "QUEUE",
+                "QueueManager",
+                "LIFECYCLE",
+                msg,
+            )
+            .with_severity(crate::Severity::Warning)
+        };
+        let mut slot = self.drainer.lock().unwrap_or_else(|e| e.into_inner());
+        let handle = slot
             .take()
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::QueueManager,
-                    "QUEUE",
-                    "QueueManager",
-                    "LIFECYCLE",
-                    "the queue manager is already shut down",
-                )
-                .with_severity(crate::Severity::Warning)
-            })?;
+            .ok_or_else(|| lifecycle("the queue manager is already shut down"))?;
         self.shared.closed.store(true, Ordering::SeqCst);
+        self.shared.deadline.begin();
         self.shared.stop.store(true, Ordering::SeqCst);
         self.shared.wake_drainer();
+        if handle.thread().id() == std::thread::current().id() {
+            // Code the drainer runs (a custom processor) cannot wait for the drainer, that is
+            // for itself: the shutdown has begun, and the owner's `shutdown()` waits for it.
+            *slot = Some(handle);
+            return Err(lifecycle(
+                "shutdown() called on the drainer thread cannot wait for the drain: it has begun, and the next shutdown() from another thread returns the report",
+            ));
+        }
+        drop(slot);
         handle.join().map_err(|_| {
             Error::new(
                 ErrorKind::QueueManager,

@@ -32,6 +32,37 @@ pub(crate) struct DrainCounters {
     pub cancelled: AtomicU64,
 }
 
+/// When `shutdown()` must be done draining: set when it begins, `drain_timeout` later. Shared
+/// with the handlers' I/O lanes, which stop waiting for a destination that takes no more
+/// bytes once it has passed.
+#[derive(Debug)]
+pub(crate) struct DrainDeadline {
+    began: OnceLock<std::time::Instant>,
+    timeout: std::time::Duration,
+}
+
+impl DrainDeadline {
+    pub(crate) fn new(timeout: std::time::Duration) -> DrainDeadline {
+        DrainDeadline {
+            began: OnceLock::new(),
+            timeout,
+        }
+    }
+
+    /// Shutdown began now (the first call counts).
+    pub(crate) fn begin(&self) {
+        let _ = self.began.set(std::time::Instant::now());
+    }
+
+    /// Whether shutdown began and its `drain_timeout` has run out.
+    pub(crate) fn passed(&self) -> bool {
+        self.began.get().is_some_and(|b| {
+            b.checked_add(self.timeout)
+                .is_some_and(|d| std::time::Instant::now() >= d)
+        })
+    }
+}
+
 /// Flush barrier state: tickets requested and completed.
 #[derive(Default)]
 pub(crate) struct FlushState {
@@ -56,6 +87,8 @@ pub(crate) struct Shared {
     pub closed: CachePadded<AtomicBool>,
     /// Set right after `closed`: tells the drainer to finish.
     pub stop: AtomicBool,
+    /// Started with `stop`.
+    pub deadline: Arc<DrainDeadline>,
     pub drainer_done: AtomicBool,
     pub drainer: OnceLock<Thread>,
     /// Written by the drainer on every pass: on their own cache lines.
@@ -74,6 +107,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(config: QueueConfig) -> Arc<Shared> {
+        let deadline = Arc::new(DrainDeadline::new(config.drain_timeout));
         Arc::new(Shared {
             policy: config.backpressure_policy,
             ring_bytes: crate::ring::ring_bytes(config.max_queue_size),
@@ -84,6 +118,7 @@ impl Shared {
             flush: CachePadded::default(),
             closed: CachePadded::new(AtomicBool::new(false)),
             stop: AtomicBool::new(false),
+            deadline,
             drainer_done: AtomicBool::new(false),
             drainer: OnceLock::new(),
             counters: CachePadded::default(),

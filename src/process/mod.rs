@@ -137,8 +137,8 @@ fn add_defaults(
 /// One compiled step.
 enum Op {
     AddCallsite(Vec<CallsiteParam>),
-    /// Keys and values live for the process (leaked once per compiled chain), so events borrow
-    /// them without allocating.
+    /// Keys and values live for the process (see [`interned`]), so events borrow them without
+    /// allocating.
     ContextDefaults(Vec<(&'static str, &'static serde_json::Value)>),
     DictTracebacks,
     FilterByLevel(Level),
@@ -148,6 +148,7 @@ enum Op {
 }
 
 /// A compiled processor chain.
+#[derive(Default)]
 pub(crate) struct Chain {
     ops: Vec<Op>,
 }
@@ -165,6 +166,46 @@ fn scalar(v: &'static serde_json::Value) -> Value<'static> {
     }
 }
 
+/// `add_context_defaults` objects live for the process, so that events borrow them without
+/// allocating; each distinct object is kept once, so that systems built again and again from
+/// the same configuration (a reload, a test suite) share it instead of adding a copy each.
+fn interned(
+    defaults: &serde_json::Map<String, serde_json::Value>,
+) -> &'static serde_json::Map<String, serde_json::Value> {
+    static INTERNED: Mutex<Vec<&'static serde_json::Map<String, serde_json::Value>>> =
+        Mutex::new(Vec::new());
+    let mut interned = INTERNED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(d) = interned.iter().find(|d| same_objects(d, defaults)) {
+        return d;
+    }
+    let d = Box::leak(Box::new(defaults.clone()));
+    interned.push(d);
+    d
+}
+
+/// Equal, with keys in the same order at every level (objects keep their order, which the
+/// output shows).
+fn same_objects(
+    a: &serde_json::Map<String, serde_json::Value>,
+    b: &serde_json::Map<String, serde_json::Value>,
+) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|((ka, va), (kb, vb))| ka == kb && same_values(va, vb))
+}
+
+fn same_values(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value as J;
+    match (a, b) {
+        (J::Object(a), J::Object(b)) => same_objects(a, b),
+        (J::Array(a), J::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same_values(a, b))
+        }
+        _ => a == b,
+    }
+}
+
 impl Chain {
     /// Compiles a chain from configuration.
     pub(crate) fn build(configs: &[ProcessorConfig]) -> Result<Chain, Error> {
@@ -174,11 +215,12 @@ impl Chain {
                 ProcessorConfig::AddCallsiteParams { parameters } => {
                     Op::AddCallsite(parameters.clone())
                 }
-                ProcessorConfig::AddContextDefaults { defaults } => {
-                    let leaked: &'static serde_json::Map<String, serde_json::Value> =
-                        Box::leak(Box::new(defaults.clone()));
-                    Op::ContextDefaults(leaked.iter().map(|(k, v)| (k.as_str(), v)).collect())
-                }
+                ProcessorConfig::AddContextDefaults { defaults } => Op::ContextDefaults(
+                    interned(defaults)
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v))
+                        .collect(),
+                ),
                 ProcessorConfig::DictTracebacks => Op::DictTracebacks,
                 ProcessorConfig::FilterByLevel { min_level } => Op::FilterByLevel(*min_level),
                 ProcessorConfig::FilterKeys { keys } => Op::FilterKeys(keys.clone()),

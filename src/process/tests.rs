@@ -161,3 +161,19 @@ fn custom_processors_run_in_order_and_panics_are_contained() {
         "PROCESSOR::ProcessorFactory::CONFIGURATION::ERROR"
     );
 }
+
+#[test]
+fn context_defaults_are_interned_by_content_and_order() {
+    let map = |doc: &str| match serde_json::from_str(doc).unwrap() {
+        serde_json::Value::Object(m) => m,
+        _ => unreachable!(),
+    };
+    let a = super::interned(&map(r#"{"i1": 1, "i2": {"x": 1, "y": 2}}"#));
+    let b = super::interned(&map(r#"{"i1": 1, "i2": {"x": 1, "y": 2}}"#));
+    assert!(std::ptr::eq(a, b));
+    // Another order is another output: kept apart.
+    let c = super::interned(&map(r#"{"i2": {"x": 1, "y": 2}, "i1": 1}"#));
+    let d = super::interned(&map(r#"{"i1": 1, "i2": {"y": 2, "x": 1}}"#));
+    assert!(!std::ptr::eq(a, c) && !std::ptr::eq(a, d));
+    assert_eq!(c.keys().collect::<Vec<_>>(), ["i2", "i1"]);
+}

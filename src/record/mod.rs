@@ -367,14 +367,21 @@ impl<'a> EventDict<'a> {
     }
 
     /// The whole event as an owned JSON object (`timestamp` omitted), as [`crate::Sink`]
-    /// records keep it.
+    /// records keep it: `level`, `logger`, `event`, then the fields (one named like those
+    /// three as `fields.<key>`).
     pub fn to_json_map(&self) -> serde_json::Map<String, serde_json::Value> {
         let mut m = serde_json::Map::new();
         m.insert("level".into(), self.level.as_str().into());
         m.insert("logger".into(), self.logger.into());
         m.insert("event".into(), self.event.as_ref().into());
         for f in &self.fields {
-            m.insert(f.key.to_string(), f.value.to_json());
+            // A field named like one of the record's own keys is kept beside it, named as the
+            // JSON renderer names it.
+            let key = match &*f.key {
+                k @ ("level" | "logger" | "event") => format!("fields.{k}"),
+                k => k.to_owned(),
+            };
+            m.insert(key, f.value.to_json());
         }
         m
     }

@@ -35,6 +35,16 @@ const TAG_PAD: u32 = 2;
 const READING: usize = 1;
 /// Bytes the consumer copies out per claim in drop-oldest mode.
 const CLAIM_BYTES: usize = 64 * 1024;
+
+/// The records [`Consumer::claim_copied`] appended to a buffer, in order.
+pub(crate) fn copied_records(mut copy: &[u8]) -> impl Iterator<Item = &[u8]> {
+    std::iter::from_fn(move || {
+        let len = u32::from_le_bytes(copy.get(..4)?.try_into().ok()?) as usize;
+        let (record, rest) = copy[4..].split_at(len);
+        copy = rest;
+        Some(record)
+    })
+}
 /// Smallest ring, in bytes.
 pub(crate) const MIN_RING_BYTES: usize = 4096;
 /// Bytes per record assumed when sizing a ring from `max_queue_size`.
@@ -602,17 +612,40 @@ impl Consumer {
         self.drain_while(u64::MAX, |_| 0, f)
     }
 
-    /// Drop-oldest mode: like [`Consumer::drain`], but claims runs of at most 64 KiB with the
-    /// `READING` bit, copies them into `copy` and releases them before calling `f`, so the
-    /// producer may evict records concurrently.
+    /// Drop-oldest mode: like [`Consumer::drain`], but a run at a time through
+    /// [`Consumer::claim_copied`], so the producer may evict records concurrently.
     pub(crate) fn drain_copied(&mut self, copy: &mut Vec<u8>, mut f: impl FnMut(&[u8])) -> usize {
-        let ring = &*self.ring;
         let mut n = 0;
         loop {
+            copy.clear();
+            let more = self.claim_copied(copy, u64::MAX, |_| 0);
+            for payload in copied_records(copy) {
+                f(payload);
+                n += 1;
+            }
+            if !more {
+                return n;
+            }
+        }
+    }
+
+    /// Drop-oldest mode: claims the next run of records with `key(record) <= limit` (at most
+    /// 64 KiB, or one record) with the `READING` bit, appends them to `copy` as
+    /// ([`copied_records`]) and releases their space, so the producer may evict records
+    /// concurrently. Returns whether the ring may hold more such records (false: it was empty,
+    /// or the next record is past `limit`).
+    pub(crate) fn claim_copied(
+        &mut self,
+        copy: &mut Vec<u8>,
+        limit: u64,
+        key: impl Fn(&[u8]) -> u64,
+    ) -> bool {
+        let ring = &*self.ring;
+        let more = loop {
             let tail = ring.tail.load(Ordering::Acquire);
             let head = ring.head.load(Ordering::Acquire);
             if tail == head {
-                break;
+                break false;
             }
             if ring
                 .tail
@@ -621,8 +654,8 @@ impl Consumer {
             {
                 continue; // the producer evicted a record; look again
             }
-            copy.clear();
             let mut t = tail;
+            let mut reached = false;
             while t != head && t - tail < CLAIM_BYTES {
                 let pos = t & (ring.cap - 1);
                 let (len, tag) = ring.read_slot_header(pos);
@@ -630,6 +663,10 @@ impl Consumer {
                     // SAFETY: published (Acquire load of head) and claimed (READING set, so the
                     // producer neither evicts nor overwrites it) until the store below.
                     let payload = unsafe { ring.payload(pos, len) };
+                    if key(payload) > limit {
+                        reached = true;
+                        break;
+                    }
                     copy.extend_from_slice(&(len as u32).to_le_bytes());
                     copy.extend_from_slice(payload);
                 }
@@ -637,16 +674,10 @@ impl Consumer {
             }
             ring.tail.store(t, Ordering::Release);
             ring.wake_waiter();
-            let mut rest = &copy[..];
-            while rest.len() >= 4 {
-                let len = u32::from_le_bytes(rest[..4].try_into().unwrap()) as usize;
-                f(&rest[4..4 + len]);
-                rest = &rest[4 + len..];
-                n += 1;
-            }
-        }
+            break !reached;
+        };
         self.tail = ring.tail.load(Ordering::Acquire) & !READING;
-        n
+        more
     }
 
     /// Number of records published and not yet consumed (walks the ring; for shutdown

@@ -19,12 +19,18 @@ use crate::{Error, ErrorKind};
 /// How often the writer checks that its path still names the open file.
 const IDENTITY_CHECK: Duration = Duration::from_secs(1);
 
-/// Checks, without creating anything, that `path` can be a log file: its directory exists and
-/// is a directory, and the path itself is not a directory.
+/// Checks, without creating anything, that `path` can be a log file: a name without NUL
+/// bytes, whose directory exists and is a directory, and which is not a directory itself.
 pub(crate) fn check_path(path: &Path, service: &'static str) -> Result<(), Error> {
     let io_error = |msg: String| Error::new(ErrorKind::Handler, "HANDLER", service, "IO", msg);
     if path.as_os_str().is_empty() {
         return Err(io_error("the log file name is empty".into()));
+    }
+    if path.as_os_str().as_encoded_bytes().contains(&0) {
+        return Err(io_error(format!(
+            "Failed to open the file at path `{}`: the name contains a NUL byte",
+            path.display()
+        )));
     }
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -67,6 +73,27 @@ pub(crate) fn empty_if_regular(path: &Path) -> io::Result<()> {
     }
 }
 
+/// Opening a named pipe for writing waits until something opens it for reading, which may be
+/// never: the handler's I/O thread, `flush()` and `shutdown()` would wait with it. For a pipe,
+/// a first open that does not wait tells whether a reader is there (`ENXIO` if not: the batch
+/// fails, is counted, and the next one tries again); the open that follows then returns at
+/// once.
+fn fail_if_nobody_reads(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+        if std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo()) {
+            OpenOptions::new()
+                .append(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(path)?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// An open log file and its length.
 pub(crate) struct OpenFile {
     pub file: File,
@@ -79,6 +106,7 @@ impl OpenFile {
     /// write goes to the file's current end: a file truncated by someone else meanwhile
     /// (logrotate's `copytruncate`) gets no hole of NUL bytes.
     pub(crate) fn open(path: &Path, truncate: bool) -> io::Result<OpenFile> {
+        fail_if_nobody_reads(path)?;
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         if truncate {
             file.set_len(0)?;

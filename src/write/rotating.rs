@@ -84,11 +84,14 @@ impl RotatingWriter {
             Rotation::Size => {
                 let numbered = |i: u32| numbered(&self.path, i);
                 let _ = fs::remove_file(numbered(self.backup_count));
-                for i in (1..self.backup_count).rev() {
-                    let from = numbered(i);
-                    if from.exists() {
-                        fs::rename(&from, numbered(i + 1))?;
-                    }
+                // The backups that exist, newest last: each moves up one, the highest first.
+                // (Looking for every number up to `backup_count` would take hours for a large
+                // one.)
+                let mut existing = self.numbered_backups()?;
+                existing.retain(|&i| i < self.backup_count);
+                existing.sort_unstable();
+                for &i in existing.iter().rev() {
+                    fs::rename(numbered(i), numbered(i + 1))?;
                 }
                 fs::rename(&self.path, numbered(1))?;
             }
@@ -112,6 +115,21 @@ impl RotatingWriter {
 
     /// The time-rotated backups of this file (`app.log.<stamp>` and `app.log.<stamp>.<n>`).
     fn timed_backups(&self) -> io::Result<Vec<TimedBackup>> {
+        self.backups(TimedBackup::parse)
+    }
+
+    /// The numbers of this file's size-rotated backups (`app.log.<n>`, `n` ≥ 1 written as
+    /// `numbered` writes it).
+    fn numbered_backups(&self) -> io::Result<Vec<u32>> {
+        self.backups(|rest, _| {
+            let n: u32 = rest.parse().ok()?;
+            (n >= 1 && rest == n.to_string()).then_some(n)
+        })
+    }
+
+    /// What `parse` makes of the files beside this one whose name continues it with a `.`
+    /// (given what follows, and the file's path).
+    fn backups<T>(&self, parse: impl Fn(&str, PathBuf) -> Option<T>) -> io::Result<Vec<T>> {
         let (Some(dir), Some(name)) = (self.path.parent(), self.path.file_name()) else {
             return Ok(Vec::new());
         };
@@ -120,12 +138,15 @@ impl RotatingWriter {
         } else {
             dir
         };
-        let prefix = format!("{}.", name.to_string_lossy());
+        let mut prefix = name.to_owned();
+        prefix.push(".");
+        let prefix = prefix.as_encoded_bytes();
         Ok(fs::read_dir(dir)?
             .filter_map(|e| e.ok())
             .filter_map(|e| {
-                let n = e.file_name().to_string_lossy().into_owned();
-                TimedBackup::parse(n.strip_prefix(&prefix)?, e.path())
+                let n = e.file_name();
+                let rest = n.as_encoded_bytes().strip_prefix(prefix)?;
+                parse(std::str::from_utf8(rest).ok()?, e.path())
             })
             .collect())
     }

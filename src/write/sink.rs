@@ -10,7 +10,8 @@ use crate::drain::shared::Shared;
 pub struct SinkRecord {
     /// Nanoseconds since the Unix epoch.
     pub timestamp_ns: u64,
-    /// `level`, `logger`, `event` and the fields, as the handler's processors left them.
+    /// `level`, `logger`, `event` and the fields, as the handler's processors left them (a
+    /// field named `level`, `logger` or `event` is `fields.<key>`, as in JSON lines).
     pub fields: serde_json::Map<String, serde_json::Value>,
 }
 
