@@ -913,3 +913,63 @@ fn the_log_bridges_flush_waits_for_what_was_logged() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A `stream` handler whose stdout is a pipe that stops being read (a stalled log collector):
+/// once the pipe's buffer is full the write waits, on the handler's I/O thread, and
+/// `shutdown()` still returns once `drain_timeout` has run out, with every record accounted
+/// for (the unwritten ones in `failed`).
+#[test]
+fn shutdown_returns_within_drain_timeout_when_stdout_stops_being_read() {
+    const TEST: &str = "shutdown_returns_within_drain_timeout_when_stdout_stops_being_read";
+    if child_case().as_deref() == Some(TEST) {
+        // stdout becomes a pipe nobody reads; the test harness's own output goes to a copy.
+        let mut fds = [0; 2];
+        // SAFETY: plain descriptor calls on descriptors this process owns.
+        let saved = unsafe {
+            let saved = libc::dup(1);
+            assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+            libc::dup2(fds[1], 1);
+            libc::close(fds[1]);
+            saved
+        };
+        let k = Kolog::from_json_str(
+            r#"{"queue": {"drain_timeout": 0.3}, "loggers": [{"name": "root",
+                "handlers": [{"type": "stream", "renderer": {"type": "stream_plain"}}]}]}"#,
+        )
+        .unwrap();
+        let log = k.logger("root").unwrap();
+        let pad = "p".repeat(200);
+        for i in 0..5_000u64 {
+            info!(log, "r", i, pad = pad.as_str());
+        }
+        let r = k.shutdown().unwrap();
+        // Closing the reading end ends the write still waiting (EPIPE), which releases the
+        // stdout lock the harness needs to print its result.
+        // SAFETY: as above.
+        unsafe {
+            libc::close(fds[0]);
+            libc::dup2(saved, 1);
+        }
+        eprintln!(
+            "REPORT enqueued={} accounted={} failed_some={} timed_out={}",
+            r.enqueued,
+            r.written + r.failed + r.dropped,
+            r.failed > 0,
+            r.timed_out
+        );
+        return;
+    }
+    let out = within(30, "child with a stalled stdout", || {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args([TEST, "--exact", "--nocapture", "--test-threads=1"])
+            .env("KOLOG_R6_CHILD", TEST)
+            .output()
+            .unwrap()
+    });
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?} {stderr}", out.status);
+    assert!(
+        stderr.contains("REPORT enqueued=5000 accounted=5000 failed_some=true timed_out=true"),
+        "{stderr}"
+    );
+}

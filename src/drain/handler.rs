@@ -1,7 +1,8 @@
 //! A handler on the drainer: its processor chain, renderer, writer and reusable batch buffer.
 //!
-//! File destinations are written by an I/O thread of their own ("kolog-io"): the drainer
-//! renders the next batch while the previous one is in the kernel. Batches are handed over
+//! File and stream destinations are written by an I/O thread of their own ("kolog-io"): the
+//! drainer renders the next batch while the previous one is in the kernel, and a destination
+//! that stops taking bytes holds that thread, not the drainer. Batches are handed over
 //! by moving the buffer (no copy), at most [`MAX_IN_FLIGHT`] at a time (then the drainer
 //! waits, and the rings fill up as under any slow destination); the buffers come back for
 //! reuse. A write failure is reported by the I/O thread and counted when the drainer collects

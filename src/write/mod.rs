@@ -39,8 +39,9 @@ pub(crate) trait Writer: Send {
     fn close(&mut self) -> io::Result<()> {
         self.flush()
     }
-    /// Whether batches are best written by an I/O thread of their own (files: the drainer
-    /// renders the next batch meanwhile).
+    /// Whether batches are written by an I/O thread of their own (files and streams: the
+    /// drainer renders the next batch meanwhile, and a destination that stops taking bytes
+    /// holds only that thread).
     fn offload(&self) -> bool {
         false
     }
@@ -139,6 +140,12 @@ pub(crate) struct StreamWriter {
 }
 
 impl Writer for StreamWriter {
+    /// On an I/O thread like files: stdout or stderr may be a pipe that stops being read (a
+    /// stalled log collector), and a write that waits there must not hold the drainer, so
+    /// `shutdown()` still returns within `drain_timeout`.
+    fn offload(&self) -> bool {
+        true
+    }
     fn write(&mut self, buf: &[u8], _ends: &[usize]) -> Result<(), WriteError> {
         let result = if self.use_stderr {
             io::stderr().lock().write_all(buf)
