@@ -164,6 +164,8 @@ pub(crate) enum Owned {
 #[cfg(any(feature = "log", feature = "tracing"))]
 #[derive(Clone, Copy)]
 pub(crate) enum Text<'a> {
+    /// Only the `log` bridge borrows (tracing hands over its text formatted).
+    #[cfg_attr(not(feature = "log"), allow(dead_code))]
     Borrowed(&'a str),
     Scratch(usize, usize),
 }
