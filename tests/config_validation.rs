@@ -332,5 +332,14 @@ fn files_that_cannot_be_read_or_decoded_are_errors() {
     std::fs::write(&other, b"x").unwrap();
     let err = LoggingSystemConfig::from_path(&other).unwrap_err();
     assert!(err.msg().contains("unknown extension"), "{}", err.msg());
+    // Extensions in capitals or mixed case name the same formats.
+    let json = r#"{"loggers": [{"name": "root", "level": "DEBUG"}]}"#;
+    let yaml = "loggers:\n  - name: root\n    level: DEBUG\n";
+    for (name, text) in [("a.JSON", json), ("b.Yaml", yaml), ("c.YML", yaml)] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        let config = LoggingSystemConfig::from_path(&path).unwrap();
+        assert_eq!(config.loggers[0].level, Some(kolog::Level::Debug), "{name}");
+    }
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -658,7 +658,12 @@ pub(super) fn from_path(path: &Path) -> Result<LoggingSystemConfig, Error> {
     // A UTF-8 byte order mark (Windows editors write one) marks the file's encoding; it is
     // not part of the document.
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    match path.extension().and_then(|e| e.to_str()) {
+    // `kolog.JSON` is a JSON file too (case-insensitive file systems, Windows habits).
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
         Some("yaml" | "yml") => from_yaml_str(text),
         Some("json") => from_json_str(text),
         _ => Err(Error::configuration(
