@@ -383,9 +383,13 @@ fn configuration_files_that_cannot_be_used_are_clear_errors() {
     let parsing = "CONFIGURATION::LoggerFactory::PARSING::ERROR";
     let validation = "CONFIGURATION::LoggerFactory::VALIDATION::ERROR";
     let io = "CONFIGURATION::LoggerFactory::IO::ERROR";
+    // Extensions are matched in any case (session 8): these load.
+    for (name, bytes) in [("upper.JSON", good), ("upper.YML", "loggers: []")] {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        assert!(kolog::Kolog::from_path(&path).is_ok(), "{name}");
+    }
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("upper.JSON", good.into(), validation),
-        ("upper.YML", b"loggers: []".to_vec(), validation),
         ("noext", good.into(), validation),
         ("trailing.", good.into(), validation),
         (".json", good.into(), validation),
