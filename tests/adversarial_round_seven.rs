@@ -110,3 +110,80 @@ fn queue_configs_round_trip_through_serialize_at_their_edges() {
         );
     }
 }
+
+fn child_case() -> Option<String> {
+    std::env::var("KOLOG_R7_CHILD").ok()
+}
+
+/// Runs `test` alone in a child process with `KOLOG_R7_CHILD` set.
+fn run_child(test: &str) -> std::process::Output {
+    let test = test.to_owned();
+    within(60, "child", move || {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args([test.as_str(), "--exact", "--nocapture", "--test-threads=1"])
+            .env("KOLOG_R7_CHILD", &test)
+            .output()
+            .unwrap()
+    })
+}
+
+/// A `stream` handler whose descriptor was closed (a daemon that closed stdout, a service
+/// started with `2>&-`): std's stdout and stderr report writes to a closed descriptor as
+/// successful, but the records reach nobody, so they are counted as failed, not written.
+#[test]
+fn a_stream_handler_on_a_closed_descriptor_counts_its_records_as_failed() {
+    const TEST: &str = "a_stream_handler_on_a_closed_descriptor_counts_its_records_as_failed";
+    if child_case().as_deref() == Some(TEST) {
+        for (fd, use_stderr) in [(1, false), (2, true)] {
+            // The report goes to the other stream.
+            // SAFETY: plain descriptor calls on descriptors this process owns.
+            let saved = unsafe {
+                let saved = libc::dup(fd);
+                libc::close(fd);
+                saved
+            };
+            let k = Kolog::from_json_str(&format!(
+                r#"{{"loggers": [{{"name": "root",
+                    "handlers": [{{"type": "stream", "params": {{"use_stderr": {use_stderr}}}}}]}}]}}"#
+            ))
+            .unwrap();
+            let log = k.logger("root").unwrap();
+            for i in 0..5u64 {
+                kolog::info!(log, "r", i);
+            }
+            k.flush();
+            let s = k.stats();
+            let r = k.shutdown().unwrap();
+            // SAFETY: as above.
+            unsafe {
+                libc::dup2(saved, fd);
+                libc::close(saved);
+            }
+            let line = format!(
+                "REPORT fd={fd} enqueued={} written={} failed={} report_written={} report_failed={}\n",
+                s.enqueued, s.written, s.failed, r.written, r.failed
+            );
+            use std::io::Write;
+            if fd == 1 {
+                std::io::stderr().write_all(line.as_bytes()).unwrap();
+            } else {
+                std::io::stdout().write_all(line.as_bytes()).unwrap();
+            }
+        }
+        return;
+    }
+    let out = run_child(TEST);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?} {stdout} {stderr}", out.status);
+    assert!(
+        stderr
+            .contains("REPORT fd=1 enqueued=5 written=0 failed=5 report_written=0 report_failed=5"),
+        "{stdout} {stderr}"
+    );
+    assert!(
+        stdout
+            .contains("REPORT fd=2 enqueued=5 written=0 failed=5 report_written=0 report_failed=5"),
+        "{stdout} {stderr}"
+    );
+}
