@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use common::{assert_balanced, within};
 use kolog::{Kolog, QueueConfig, Sink};
 use tracing_subscriber::prelude::*;
@@ -111,17 +113,60 @@ fn queue_configs_round_trip_through_serialize_at_their_edges() {
     }
 }
 
+/// A `QueueConfig` built in code with values beyond what a document takes (which
+/// `QueueManager::start` accepts: the ring size is capped, a timeout of `Duration::MAX` means
+/// "wait") serializes to a document that parses back, with the largest values a document
+/// holds, which behave the same.
+#[test]
+fn queue_configs_beyond_a_documents_limits_serialize_to_ones_that_parse_back() {
+    use std::time::Duration;
+    for (size, timeout) in [
+        (usize::MAX, Duration::MAX),
+        ((1 << 24) + 1, Duration::from_secs(1_000_000_001)),
+        (1 << 40, Duration::from_secs(5)),
+    ] {
+        let q = QueueConfig {
+            max_queue_size: size,
+            backpressure_policy: kolog::BackpressurePolicy::Drop,
+            drain_timeout: timeout,
+        };
+        let qm = kolog::QueueManager::start(q.clone()).unwrap();
+        qm.shutdown().unwrap();
+        let json = serde_json::to_string(&q).unwrap();
+        let back: QueueConfig =
+            serde_json::from_str(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
+        let want = QueueConfig {
+            max_queue_size: size.min(1 << 24),
+            backpressure_policy: kolog::BackpressurePolicy::Drop,
+            drain_timeout: timeout.min(Duration::from_secs(1_000_000_000)),
+        };
+        assert_eq!(back, want, "{json}");
+        let doc = format!(r#"{{"queue": {json}, "loggers": []}}"#);
+        assert_eq!(
+            kolog::LoggingSystemConfig::from_json_str(&doc)
+                .unwrap()
+                .queue,
+            want
+        );
+    }
+}
+
 fn child_case() -> Option<String> {
     std::env::var("KOLOG_R7_CHILD").ok()
 }
 
 /// Runs `test` alone in a child process with `KOLOG_R7_CHILD` set.
-fn run_child(test: &str) -> std::process::Output {
+fn run_child(test: &str, env: &[(&str, &str)]) -> std::process::Output {
     let test = test.to_owned();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     within(60, "child", move || {
         std::process::Command::new(std::env::current_exe().unwrap())
             .args([test.as_str(), "--exact", "--nocapture", "--test-threads=1"])
             .env("KOLOG_R7_CHILD", &test)
+            .envs(env)
             .output()
             .unwrap()
     })
@@ -172,7 +217,7 @@ fn a_stream_handler_on_a_closed_descriptor_counts_its_records_as_failed() {
         }
         return;
     }
-    let out = run_child(TEST);
+    let out = run_child(TEST, &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{:?} {stdout} {stderr}", out.status);
@@ -186,4 +231,264 @@ fn a_stream_handler_on_a_closed_descriptor_counts_its_records_as_failed() {
             .contains("REPORT fd=2 enqueued=5 written=0 failed=5 report_written=0 report_failed=5"),
         "{stdout} {stderr}"
     );
+}
+
+#[test]
+fn static_processor_chains_render_the_same_on_the_direct_and_event_paths() {
+    let dir = common::temp_dir("r7-paths");
+    let chains = [
+        r#"[{"type": "add_context_defaults", "params": {"defaults": {"event": "d", "level": 1, "timestamp": true, "logger": null, "lineno": 5, "a": [1, {"b": 2}], "x": 9}}}, {"type": "add_callsite_params", "params": {"parameters": ["lineno", "filename", "lineno"]}}]"#,
+        r#"[{"type": "add_callsite_params"}, {"type": "add_context_defaults", "params": {"defaults": {"lineno": 5, "module": "m", "x": "y z"}}}, {"type": "add_callsite_params", "params": {"parameters": ["module"]}}]"#,
+        r#"[{"type": "filter_by_level", "params": {"min_level": "DEBUG"}}, {"type": "add_context_defaults", "params": {"defaults": {"ctx": 1, "k": 2}}}, {"type": "filter_by_level", "params": {"min_level": "INFO"}}]"#,
+        r#"[{"type": "add_context_defaults", "params": {"defaults": {"": "", "a b": "c=d", "q\"": "\n"}}}]"#,
+    ];
+    for (ci, chain) in chains.iter().enumerate() {
+        for renderer in ["file_json", "file_plain"] {
+            let mut outs = Vec::new();
+            for extra in [
+                "",
+                r#", {"type": "filter_keys", "params": {"keys": ["zzz_none"]}}"#,
+            ] {
+                let chain = format!("{}{}]", &chain[..chain.len() - 1], extra);
+                let path = dir.join(format!("{ci}-{renderer}-{}.log", extra.len()));
+                let plain = dir.join(format!("{ci}-{renderer}-{}-plain.log", extra.len()));
+                let k = Kolog::from_json_str(&format!(
+                    r#"{{"loggers": [{{"name": "root", "level": "DEBUG", "context": {{"ctx": "c", "x": 0}}, "handlers": [{{"type": "file", "params": {{"filename": "{}"}}, "renderer": {{"type": "{renderer}", "params": {{"fmt": "%(level)s|%(name)s|%(event)s"}}}}, "processors": {chain}}}]}},
+                    {{"name": "plain", "level": "DEBUG", "handlers": [{{"type": "file", "params": {{"filename": "{}"}}, "renderer": {{"type": "{renderer}", "params": {{"fmt": "%(level)s|%(name)s|%(event)s"}}}}, "processors": {chain}}}]}}]}}"#,
+                    path.display(), plain.display()
+                ))
+                .unwrap();
+                for name in ["root", "plain"] {
+                    let log = k.logger(name).unwrap();
+                    for _ in 0..2 {
+                        kolog::info!(log, "m", a = 1, lineno = 2u64);
+                        kolog::debug!(log, "d", x = "s");
+                        kolog::warning!(log, "w");
+                        kolog::info!(log, "k", k = 1.5);
+                    }
+                }
+                k.shutdown().unwrap();
+                let text = std::fs::read_to_string(&path).unwrap()
+                    + &std::fs::read_to_string(&plain).unwrap();
+                // Strip timestamps and line-dependent content.
+                let text: String = text
+                    .lines()
+                    .map(|l| {
+                        let l = if let Some(i) = l.find("\"timestamp\":\"") {
+                            format!("{}{}", &l[..i], &l[i + 41..])
+                        } else {
+                            l.to_owned()
+                        };
+                        l + "\n"
+                    })
+                    .collect();
+                outs.push(text);
+            }
+            assert_eq!(outs[0], outs[1], "chain {ci}, {renderer}");
+            assert_eq!(
+                outs[0].lines().count(),
+                if ci == 2 { 12 } else { 16 },
+                "{}",
+                outs[0]
+            );
+        }
+    }
+}
+
+/// `std::process::exit` right after `flush()` (no shutdown, no destructors): every record the
+/// flush covered is in the file, in the rotating file and its backups, and on stdout, whole.
+#[test]
+fn process_exit_right_after_flush_keeps_every_flushed_record() {
+    const TEST: &str = "process_exit_right_after_flush_keeps_every_flushed_record";
+    if child_case().as_deref() == Some(TEST) {
+        let dir = std::env::var("KOLOG_R7_DIR").unwrap();
+        let k = Kolog::from_json_str(&format!(
+            r#"{{"loggers": [{{"name": "root", "handlers": [
+                {{"type": "file", "params": {{"filename": "{0}/plain.log"}}}},
+                {{"type": "rotating_file", "params": {{"filename": "{0}/rot.log", "max_bytes": 2000, "backup_count": 1000}}, "renderer": {{"type": "file_json"}}}},
+                {{"type": "stream", "renderer": {{"type": "stream_plain", "params": {{"fmt": "LINE %(event)s"}}}}}}]}}]}}"#,
+            dir
+        ))
+        .unwrap();
+        let log = k.logger("root").unwrap();
+        let threads: Vec<_> = (0..2u64)
+            .map(|t| {
+                let log = log.clone();
+                std::thread::spawn(move || {
+                    for i in 0..500u64 {
+                        kolog::info!(log, "r", t, i);
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        k.flush();
+        std::process::exit(0);
+    }
+    let dir = common::temp_dir("r7-exit");
+    let out = run_child(TEST, &[("KOLOG_R7_DIR", dir.to_str().unwrap())]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The harness prints `test <name> ... ` before the first line, without a newline.
+    let lines = stdout.matches("LINE r").count();
+    assert_eq!(lines, 1000, "{stdout}");
+    let files = common::files(&dir);
+    let plain = &files["plain.log"];
+    assert_eq!(plain.lines().count(), 1000);
+    assert!(plain.ends_with('\n'));
+    let mut rotated = 0;
+    for (name, text) in &files {
+        if name.starts_with("rot.log") {
+            for l in text.lines() {
+                serde_json::from_str::<serde_json::Value>(l).unwrap();
+                rotated += 1;
+            }
+        }
+    }
+    assert_eq!(rotated, 1000, "{:?}", files.keys());
+}
+
+/// Records logged from thread-local destructors while the thread exits: written while this
+/// thread's ring is still there (destructors that run before kolog's own), counted in
+/// `dropped_shutdown` after it is gone (as documented), never lost uncounted or a panic.
+#[test]
+fn logging_from_thread_local_destructors_is_written_or_counted() {
+    within(20, "tls", || {
+        let (k, sink) = sink_kolog();
+        let log = k.logger("root").unwrap();
+        struct LogsOnDrop(kolog::Logger, &'static str);
+        impl Drop for LogsOnDrop {
+            fn drop(&mut self) {
+                kolog::info!(self.0, "from tls", which = self.1);
+                kolog::info!(self.0, "from tls fmt", which = %self.1);
+            }
+        }
+        thread_local! {
+            static BEFORE: std::cell::RefCell<Option<LogsOnDrop>> = const { std::cell::RefCell::new(None) };
+            static AFTER: std::cell::RefCell<Option<LogsOnDrop>> = const { std::cell::RefCell::new(None) };
+        }
+        for _ in 0..3 {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                BEFORE.with(|b| *b.borrow_mut() = Some(LogsOnDrop(log.clone(), "before")));
+                kolog::info!(log, "body");
+                AFTER.with(|b| *b.borrow_mut() = Some(LogsOnDrop(log.clone(), "after")));
+            })
+            .join()
+            .unwrap();
+        }
+        k.flush();
+        let s = k.stats();
+        println!("{s:?}");
+        for e in sink.events() {
+            print!("{e}");
+        }
+        assert_balanced(&s);
+    });
+}
+
+/// Span fields recorded after the span was made (`span.record`: declared empty, or replacing a
+/// value with one of another type), an event with an explicit parent on another thread, a
+/// span entered on another thread, and an event with `parent: None` inside a span.
+#[test]
+fn tracing_span_fields_recorded_later_and_spans_used_across_threads() {
+    within(20, "spans", || {
+        let (k, sink) = sink_kolog();
+        let sub = Arc::new(tracing_subscriber::registry().with(kolog::bridge::tracing::layer(&k)));
+        let d = tracing::Dispatch::from(sub.clone());
+        tracing::dispatcher::with_default(&d, || {
+            let outer = tracing::info_span!(
+                "outer",
+                a = 1u64,
+                late = tracing::field::Empty,
+                m = tracing::field::Empty
+            );
+            let _g = outer.enter();
+            tracing::info!(e = 1, "before record");
+            outer.record("late", "now");
+            outer.record("m", 5u64);
+            outer.record("a", "replaced");
+            tracing::info!(e = 2, "after record");
+            let inner = tracing::info_span!("inner", a = 3u64, message = "span message");
+            let span2 = inner.clone();
+            let d2 = d.clone();
+            std::thread::spawn(move || {
+                tracing::dispatcher::with_default(&d2, || {
+                    tracing::info!(parent: &span2, e = 3, "explicit parent on another thread");
+                    let _g = span2.enter();
+                    tracing::info!(e = 4, "entered on another thread");
+                    tracing::event!(parent: None, tracing::Level::WARN, e = 5, "no parent");
+                });
+            })
+            .join()
+            .unwrap();
+        });
+        k.flush();
+        let got: Vec<String> = sink
+            .records()
+            .iter()
+            .map(|r| {
+                let mut f = r.fields.clone();
+                f.retain(|k, _| k != "logger");
+                serde_json::Value::Object(f).to_string()
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                r#"{"level":"INFO","event":"before record","a":1,"e":1}"#,
+                r#"{"level":"INFO","event":"after record","a":"replaced","late":"now","m":5,"e":2}"#,
+                r#"{"level":"INFO","event":"explicit parent on another thread","a":3,"late":"now","m":5,"e":3}"#,
+                r#"{"level":"INFO","event":"entered on another thread","a":3,"late":"now","m":5,"e":4}"#,
+                r#"{"level":"WARNING","event":"no parent","e":5}"#,
+            ]
+        );
+        let s = k.stats();
+        assert_balanced(&s);
+        assert_eq!((s.enqueued, s.written), (5, 5));
+    });
+}
+
+/// A `stream` handler's lines and the program's own output on the same stream come out in the
+/// order the program made them when it flushes in between: what `flush()` covered is on the
+/// stream before the next print, and a print std still buffers goes out before the batch.
+#[test]
+fn stream_output_interleaves_with_the_programs_prints_in_flush_order() {
+    const TEST: &str = "stream_output_interleaves_with_the_programs_prints_in_flush_order";
+    if child_case().as_deref() == Some(TEST) {
+        use std::io::Write;
+        for use_stderr in [false, true] {
+            let k = Kolog::from_json_str(&format!(
+                r#"{{"loggers": [{{"name": "root", "handlers": [{{"type": "stream", "params": {{"use_stderr": {use_stderr}}},
+                    "renderer": {{"type": "stream_plain", "params": {{"fmt": "REC %(event)s"}}}}}}]}}]}}"#
+            ))
+            .unwrap();
+            let log = k.logger("root").unwrap();
+            let mut out: Box<dyn Write> = if use_stderr {
+                Box::new(std::io::stderr())
+            } else {
+                Box::new(std::io::stdout())
+            };
+            out.write_all(b"<A\n").unwrap();
+            kolog::info!(log, "x", i = 1);
+            k.flush();
+            out.write_all(b"B\npartial ").unwrap();
+            kolog::info!(log, "y");
+            kolog::info!(log, "z");
+            k.flush();
+            out.write_all(b"C>\n").unwrap();
+            out.flush().unwrap();
+            k.shutdown().unwrap();
+        }
+        return;
+    }
+    let out = run_child(TEST, &[]);
+    assert!(out.status.success(), "{out:?}");
+    let want = "<A\nREC x i=1\nB\npartial REC y\nREC z\nC>\n";
+    for stream in [&out.stdout, &out.stderr] {
+        let text = String::from_utf8_lossy(stream);
+        assert!(text.contains(want), "{text:?}");
+    }
 }
