@@ -492,3 +492,106 @@ fn stream_output_interleaves_with_the_programs_prints_in_flush_order() {
         assert!(text.contains(want), "{text:?}");
     }
 }
+
+/// Thousands of short-lived threads, each logging to two systems alternately through rings of
+/// the smallest size, under each policy: every attempt is accounted for in each system, the
+/// rings of the finished threads are reclaimed, and the shutdown report agrees with `stats()`.
+#[test]
+fn short_lived_threads_logging_to_two_systems_alternately_under_each_policy() {
+    for policy in ["block", "drop", "drop_oldest"] {
+        within(60, "churn", move || {
+            let k = null_kolog(&format!(
+                r#"{{"max_queue_size": 1, "backpressure_policy": "{policy}"}}"#
+            ));
+            let k2 = null_kolog(&format!(
+                r#"{{"max_queue_size": 1, "backpressure_policy": "{policy}"}}"#
+            ));
+            let log = k.logger("root").unwrap();
+            let log2 = k2.logger("root").unwrap();
+            let pad = "q".repeat(500);
+            for _ in 0..50 {
+                let hs: Vec<_> = (0..20)
+                    .map(|_| {
+                        let (log, log2, pad) = (log.clone(), log2.clone(), pad.clone());
+                        std::thread::spawn(move || {
+                            for i in 0..20u64 {
+                                kolog::info!(log, "c", i, pad = pad.as_str());
+                                kolog::info!(log2, "c", i, pad = %pad);
+                            }
+                        })
+                    })
+                    .collect();
+                for h in hs {
+                    h.join().unwrap();
+                }
+            }
+            for k in [k, k2] {
+                k.flush();
+                let s = k.stats();
+                assert_balanced(&s);
+                assert_eq!(s.enqueued + s.dropped_full, 20000, "{policy}: {s:?}");
+                assert_eq!((s.failed, s.filtered, s.dropped_oversize), (0, 0, 0));
+                assert_eq!(s.dropped_shutdown + s.dropped_timeout, 0, "{s:?}");
+                match policy {
+                    "block" => assert_eq!(s.written, 20000),
+                    "drop" => assert_eq!(s.dropped_oldest, 0),
+                    _ => assert_eq!((s.enqueued, s.dropped_full), (20000, 0)),
+                }
+                let r = k.shutdown().unwrap();
+                let after = k.stats();
+                assert_eq!(after.live_rings, 0, "{after:?}");
+                assert_eq!(
+                    (
+                        r.enqueued,
+                        r.written,
+                        r.dropped,
+                        r.dropped_full,
+                        r.dropped_oldest
+                    ),
+                    (
+                        after.enqueued,
+                        after.written,
+                        after.dropped,
+                        after.dropped_full,
+                        after.dropped_oldest
+                    )
+                );
+                assert_eq!((r.enqueued, r.written), (s.enqueued, s.written));
+            }
+        });
+    }
+}
+
+/// A `LoggerFactory` built on a queue manager that was shut down is a lifecycle error: it
+/// builds nothing, so a `"w"` file keeps its content (its handlers would never write) and no
+/// I/O thread is started for it.
+#[test]
+fn a_factory_built_on_a_shut_down_queue_manager_is_an_error_and_empties_no_file() {
+    let dir = common::temp_dir("r7-factory-after-shutdown");
+    let path = dir.join("keep.log");
+    std::fs::write(&path, "precious\n").unwrap();
+    let qm = kolog::QueueManager::start(QueueConfig::default()).unwrap();
+    qm.shutdown().unwrap();
+    let doc = format!(
+        r#"{{"loggers": [{{"name": "root", "handlers": [{{"type": "file", "params": {{"filename": "{}", "mode": "w"}}}}]}}]}}"#,
+        path.display()
+    );
+    let Err(e) = kolog::LoggerFactory::from_json_str(&doc, &qm) else {
+        panic!("a factory was built on a shut-down queue manager");
+    };
+    assert_eq!(e.kind(), kolog::ErrorKind::QueueManager);
+    assert_eq!(e.code(), "QUEUE::QueueManager::LIFECYCLE::WARNING");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "precious\n");
+    let s = qm.stats();
+    assert_eq!((s.enqueued, s.dropped, s.live_rings), (0, 0, 0));
+    // A running one still builds, and truncates as asked.
+    let qm = kolog::QueueManager::start(QueueConfig::default()).unwrap();
+    let f = kolog::LoggerFactory::from_json_str(&doc, &qm).unwrap();
+    kolog::info!(f.get_logger("root").unwrap(), "x");
+    qm.shutdown().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        !text.contains("precious") && text.ends_with(": x\n"),
+        "{text}"
+    );
+}
