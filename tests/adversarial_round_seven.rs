@@ -3,10 +3,9 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::{assert_balanced, within};
 use kolog::{Kolog, QueueConfig, Sink};
+#[cfg(feature = "tracing")]
 use tracing_subscriber::prelude::*;
 
 fn null_kolog(queue: &str) -> Kolog {
@@ -27,6 +26,7 @@ fn sink_kolog() -> (Kolog, Sink) {
 /// event `42`, as tracing's own formatter prints it), on the first record of a callsite (the
 /// dynamic path) and on later ones (an interned callsite), never an empty event with a
 /// `message` field beside it.
+#[cfg(feature = "tracing")]
 #[test]
 fn tracing_messages_that_are_not_strings_are_the_event() {
     within(20, "tracing messages", || {
@@ -392,11 +392,14 @@ fn logging_from_thread_local_destructors_is_written_or_counted() {
 /// Span fields recorded after the span was made (`span.record`: declared empty, or replacing a
 /// value with one of another type), an event with an explicit parent on another thread, a
 /// span entered on another thread, and an event with `parent: None` inside a span.
+#[cfg(feature = "tracing")]
 #[test]
 fn tracing_span_fields_recorded_later_and_spans_used_across_threads() {
     within(20, "spans", || {
         let (k, sink) = sink_kolog();
-        let sub = Arc::new(tracing_subscriber::registry().with(kolog::bridge::tracing::layer(&k)));
+        let sub = std::sync::Arc::new(
+            tracing_subscriber::registry().with(kolog::bridge::tracing::layer(&k)),
+        );
         let d = tracing::Dispatch::from(sub.clone());
         tracing::dispatcher::with_default(&d, || {
             let outer = tracing::info_span!(
@@ -593,5 +596,69 @@ fn a_factory_built_on_a_shut_down_queue_manager_is_an_error_and_empties_no_file(
     assert!(
         !text.contains("precious") && text.ends_with(": x\n"),
         "{text}"
+    );
+}
+
+/// The largest `max_queue_size` a document takes makes 1 GiB rings. Where the system will not
+/// map that much for a thread (an address-space limit, strict overcommit), the thread's first
+/// record must not abort the process: its ring is made as large as the system allows, and
+/// nothing is lost under `block`.
+#[test]
+fn a_ring_the_system_will_not_map_at_full_size_does_not_abort_the_process() {
+    const TEST: &str = "a_ring_the_system_will_not_map_at_full_size_does_not_abort_the_process";
+    if child_case().as_deref() == Some(TEST) {
+        let k = Kolog::from_json_str(
+            r#"{"queue": {"max_queue_size": 16777216}, "loggers": [{"name": "root", "handlers": [{"type": "null"}]}]}"#,
+        )
+        .unwrap();
+        let log = k.logger("root").unwrap();
+        // The address space in use now, plus 400 MiB: no room for a 1 GiB ring.
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let vm_kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmSize:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap();
+        let limit = (vm_kib + 400 * 1024) * 1024;
+        // SAFETY: setrlimit with a valid, initialised struct.
+        let rc = unsafe {
+            libc::setrlimit(
+                libc::RLIMIT_AS,
+                &libc::rlimit {
+                    rlim_cur: limit,
+                    rlim_max: libc::RLIM_INFINITY,
+                },
+            )
+        };
+        assert_eq!(rc, 0);
+        let t = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                for i in 0..1000u64 {
+                    kolog::info!(log, "r", i);
+                }
+            })
+            .unwrap();
+        t.join().unwrap();
+        let r = k.shutdown().unwrap();
+        eprintln!(
+            "REPORT enqueued={} written={} dropped={}",
+            r.enqueued, r.written, r.dropped
+        );
+        return;
+    }
+    let out = run_child(TEST, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?} {stderr}", out.status);
+    assert!(
+        stderr.contains("REPORT enqueued=1000 written=1000 dropped=0"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr
+            .matches("kolog: a ring of 1073741824 bytes could not be mapped")
+            .count(),
+        1,
+        "{stderr}"
     );
 }
