@@ -662,3 +662,57 @@ fn a_ring_the_system_will_not_map_at_full_size_does_not_abort_the_process() {
         "{stderr}"
     );
 }
+
+/// A record two handlers both fail to write (or one fails to write and the other's processor
+/// panics on) is one failed record, and the records of another logger that were written stay
+/// `written`: the second failure report must not move a record that was written elsewhere.
+#[test]
+fn records_failed_by_two_handlers_do_not_turn_other_written_records_into_failures() {
+    kolog::register_processor("r7_panics", |_| {
+        Ok(Box::new(
+            |_: &mut kolog::EventDict<'_>| -> kolog::process::Action {
+                panic!("r7 processor panic")
+            },
+        ))
+    });
+    let dir = common::temp_dir("r7-two-failing");
+    let good = dir.join("good.log");
+    let k = Kolog::from_json_str(&format!(
+        r#"{{"loggers": [
+          {{"name": "root", "handlers": [
+            {{"type": "file", "params": {{"filename": "/dev/full"}}}},
+            {{"type": "file", "params": {{"filename": "/dev/full"}}, "renderer": {{"type": "file_json"}}}}]}},
+          {{"name": "mixed", "handlers": [
+            {{"type": "file", "params": {{"filename": "/dev/full"}}}},
+            {{"type": "null", "processors": [{{"type": "r7_panics"}}]}},
+            {{"type": "file", "params": {{"filename": "{0}.other"}}}}]}},
+          {{"name": "good", "handlers": [{{"type": "file", "params": {{"filename": "{0}"}}}}]}}]}}"#,
+        good.display()
+    ))
+    .unwrap();
+    let bad = k.logger("bad").unwrap();
+    let mixed = k.logger("mixed").unwrap();
+    let ok = k.logger("good").unwrap();
+    for round in 0..3u64 {
+        for i in 0..10u64 {
+            kolog::info!(ok, "good", round, i);
+        }
+        k.flush();
+        for i in 0..10u64 {
+            kolog::info!(bad, "bad", round, i);
+            kolog::info!(mixed, "mixed", round, i);
+        }
+        k.flush();
+        let s = k.stats();
+        assert_balanced(&s);
+        let n = 10 * (round + 1);
+        assert_eq!(
+            (s.enqueued, s.written, s.failed),
+            (3 * n, n, 2 * n),
+            "{s:?}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&good).unwrap().lines().count(), 30);
+    let r = k.shutdown().unwrap();
+    assert_eq!((r.enqueued, r.written, r.failed), (90, 30, 60), "{r:?}");
+}
