@@ -716,3 +716,106 @@ fn records_failed_by_two_handlers_do_not_turn_other_written_records_into_failure
     let r = k.shutdown().unwrap();
     assert_eq!((r.enqueued, r.written, r.failed), (90, 30, 60), "{r:?}");
 }
+
+/// Size and time rotation together (a 10 ms interval, 400-byte files) while four threads log
+/// and flush: every record is in exactly one file, whole, and every file holds whole lines.
+#[test]
+fn size_and_time_rotation_with_several_threads_keep_every_record_once() {
+    let dir = common::temp_dir("r7-rotation-threads");
+    let path = dir.join("app.log");
+    let k = Kolog::from_json_str(&format!(
+        r#"{{"loggers": [{{"name": "root", "handlers": [{{"type": "rotating_file",
+            "params": {{"filename": "{}", "max_bytes": 400, "backup_count": 100000, "rotation_interval": 0.01}},
+            "renderer": {{"type": "file_plain", "params": {{"fmt": "%(t)s-%(i)s"}}}}}}]}}]}}"#,
+        path.display()
+    ))
+    .unwrap();
+    let k = std::sync::Arc::new(k);
+    let threads: Vec<_> = (0..4u64)
+        .map(|t| {
+            let k = k.clone();
+            std::thread::spawn(move || {
+                let log = k.logger("root").unwrap();
+                for i in 0..300u64 {
+                    kolog::info!(log, "r", t, i);
+                    if i % 50 == 49 {
+                        k.flush();
+                        std::thread::sleep(std::time::Duration::from_millis(12));
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let r = k.shutdown().unwrap();
+    assert_eq!((r.enqueued, r.written, r.failed), (1200, 1200, 0), "{r:?}");
+    let files = common::files(&dir);
+    assert!(files.len() > 4, "{:?}", files.keys());
+    let mut all = Vec::new();
+    for (name, text) in &files {
+        assert!(text.is_empty() || text.ends_with('\n'), "{name}: {text:?}");
+        assert!(
+            text.len() <= 400 || text.lines().count() == 1,
+            "{name}: {text:?}"
+        );
+        all.extend(text.lines().map(str::to_owned));
+    }
+    all.sort();
+    let mut want: Vec<String> = (0..4u64)
+        .flat_map(|t| (0..300u64).map(move |i| format!("{t}-{i}")))
+        .collect();
+    want.sort();
+    assert_eq!(all, want);
+}
+
+/// Two hundred tasks on a current-thread runtime, each awaiting twenty `ainfo!` records of
+/// 300 bytes into one ring of the smallest size, under each policy: every record is accounted
+/// for, nothing waits forever, and under `block` every one is written.
+#[test]
+fn many_ainfo_tasks_on_a_current_thread_runtime_with_the_smallest_ring_under_each_policy() {
+    for policy in ["block", "drop", "drop_oldest"] {
+        within(60, policy, move || {
+            let k = null_kolog(&format!(
+                r#"{{"max_queue_size": 1, "backpressure_policy": "{policy}"}}"#
+            ));
+            let log = k.logger("root").unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            let pad = "p".repeat(300);
+            rt.block_on(async {
+                let tasks: Vec<_> = (0..200u64)
+                    .map(|t| {
+                        let (log, pad) = (log.clone(), pad.clone());
+                        tokio::spawn(async move {
+                            for i in 0..20u64 {
+                                kolog::ainfo!(log, "a", t, i, pad = pad.as_str()).await;
+                                if i % 3 == 0 {
+                                    tokio::task::yield_now().await;
+                                }
+                            }
+                        })
+                    })
+                    .collect();
+                for t in tasks {
+                    t.await.unwrap();
+                }
+            });
+            k.flush();
+            let s = k.stats();
+            assert_balanced(&s);
+            assert_eq!(s.enqueued + s.dropped_full, 4000, "{policy}: {s:?}");
+            assert_eq!(
+                (s.failed, s.dropped_oversize, s.dropped_shutdown),
+                (0, 0, 0)
+            );
+            match policy {
+                "block" => assert_eq!(s.written, 4000),
+                "drop" => assert_eq!(s.dropped_oldest, 0),
+                _ => assert_eq!(s.dropped_full, 0),
+            }
+        });
+    }
+}
