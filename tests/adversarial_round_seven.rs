@@ -819,3 +819,39 @@ fn many_ainfo_tasks_on_a_current_thread_runtime_with_the_smallest_ring_under_eac
         });
     }
 }
+
+/// Padded and repeated `fmt` keys (the date twice, `level` and `levelname`, `event` and
+/// `message`), a literal `%` in `fmt` and `datefmt`, non-ASCII names and values, control
+/// characters, and bound context of every JSON type render byte for byte the same on the
+/// direct path and the event path.
+#[test]
+fn padded_and_repeated_format_keys_render_the_same_on_both_paths() {
+    let dir = common::temp_dir("r7-pad");
+    let mut outs = Vec::new();
+    for extra in [
+        "",
+        r#", {"type": "filter_keys", "params": {"keys": ["zzz"]}}"#,
+    ] {
+        let path = dir.join(format!("p{}.log", extra.len()));
+        let k = Kolog::from_json_str(&format!(
+            r#"{{"loggers": [{{"name": "root", "level": "DEBUG", "context": {{"c": "x y", "n": null, "o": {{"a": [1]}}}}, "handlers": [{{"type": "file", "params": {{"filename": "{}"}}, "renderer": {{"type": "file_plain", "params": {{"fmt": "%(asctime)-9s|%(asctime)3s|%(level)8s|%(levelname)-9s|%(name)-6s|%(event)12s|%(message)-3s|%%", "datefmt": "%Y %%"}}}}, "processors": [{{"type": "add_context_defaults", "params": {{"defaults": {{"d": "é ü"}}}}}}{extra}]}}]}}]}}"#,
+            path.display()
+        ))
+        .unwrap();
+        let log = k.logger("root.ünï").unwrap();
+        kolog::info!(log, "évent", a = "", b = "q\"z", c = 1u64);
+        kolog::debug!(log, "", x = -1.5);
+        kolog::error!(log, "x\ny", e = "\u{7f}\u{85}");
+        k.shutdown().unwrap();
+        outs.push(std::fs::read_to_string(&path).unwrap());
+    }
+    assert_eq!(outs[0], outs[1]);
+    let year = &outs[0][..4];
+    let want = concat!(
+        "Y %   |Y %|    INFO|INFO     |root.ünï|       évent|évent|% c=1 n=null o={\"a\":[1]} a=\"\" b=\"q\\\"z\" d=\"é ü\"\n",
+        "Y %   |Y %|   DEBUG|DEBUG    |root.ünï|            |   |% c=\"x y\" n=null o={\"a\":[1]} x=-1.5 d=\"é ü\"\n",
+        "Y %   |Y %|   ERROR|ERROR    |root.ünï|        x\\ny|x\\ny|% c=\"x y\" n=null o={\"a\":[1]} e=\\u{7f}\\u{85} d=\"é ü\"\n",
+    )
+    .replace('Y', year);
+    assert_eq!(outs[0], want);
+}
