@@ -169,6 +169,8 @@ struct IoLane {
     spares: Vec<(Vec<u8>, Vec<usize>)>,
     /// Batches sent and not yet returned: their record counts and shared records.
     in_flight: std::collections::VecDeque<(u64, Vec<(u32, u64)>)>,
+    /// Emptied shared-record lists of batches that came back, for reuse.
+    shared_spares: Vec<Vec<(u32, u64)>>,
     failed_shared: SharedFailed,
     /// Records that had failed before the destination came back, not yet reported there.
     recovered: u64,
@@ -231,6 +233,7 @@ impl IoLane {
                     done,
                     spares: Vec::new(),
                     in_flight: Default::default(),
+                    shared_spares: Vec::new(),
                     failed_shared: SharedFailed::default(),
                     recovered: 0,
                     thread: Some(thread),
@@ -248,8 +251,11 @@ impl IoLane {
         match reply {
             Done::Wrote(buf, ends, failed, recovered) => {
                 let failed = match self.in_flight.pop_front() {
-                    Some((n, shared)) => {
-                        newly_failed(&self.failed_shared, n as usize, failed, &shared)
+                    Some((n, mut shared)) => {
+                        let failed = newly_failed(&self.failed_shared, n as usize, failed, &shared);
+                        shared.clear();
+                        self.shared_spares.push(shared);
+                        failed
                     }
                     None => failed,
                 };
@@ -349,7 +355,7 @@ impl IoLane {
         std::mem::swap(buf, &mut spare_buf);
         std::mem::swap(ends, &mut spare_ends);
         let n = spare_ends.len() as u64;
-        let shared = std::mem::take(shared);
+        let shared = std::mem::replace(shared, self.shared_spares.pop().unwrap_or_default());
         match self.jobs.send(Job::Write(spare_buf, spare_ends)) {
             Ok(()) => self.in_flight.push_back((n, shared)),
             Err(_) => failed += newly_failed(&self.failed_shared, n as usize, n, &shared),
