@@ -855,3 +855,74 @@ fn padded_and_repeated_format_keys_render_the_same_on_both_paths() {
     .replace('Y', year);
     assert_eq!(outs[0], want);
 }
+
+/// stdout and stderr both a pipe whose reader is gone (`prog 2>&1 | head -1` after `head`
+/// exited): the stream handler's records fail, and kolog's own reports on stderr fail too.
+/// Neither may panic a kolog thread (std's `eprintln!` panics when stderr fails): the drainer
+/// keeps going, the records are counted as failed, and `shutdown()` reports normally, with
+/// the handler's writes on an I/O thread or on the drainer.
+#[test]
+fn a_broken_pipe_on_stdout_and_stderr_panics_no_kolog_thread() {
+    const TEST: &str = "a_broken_pipe_on_stdout_and_stderr_panics_no_kolog_thread";
+    if child_case().as_deref() == Some(TEST) {
+        let out = std::env::var("KOLOG_R7_OUT").unwrap();
+        let mut fds = [0; 2];
+        // SAFETY: plain descriptor calls on descriptors this process owns.
+        unsafe {
+            assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+            libc::dup2(fds[1], 1);
+            libc::dup2(fds[1], 2);
+            libc::close(fds[1]);
+            libc::close(fds[0]);
+        }
+        let k = Kolog::from_json_str(
+            r#"{"queue": {"max_queue_size": 1, "backpressure_policy": "drop"},
+                "loggers": [{"name": "app", "handlers": [{"type": "stream"}]}]}"#,
+        )
+        .unwrap();
+        let log = k.logger("app").unwrap();
+        for i in 0..200u64 {
+            kolog::info!(
+                log,
+                "r",
+                i,
+                pad = "ppppppppppppppppppppppppppppppppppppppppppppppppppp"
+            );
+        }
+        k.flush();
+        let s = k.stats();
+        let r = k.shutdown();
+        let line = match r {
+            Ok(r) => format!(
+                "REPORT ok balanced={} written={} failed_all={}\n",
+                r.enqueued == r.written + r.failed,
+                r.written,
+                r.failed == r.enqueued && r.enqueued == s.enqueued && s.failed == s.enqueued,
+            ),
+            Err(e) => format!("REPORT error {}\n", e.code()),
+        };
+        std::fs::write(out, line).unwrap();
+        // The harness would fail printing its result to the broken stdout.
+        std::process::exit(0);
+    }
+    let dir = common::temp_dir("r7-broken-pipe");
+    for io_thread in ["1", "0"] {
+        let out = dir.join(format!("out-{io_thread}"));
+        let child = run_child(
+            TEST,
+            &[
+                ("KOLOG_R7_OUT", out.to_str().unwrap()),
+                ("KOLOG_IO_THREAD", io_thread),
+            ],
+        );
+        let report = std::fs::read_to_string(&out).unwrap_or_default();
+        assert!(
+            child.status.success(),
+            "KOLOG_IO_THREAD={io_thread}: {child:?} {report}"
+        );
+        assert_eq!(
+            report, "REPORT ok balanced=true written=0 failed_all=true\n",
+            "KOLOG_IO_THREAD={io_thread}"
+        );
+    }
+}

@@ -105,10 +105,10 @@ impl Failures {
         match writer.write(buf, ends) {
             Ok(()) => {
                 if self.failing {
-                    eprintln!(
+                    crate::error::report(format_args!(
                         "kolog: handler {} recovered after {} failed records",
                         self.label, self.lost
-                    );
+                    ));
                     self.recovered += self.lost;
                     self.failing = false;
                     self.lost = 0;
@@ -138,10 +138,10 @@ impl Failures {
     #[cold]
     fn report(&mut self, e: &io::Error, records: u64) {
         if !self.failing {
-            eprintln!(
+            crate::error::report(format_args!(
                 "kolog: handler {} failed to write {records} records: {e} (further failures are counted in stats().failed until it recovers)",
                 self.label
-            );
+            ));
         }
         self.failing = true;
         self.lost += records;
@@ -309,9 +309,9 @@ impl IoLane {
     #[cold]
     fn abandon(&mut self) -> u64 {
         if !self.abandoned {
-            eprintln!(
+            crate::error::report(format_args!(
                 "kolog: a handler's destination took no bytes until drain_timeout ran out; its unwritten records are counted as failed"
-            );
+            ));
         }
         self.abandoned = true;
         self.lost()
@@ -651,10 +651,10 @@ impl Handler {
 
     #[cold]
     fn report_processor_panic(&mut self) {
-        eprintln!(
+        crate::error::report(format_args!(
             "kolog: a processor of handler {} panicked; the record is counted as failed",
             self.label
-        );
+        ));
     }
 }
 

@@ -477,10 +477,10 @@ impl Drainer {
         }
         self.reported_drops = stats.dropped;
         let Some(logger) = self.internal.clone() else {
-            eprintln!(
+            crate::error::report(format_args!(
                 "kolog: dropped {new} records in the last {:.1} s",
                 (now - since).as_secs_f64()
-            );
+            ));
             return;
         };
         if !logger.enabled(crate::Level::Warning) {

@@ -141,9 +141,9 @@ impl Ring {
         while smaller > MIN_RING_BYTES {
             if let Some(ring) = Ring::try_with_capacity(smaller) {
                 if smaller < cap && !REPORTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                    eprintln!(
+                    crate::error::report(format_args!(
                         "kolog: a ring of {cap} bytes could not be mapped; a thread's ring has {smaller} bytes instead"
-                    );
+                    ));
                 }
                 return ring;
             }
