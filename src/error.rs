@@ -190,6 +190,15 @@ impl std::error::Error for Error {
     }
 }
 
+/// Writes one line of kolog's own reports (failed writes, drops, a crashed drainer) to stderr.
+/// Unlike `eprintln!`, which panics when stderr fails (a pipe whose reader is gone), a failed
+/// write is ignored: the report is lost, never the thread making it (the drainer, an I/O
+/// thread, a producer).
+pub(crate) fn report(args: fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{args}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -117,17 +117,31 @@ impl EventFields<'_> {
     }
 }
 
+/// Event fields: a `message` of any type is the event (`message = 42` is the event `42`, as
+/// tracing's own formatter prints it); other fields keep their types.
 impl Visit for EventFields<'_> {
     fn record_i64(&mut self, field: &Field, value: i64) {
+        if field.name() == "message" {
+            return self.record_debug(field, &value);
+        }
         self.set(field.name(), Collected::Value(FieldValue::I64(value)));
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
+        if field.name() == "message" {
+            return self.record_debug(field, &value);
+        }
         self.set(field.name(), Collected::Value(FieldValue::U64(value)));
     }
     fn record_f64(&mut self, field: &Field, value: f64) {
+        if field.name() == "message" {
+            return self.record_debug(field, &value);
+        }
         self.set(field.name(), Collected::Value(FieldValue::F64(value)));
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
+        if field.name() == "message" {
+            return self.record_debug(field, &value);
+        }
         self.set(field.name(), Collected::Value(FieldValue::Bool(value)));
     }
     fn record_str(&mut self, field: &Field, value: &str) {

@@ -48,14 +48,24 @@ impl<'de> serde::Deserialize<'de> for QueueConfig {
     }
 }
 
-/// Serialized as the `"queue"` object of a document: `drain_timeout` in seconds.
+/// Serialized as the `"queue"` object of a document: `drain_timeout` in seconds. Values code
+/// may set but a document cannot hold (a `max_queue_size` above 16,777,216, a `drain_timeout`
+/// above 10^9 seconds) are written as the largest a document takes, which behave the same
+/// (rings are capped well below that size; 10^9 seconds is 31 years), so that what is written
+/// always parses back.
 impl serde::Serialize for QueueConfig {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let mut st = s.serialize_struct("QueueConfig", 3)?;
-        st.serialize_field("max_queue_size", &self.max_queue_size)?;
+        st.serialize_field(
+            "max_queue_size",
+            &self.max_queue_size.min(parse::MAX_QUEUE_SIZE),
+        )?;
         st.serialize_field("backpressure_policy", &self.backpressure_policy)?;
-        st.serialize_field("drain_timeout", &self.drain_timeout.as_secs_f64())?;
+        st.serialize_field(
+            "drain_timeout",
+            &self.drain_timeout.as_secs_f64().min(parse::MAX_SECONDS),
+        )?;
         st.end()
     }
 }

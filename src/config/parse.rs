@@ -132,6 +132,11 @@ fn uint(v: &Value, path: &DocPath) -> V<u64> {
     }
 }
 
+/// The largest `max_queue_size` a document takes.
+pub(super) const MAX_QUEUE_SIZE: usize = 1 << 24;
+/// The most seconds a document takes (`drain_timeout`, `rotation_interval`): 31 years.
+pub(super) const MAX_SECONDS: f64 = 1e9;
+
 fn seconds(v: &Value, path: &DocPath, positive: bool) -> V<Duration> {
     let Some(s) = v.as_f64() else {
         return invalid(
@@ -139,7 +144,7 @@ fn seconds(v: &Value, path: &DocPath, positive: bool) -> V<Duration> {
             format!("expected a number of seconds, found {}", type_name(v)),
         );
     };
-    if !s.is_finite() || s < 0.0 || (positive && s == 0.0) || s > 1e9 {
+    if !s.is_finite() || s < 0.0 || (positive && s == 0.0) || s > MAX_SECONDS {
         let rule = if positive {
             "greater than 0"
         } else {
@@ -217,8 +222,11 @@ fn queue(v: &Value, path: &DocPath) -> V<QueueConfig> {
     if let Some(v) = m.get("max_queue_size") {
         let p = path.key("max_queue_size");
         let n = uint(v, &p)?;
-        if n == 0 || n > 1 << 24 {
-            return invalid(&p, format!("must be between 1 and {}, found {n}", 1 << 24));
+        if n == 0 || n > MAX_QUEUE_SIZE as u64 {
+            return invalid(
+                &p,
+                format!("must be between 1 and {MAX_QUEUE_SIZE}, found {n}"),
+            );
         }
         q.max_queue_size = n as usize;
     }

@@ -37,12 +37,24 @@ impl LoggerFactory {
     /// Compiles `config` (handlers, renderers, processor chains) and installs its handlers on
     /// the queue manager's drainer. A handler, renderer or processor chain that cannot be
     /// built is an error of kind [`ErrorKind::LoggerCreation`] naming the logger, with the
-    /// failure (a `Handler`, `Processor` or `Configuration` error) as its `source()`.
+    /// failure (a `Handler`, `Processor` or `Configuration` error) as its `source()`. On a
+    /// queue manager that was shut down it is `QUEUE::QueueManager::LIFECYCLE::WARNING`, and
+    /// nothing is built: its handlers would never write, yet a `"w"` file would be emptied.
     pub fn new(
         config: LoggingSystemConfig,
         queue_manager: &QueueManager,
     ) -> Result<LoggerFactory, Error> {
         let shared = queue_manager.shared.clone();
+        if shared.is_closed() {
+            return Err(Error::new(
+                ErrorKind::QueueManager,
+                "QUEUE",
+                "QueueManager",
+                "LIFECYCLE",
+                "cannot build loggers on a queue manager that is shut down",
+            )
+            .with_severity(crate::Severity::Warning));
+        }
         let mut built = Vec::new();
         let mut routes = Vec::new();
         for lc in &config.loggers {

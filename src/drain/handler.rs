@@ -9,9 +9,10 @@
 //! the batch (at the latest by the next flush or at shutdown). `KOLOG_IO_THREAD=0` writes on
 //! the drainer thread instead.
 
+use std::collections::BTreeSet;
 use std::io;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use super::shared::DrainDeadline;
@@ -41,6 +42,33 @@ pub(crate) struct Handler {
     encodable: bool,
     /// For messages: `<logger>[<index>]` and the handler type.
     label: String,
+    /// The records of the batch being buffered that other handlers took too: (index in the
+    /// batch, the record's number; see [`SharedRecords`]).
+    shared: Vec<(u32, u64)>,
+    /// The drainer's records counted as failed, for records several handlers took.
+    failed_shared: SharedFailed,
+}
+
+/// Records routed to several handlers (numbered by the drainer, in delivery order) already
+/// counted as failed: a record is failed when any of its handlers failed it, counted once.
+pub(crate) type SharedFailed = Arc<Mutex<BTreeSet<u64>>>;
+
+/// Of a batch of `n` records whose last `failed` failed, how many are failures not counted
+/// yet: a record other handlers took too (`shared`: index in the batch, number) counts only
+/// the first time one of its handlers fails it.
+fn newly_failed(counted: &SharedFailed, n: usize, failed: u64, shared: &[(u32, u64)]) -> u64 {
+    if failed == 0 || shared.is_empty() {
+        return failed;
+    }
+    let first = n.saturating_sub(failed as usize);
+    let mut counted = counted.lock().unwrap_or_else(|e| e.into_inner());
+    let mut newly = failed;
+    for &(i, number) in shared {
+        if i as usize >= first && !counted.insert(number) {
+            newly -= 1;
+        }
+    }
+    newly
 }
 
 /// Where a handler's batches are written.
@@ -77,10 +105,10 @@ impl Failures {
         match writer.write(buf, ends) {
             Ok(()) => {
                 if self.failing {
-                    eprintln!(
+                    crate::error::report(format_args!(
                         "kolog: handler {} recovered after {} failed records",
                         self.label, self.lost
-                    );
+                    ));
                     self.recovered += self.lost;
                     self.failing = false;
                     self.lost = 0;
@@ -110,10 +138,10 @@ impl Failures {
     #[cold]
     fn report(&mut self, e: &io::Error, records: u64) {
         if !self.failing {
-            eprintln!(
+            crate::error::report(format_args!(
                 "kolog: handler {} failed to write {records} records: {e} (further failures are counted in stats().failed until it recovers)",
                 self.label
-            );
+            ));
         }
         self.failing = true;
         self.lost += records;
@@ -139,8 +167,11 @@ struct IoLane {
     jobs: SyncSender<Job>,
     done: Receiver<Done>,
     spares: Vec<(Vec<u8>, Vec<usize>)>,
-    /// Batches sent and not yet returned, with their record counts.
-    in_flight: std::collections::VecDeque<u64>,
+    /// Batches sent and not yet returned: their record counts and shared records.
+    in_flight: std::collections::VecDeque<(u64, Vec<(u32, u64)>)>,
+    /// Emptied shared-record lists of batches that came back, for reuse.
+    shared_spares: Vec<Vec<(u32, u64)>>,
+    failed_shared: SharedFailed,
     /// Records that had failed before the destination came back, not yet reported there.
     recovered: u64,
     thread: Option<JoinHandle<()>>,
@@ -202,6 +233,8 @@ impl IoLane {
                     done,
                     spares: Vec::new(),
                     in_flight: Default::default(),
+                    shared_spares: Vec::new(),
+                    failed_shared: SharedFailed::default(),
                     recovered: 0,
                     thread: Some(thread),
                     deadline,
@@ -217,7 +250,15 @@ impl IoLane {
         let hit = until(&reply);
         match reply {
             Done::Wrote(buf, ends, failed, recovered) => {
-                self.in_flight.pop_front();
+                let failed = match self.in_flight.pop_front() {
+                    Some((n, mut shared)) => {
+                        let failed = newly_failed(&self.failed_shared, n as usize, failed, &shared);
+                        shared.clear();
+                        self.shared_spares.push(shared);
+                        failed
+                    }
+                    None => failed,
+                };
                 self.spares.push((buf, ends));
                 self.recovered += recovered;
                 (failed, hit)
@@ -268,9 +309,9 @@ impl IoLane {
     #[cold]
     fn abandon(&mut self) -> u64 {
         if !self.abandoned {
-            eprintln!(
+            crate::error::report(format_args!(
                 "kolog: a handler's destination took no bytes until drain_timeout ran out; its unwritten records are counted as failed"
-            );
+            ));
         }
         self.abandoned = true;
         self.lost()
@@ -280,21 +321,32 @@ impl IoLane {
     /// are failures.
     #[cold]
     fn lost(&mut self) -> u64 {
-        self.in_flight.drain(..).sum()
+        let counted = &self.failed_shared;
+        self.in_flight
+            .drain(..)
+            .map(|(n, shared)| newly_failed(counted, n as usize, n, &shared))
+            .sum()
     }
 
     /// Hands a batch over, swapping in a spare buffer. Returns the records that failed (of
     /// this or earlier batches).
-    fn send(&mut self, buf: &mut Vec<u8>, ends: &mut Vec<usize>) -> u64 {
+    fn send(
+        &mut self,
+        buf: &mut Vec<u8>,
+        ends: &mut Vec<usize>,
+        shared: &mut Vec<(u32, u64)>,
+    ) -> u64 {
         let mut failed = 0;
         if self.in_flight.len() >= MAX_IN_FLIGHT {
             failed += self.wait(|d| matches!(d, Done::Wrote(..)));
         }
         if self.abandoned {
-            let n = ends.len() as u64;
+            let n = ends.len();
+            let lost = newly_failed(&self.failed_shared, n, n as u64, shared);
             buf.clear();
             ends.clear();
-            return failed + n;
+            shared.clear();
+            return failed + lost;
         }
         let (mut spare_buf, mut spare_ends) = self
             .spares
@@ -303,9 +355,10 @@ impl IoLane {
         std::mem::swap(buf, &mut spare_buf);
         std::mem::swap(ends, &mut spare_ends);
         let n = spare_ends.len() as u64;
+        let shared = std::mem::replace(shared, self.shared_spares.pop().unwrap_or_default());
         match self.jobs.send(Job::Write(spare_buf, spare_ends)) {
-            Ok(()) => self.in_flight.push_back(n),
-            Err(_) => failed += n,
+            Ok(()) => self.in_flight.push_back((n, shared)),
+            Err(_) => failed += newly_failed(&self.failed_shared, n as usize, n, &shared),
         }
         failed + self.poll()
     }
@@ -368,12 +421,38 @@ impl Handler {
             encodable: chain.is_static(),
             chain,
             label,
+            shared: Vec::new(),
+            failed_shared: SharedFailed::default(),
         }
+    }
+
+    /// Makes the handler count failures of records several handlers took in `counted`, the
+    /// drainer's (see [`SharedFailed`]).
+    pub(crate) fn count_shared_failures_in(&mut self, counted: &SharedFailed) {
+        self.failed_shared = counted.clone();
+        if let Destination::Thread(lane) = &mut self.destination {
+            lane.failed_shared = counted.clone();
+        }
+    }
+
+    /// The number of the oldest record other handlers took too that this handler has not
+    /// finished writing (buffered, or in flight on its I/O thread).
+    pub(crate) fn oldest_shared(&self) -> Option<u64> {
+        let in_flight = match &self.destination {
+            Destination::Thread(lane) => lane.in_flight.iter().find_map(|(_, s)| s.first()),
+            Destination::Inline(..) => None,
+        };
+        in_flight.or(self.shared.first()).map(|&(_, number)| number)
     }
 
     /// Runs the chain and renders into the batch buffer. Returns the number of records that
     /// failed if the buffer had to be written mid-pass and the write failed.
-    pub(crate) fn accept(&mut self, event: &mut EventDict<'_>) -> (Delivery, u64) {
+    /// `shared`: the record's number when other handlers take it too.
+    pub(crate) fn accept(
+        &mut self,
+        event: &mut EventDict<'_>,
+        shared: Option<u64>,
+    ) -> (Delivery, u64) {
         match self.chain.run(event) {
             Outcome::Keep => {}
             Outcome::Filtered => return (Delivery::Filtered, 0),
@@ -386,7 +465,7 @@ impl Handler {
             return (Delivery::Buffered, 0);
         }
         self.renderer.render(event, &mut self.buf);
-        self.buffered()
+        self.buffered(shared)
     }
 
     /// Whether plain events can be rendered for this handler straight from their encoded
@@ -431,6 +510,7 @@ impl Handler {
         level: Level,
         template: &JsonTemplate,
         values: &[u8],
+        shared: Option<u64>,
     ) -> Option<(Delivery, u64)> {
         if !self.chain.keeps_level(level) {
             return Some((Delivery::Filtered, 0));
@@ -450,12 +530,15 @@ impl Handler {
         if !rendered {
             return None;
         }
-        Some(self.buffered())
+        Some(self.buffered(shared))
     }
 
     /// Records the end of the record just rendered; writes mid-pass past the threshold.
     #[inline]
-    fn buffered(&mut self) -> (Delivery, u64) {
+    fn buffered(&mut self, shared: Option<u64>) -> (Delivery, u64) {
+        if let Some(number) = shared {
+            self.shared.push((self.ends.len() as u32, number));
+        }
         self.ends.push(self.buf.len());
         let threshold = match self.destination {
             Destination::Inline(..) => WRITE_THRESHOLD,
@@ -493,15 +576,18 @@ impl Handler {
                     return 0;
                 }
                 let failed = failures.write(writer.as_mut(), &self.buf, &self.ends);
+                let failed =
+                    newly_failed(&self.failed_shared, self.ends.len(), failed, &self.shared);
                 self.buf.clear();
                 self.ends.clear();
+                self.shared.clear();
                 failed
             }
             Destination::Thread(lane) => {
                 if self.ends.is_empty() {
                     return lane.poll();
                 }
-                lane.send(&mut self.buf, &mut self.ends)
+                lane.send(&mut self.buf, &mut self.ends, &mut self.shared)
             }
         }
     }
@@ -565,10 +651,10 @@ impl Handler {
 
     #[cold]
     fn report_processor_panic(&mut self) {
-        eprintln!(
+        crate::error::report(format_args!(
             "kolog: a processor of handler {} panicked; the record is counted as failed",
             self.label
-        );
+        ));
     }
 }
 

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use self::command::Command;
-use self::handler::{Delivery, Handler};
+use self::handler::{Delivery, Handler, SharedFailed};
 use self::queue_manager::ShutdownReport;
 use self::shared::Shared;
 use crate::clock;
@@ -188,12 +188,10 @@ impl PassCounts {
 
 /// Moves `n` records already counted as written to failed.
 ///
-/// Handlers report failures in records of their own batches, and a record routed to several
-/// handlers is counted once: when two of its handlers fail it, the second report finds it
-/// already moved. Moving at most what is counted as written keeps every record counted exactly
-/// once (`enqueued == written + filtered + failed + dropped…`); a record is `failed` when any
-/// of its handlers failed it, and which records those were is known only by count (while
-/// several handlers fail at once, records written by the others may be among them).
+/// Handlers report failures in records of their own batches; a record routed to several
+/// handlers is reported by the first of them that fails it only (see
+/// [`handler::SharedFailed`]), so it is counted once, as failed when any of its handlers
+/// failed it. Moving at most what is counted as written keeps the counts consistent even so.
 fn publish_unwritten(shared: &Shared, n: u64) {
     if n == 0 {
         return;
@@ -230,6 +228,10 @@ pub(crate) struct Drainer {
     reported_drops: u64,
     last_report: Instant,
     timeout: Timeout,
+    /// Records routed to several handlers already counted as failed (see [`SharedFailed`]),
+    /// and the number the last such record got.
+    failed_shared: SharedFailed,
+    shared_numbers: u64,
 }
 
 /// `drain_timeout`, enforced record by record once the drainer has seen shutdown begin: a long
@@ -286,6 +288,26 @@ impl Drainer {
             reported_drops: 0,
             timeout: Timeout::default(),
             last_report: Instant::now(),
+            failed_shared: SharedFailed::default(),
+            shared_numbers: 0,
+        }
+    }
+
+    /// Forgets the failed records routed to several handlers that no handler still holds
+    /// (buffered or in flight): no later report can name them.
+    fn prune_failed_shared(&self) {
+        let mut counted = self.failed_shared.lock().unwrap_or_else(|e| e.into_inner());
+        if counted.is_empty() {
+            return;
+        }
+        match self
+            .handlers
+            .iter()
+            .filter_map(Handler::oldest_shared)
+            .min()
+        {
+            None => counted.clear(),
+            Some(oldest) => *counted = counted.split_off(&oldest),
         }
     }
 
@@ -349,6 +371,9 @@ impl Drainer {
             Command::AddHandlers { first, handlers } => {
                 debug_assert_eq!(first, self.handlers.len());
                 self.handlers.extend(handlers);
+                for h in &mut self.handlers[first..] {
+                    h.count_shared_failures_in(&self.failed_shared);
+                }
             }
             Command::AddSink { logger, sink } => {
                 self.sinks.retain(|(name, _)| *name != logger);
@@ -383,6 +408,8 @@ impl Drainer {
             shared,
             keys,
             timeout,
+            failed_shared,
+            shared_numbers,
             ..
         } = self;
         let copy = shared.policy == BackpressurePolicy::DropOldest;
@@ -393,6 +420,8 @@ impl Drainer {
             sink_renderer,
             sink_buf,
             counts: &mut counts,
+            failed_shared,
+            shared_numbers,
         };
         let mut timed_out = 0;
         let mut take = |payload: &[u8]| {
@@ -429,6 +458,7 @@ impl Drainer {
             c.dropped_timeout.fetch_add(timed_out, Ordering::Release);
         }
         publish_unwritten(&self.shared, counts.unwritten);
+        self.prune_failed_shared();
         n
     }
 
@@ -447,10 +477,10 @@ impl Drainer {
         }
         self.reported_drops = stats.dropped;
         let Some(logger) = self.internal.clone() else {
-            eprintln!(
+            crate::error::report(format_args!(
                 "kolog: dropped {new} records in the last {:.1} s",
                 (now - since).as_secs_f64()
-            );
+            ));
             return;
         };
         if !logger.enabled(crate::Level::Warning) {
@@ -487,6 +517,8 @@ impl Drainer {
             sink_renderer: &mut self.sink_renderer,
             sink_buf: &mut self.sink_buf,
             counts: &mut counts,
+            failed_shared: &self.failed_shared,
+            shared_numbers: &mut self.shared_numbers,
         };
         match logger {
             Some(name) => router.route(name, handlers, ev),
@@ -689,6 +721,8 @@ struct Router<'d> {
     sink_renderer: &'d mut Renderer,
     sink_buf: &'d mut Vec<u8>,
     counts: &'d mut PassCounts,
+    failed_shared: &'d SharedFailed,
+    shared_numbers: &'d mut u64,
 }
 
 /// Sets the key/value pairs that follow in `values` (about `pairs` of them) in `ev`, which holds
@@ -877,6 +911,8 @@ impl Router<'_> {
         {
             return false;
         }
+        // (A number spent on a record the general path then takes changes nothing.)
+        let shared = self.number_if_shared(route);
         let template = self.templates.get(callsite);
         let logger = LoggerJson {
             id: core.id,
@@ -900,7 +936,7 @@ impl Router<'_> {
             // before any other rendered the record (only discarding or filtering handlers
             // come earlier, and they have no effect).
             let Some((delivery, failed)) =
-                handler.accept_encoded(hid, unix_nanos, h.level, template, values)
+                handler.accept_encoded(hid, unix_nanos, h.level, template, values, shared)
             else {
                 return false;
             };
@@ -935,14 +971,15 @@ impl Router<'_> {
         let mut any_buffered = false;
         let mut any_failed = false;
         let last = route.len().saturating_sub(1);
+        let shared = self.number_if_shared(route);
         for (i, &hid) in route.iter().enumerate() {
             let Some(handler) = self.handlers.get_mut(hid) else {
                 continue;
             };
             let (delivery, failed) = if i == last {
-                handler.accept(ev)
+                handler.accept(ev, shared)
             } else {
-                handler.accept(&mut ev.clone())
+                handler.accept(&mut ev.clone(), shared)
             };
             self.counts.write_failed(failed);
             match delivery {
@@ -952,12 +989,36 @@ impl Router<'_> {
             }
         }
         if any_failed {
-            self.counts.failed += 1;
+            // A handler that took the record may fail to write it later: it is failed once.
+            // (If that write already failed, in mid-pass, it was moved from `written`.)
+            let counted_already = any_buffered
+                && shared.is_some_and(|n| {
+                    !self
+                        .failed_shared
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(n)
+                });
+            if counted_already {
+                self.counts.written += 1;
+            } else {
+                self.counts.failed += 1;
+            }
         } else if any_buffered {
             self.counts.written += 1;
         } else {
             self.counts.filtered += 1;
         }
+    }
+
+    /// A number for a record routed to several handlers, so that it is counted failed once
+    /// however many of them fail to write it (see [`SharedFailed`]).
+    #[inline]
+    fn number_if_shared(&mut self, route: &[usize]) -> Option<u64> {
+        (route.len() > 1).then(|| {
+            *self.shared_numbers += 1;
+            *self.shared_numbers
+        })
     }
 
     fn capture(&mut self, route: &[usize], ev: &mut EventDict<'_>, sink: &Sink) {

@@ -145,13 +145,14 @@ impl Shared {
     /// `flush()` returns, waiting async producers are woken; `shutdown()` reports the panic.
     #[cold]
     pub(crate) fn drainer_crashed(&self) {
-        eprintln!(
-            "kolog: the drainer thread panicked; records logged from now on are counted as dropped, and shutdown() returns an error"
-        );
         self.closed.store(true, Ordering::SeqCst);
         self.drainer_done.store(true, Ordering::SeqCst);
         self.wake_flushers(None);
         self.registry.wake_all_waiters();
+        // After the waiters are released: nothing here may keep them waiting.
+        crate::error::report(format_args!(
+            "kolog: the drainer thread panicked; records logged from now on are counted as dropped, and shutdown() returns an error"
+        ));
     }
 
     /// Wakes threads waiting in `flush()`, recording `ticket` as completed if given (at exit

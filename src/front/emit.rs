@@ -77,7 +77,7 @@ impl Local {
     fn register(&mut self, shared: &Arc<Shared>) -> &mut Producer {
         // Forget rings of queue managers that were shut down.
         self.others.retain(|e| !e.shared.is_closed());
-        let (producer, consumer) = Ring::with_capacity(shared.ring_bytes);
+        let (producer, consumer) = Ring::with_capacity_at_most(shared.ring_bytes);
         shared.registry.register(consumer);
         let entry = Entry {
             shared: shared.clone(),

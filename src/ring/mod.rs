@@ -125,14 +125,40 @@ unsafe impl Sync for Ring {}
 impl Ring {
     /// A ring of `cap` bytes (a power of two, at least 64), split into its two handles.
     pub(crate) fn with_capacity(cap: usize) -> (Producer, Consumer) {
+        Ring::try_with_capacity(cap)
+            .unwrap_or_else(|| alloc::handle_alloc_error(Layout::from_size_align(cap, 64).unwrap()))
+    }
+
+    /// A ring of `cap` bytes (a power of two, at least [`MIN_RING_BYTES`]) or, when the system
+    /// will not map that much (an address-space limit, strict overcommit), the largest smaller
+    /// power of two it will: a thread's first record must not abort the process over the size
+    /// of its ring (up to 1 GiB). Only a failure at [`MIN_RING_BYTES`] is an allocation
+    /// failure. Says so on stderr, once per process.
+    pub(crate) fn with_capacity_at_most(cap: usize) -> (Producer, Consumer) {
+        // Outside the loom model: a process-wide flag.
+        static REPORTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        let mut smaller = cap;
+        while smaller > MIN_RING_BYTES {
+            if let Some(ring) = Ring::try_with_capacity(smaller) {
+                if smaller < cap && !REPORTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    crate::error::report(format_args!(
+                        "kolog: a ring of {cap} bytes could not be mapped; a thread's ring has {smaller} bytes instead"
+                    ));
+                }
+                return ring;
+            }
+            smaller /= 2;
+        }
+        Ring::with_capacity(smaller)
+    }
+
+    fn try_with_capacity(cap: usize) -> Option<(Producer, Consumer)> {
         assert!(cap.is_power_of_two() && cap >= 64);
         // An anonymous mapping: zeroed (every byte initialised), page-aligned, and faulted in
         // lazily, so a thread that logs once touches one page. The drainer populates pages
         // ahead of the producer (see `Consumer::prefault`), keeping page faults off the hot
         // path.
-        let mut map = memmap2::MmapMut::map_anon(cap).unwrap_or_else(|_| {
-            alloc::handle_alloc_error(Layout::from_size_align(cap, 64).unwrap())
-        });
+        let mut map = memmap2::MmapMut::map_anon(cap).ok()?;
         let buf = NonNull::new(map.as_mut_ptr()).expect("mmap returns a non-null address");
         let ring = Arc::new(Ring {
             buf,
@@ -162,7 +188,7 @@ impl Ring {
             head: 0,
             _not_sync: PhantomData,
         };
-        (producer, consumer)
+        Some((producer, consumer))
     }
 
     /// Whether the producer is gone and every record was consumed: the ring can be freed.

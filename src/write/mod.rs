@@ -148,9 +148,9 @@ impl Writer for StreamWriter {
     }
     fn write(&mut self, buf: &[u8], _ends: &[usize]) -> Result<(), WriteError> {
         let result = if self.use_stderr {
-            io::stderr().lock().write_all(buf)
+            write_stream(io::stderr().lock(), 2, buf)
         } else {
-            io::stdout().lock().write_all(buf)
+            write_stream(io::stdout().lock(), 1, buf)
         };
         Ok(result?)
     }
@@ -169,4 +169,36 @@ impl Writer for StreamWriter {
             io::stdout().is_terminal()
         }
     }
+}
+
+/// Writes `buf` to the standard stream `stream` (descriptor `fd`) while holding its lock, after
+/// what the program printed there and std still buffers. On Unix the bytes go straight to the
+/// descriptor: std reports a write to a closed stdout or stderr (`EBADF`) as successful, and
+/// records that reach nobody must be counted as failed, not written. Still one `write` per
+/// batch.
+#[cfg(unix)]
+fn write_stream(mut stream: impl io::Write, fd: i32, mut buf: &[u8]) -> io::Result<()> {
+    stream.flush()?;
+    while !buf.is_empty() {
+        // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the whole call; `write`
+        // only reads them.
+        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        buf = &buf[n as usize..];
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn write_stream(mut stream: impl io::Write, _fd: i32, buf: &[u8]) -> io::Result<()> {
+    stream.write_all(buf)
 }
