@@ -410,11 +410,6 @@ fn configuration_files_that_cannot_be_used_are_clear_errors() {
         assert_eq!(e.kind(), kolog::ErrorKind::Configuration, "{name}");
         assert!(!e.msg().is_empty());
     }
-    // Extensions in another case are JSON and YAML files like any other (config_validation.rs).
-    std::fs::write(dir.join("upper.JSON"), good).unwrap();
-    std::fs::write(dir.join("upper.YML"), b"loggers: []").unwrap();
-    assert!(Kolog::from_path(dir.join("upper.JSON")).is_ok());
-    assert!(Kolog::from_path(dir.join("upper.YML")).is_ok());
     // Missing, a directory (even one named like a config), a path through a regular file.
     std::fs::create_dir(dir.join("dir.json")).unwrap();
     for p in [
