@@ -5,8 +5,8 @@
 //! `event`/`message`, and any field name (empty when absent). Conversions `s`, `d`, `r`, with
 //! Python's `-` (left-align) and a width: `%(level)-8s`. `%%` is a literal `%`. Values keep
 //! one record on one line: `\n`, `\r` and other control characters are escaped (`\n`, `\r`,
-//! `\u{1b}`); a string value or a key with spaces, `=` or quotes is written quoted
-//! (`key="a b"`, `"a b"=1`).
+//! `\u{1b}`); a string value, a key or a nested value's JSON text with spaces, `=` or quotes
+//! is written quoted (`key="a b"`, `"a b"=1`, `o="{\"a\":1}"`).
 
 use smallvec::SmallVec;
 
@@ -179,9 +179,11 @@ static CLASS: [u8; 256] = {
     t
 };
 
-/// Appends a value as plain text.
+/// Appends a value as plain text. A nested value (a JSON array, object or null) is its JSON
+/// text, quoted and escaped by the same rule as a string.
 #[inline]
 fn push_plain(out: &mut Vec<u8>, v: &Value<'_>, quote: bool) {
+    let json;
     let s = match v {
         Value::I64(x) => return out.extend_from_slice(itoa::Buffer::new().format(*x).as_bytes()),
         Value::U64(x) => return out.extend_from_slice(itoa::Buffer::new().format(*x).as_bytes()),
@@ -191,9 +193,9 @@ fn push_plain(out: &mut Vec<u8>, v: &Value<'_>, quote: bool) {
         }
         Value::Bool(x) => return out.extend_from_slice(if *x { b"true" } else { b"false" }),
         Value::Json(j) if !j.is_string() => {
-            // Its JSON text (writing into a Vec cannot fail).
-            let _ = serde_json::to_writer(&mut *out, j.as_ref());
-            return;
+            // Serializing a `serde_json::Value` cannot fail.
+            json = serde_json::to_string(j.as_ref()).unwrap_or_default();
+            &json
         }
         Value::Exception(_) => return push_value(out, v),
         Value::Error(e) => e.message,
