@@ -34,3 +34,34 @@ fn nested_plain_values_are_quoted_like_strings() {
         )
     );
 }
+
+/// Control characters in the literal text of `fmt` and `datefmt` (a newline, a CR, NUL, ESC,
+/// U+0085) are escaped as in values, so a record stays on one line; a tab is kept as written
+/// (a tab-separated format). The same on the direct path (first record) and the event path
+/// (a field colliding with the context).
+#[test]
+fn control_characters_in_fmt_and_datefmt_text_are_escaped() {
+    let dir = common::temp_dir("r8-fmt-controls");
+    let path = dir.join("p.log");
+    let fmt = "%(asctime)s|\t|a\nb\r\u{1}\u{85}%%|%(event)s";
+    let datefmt = "d\nt\te\r\u{0}\u{1b}\u{85}%%";
+    let k = Kolog::from_json_str(&format!(
+        r#"{{"loggers": [{{"name": "root", "context": {{"c": 1}}, "handlers": [{{"type": "file", "params": {{"filename": "{}"}},
+            "renderer": {{"type": "file_plain", "params": {{"fmt": {}, "datefmt": {}}}}}}}]}}]}}"#,
+        path.display(),
+        serde_json::to_string(fmt).unwrap(),
+        serde_json::to_string(datefmt).unwrap(),
+    ))
+    .unwrap();
+    let log = k.logger("root").unwrap();
+    kolog::info!(log, "direct");
+    kolog::info!(log, "event", c = 2u64);
+    k.shutdown().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        concat!(
+            "d\\nt\te\\r\\u{0}\\u{1b}\\u{85}%|\t|a\\nb\\r\\u{1}\\u{85}%|direct c=1\n",
+            "d\\nt\te\\r\\u{0}\\u{1b}\\u{85}%|\t|a\\nb\\r\\u{1}\\u{85}%|event c=2\n",
+        )
+    );
+}
