@@ -848,9 +848,9 @@ fn padded_and_repeated_format_keys_render_the_same_on_both_paths() {
     assert_eq!(outs[0], outs[1]);
     let year = &outs[0][..4];
     let want = concat!(
-        "Y %   |Y %|    INFO|INFO     |root.ünï|       évent|évent|% c=1 n=null o={\"a\":[1]} a=\"\" b=\"q\\\"z\" d=\"é ü\"\n",
-        "Y %   |Y %|   DEBUG|DEBUG    |root.ünï|            |   |% c=\"x y\" n=null o={\"a\":[1]} x=-1.5 d=\"é ü\"\n",
-        "Y %   |Y %|   ERROR|ERROR    |root.ünï|        x\\ny|x\\ny|% c=\"x y\" n=null o={\"a\":[1]} e=\\u{7f}\\u{85} d=\"é ü\"\n",
+        "Y %   |Y %|    INFO|INFO     |root.ünï|       évent|évent|% c=1 n=null o=\"{\\\"a\\\":[1]}\" a=\"\" b=\"q\\\"z\" d=\"é ü\"\n",
+        "Y %   |Y %|   DEBUG|DEBUG    |root.ünï|            |   |% c=\"x y\" n=null o=\"{\\\"a\\\":[1]}\" x=-1.5 d=\"é ü\"\n",
+        "Y %   |Y %|   ERROR|ERROR    |root.ünï|        x\\ny|x\\ny|% c=\"x y\" n=null o=\"{\\\"a\\\":[1]}\" e=\\u{7f}\\u{85} d=\"é ü\"\n",
     )
     .replace('Y', year);
     assert_eq!(outs[0], want);

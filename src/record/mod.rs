@@ -131,7 +131,8 @@ pub enum Value<'a> {
     String(String),
     /// A JSON value from the configuration or bound context. The JSON renderer writes
     /// numbers and bools as they are and arrays, objects and null as strings of their JSON
-    /// text (a line is one flat object); the plain renderer writes the JSON text.
+    /// text (a line is one flat object); the plain renderer writes the JSON text, quoted as a
+    /// string is when it has spaces, `=` or quotes.
     Json(Cow<'a, serde_json::Value>),
     /// An error logged with `error = &e`: its message and source chain. Renders as its message
     /// unless `dict_tracebacks` turns it into an [`Value::Exception`].

@@ -3,10 +3,11 @@
 //!
 //! `fmt` keys: `asctime` (the date, per `datefmt`), `level`/`levelname`, `name` (the logger),
 //! `event`/`message`, and any field name (empty when absent). Conversions `s`, `d`, `r`, with
-//! Python's `-` (left-align) and a width: `%(level)-8s`. `%%` is a literal `%`. Values keep
-//! one record on one line: `\n`, `\r` and other control characters are escaped (`\n`, `\r`,
-//! `\u{1b}`); a string value or a key with spaces, `=` or quotes is written quoted
-//! (`key="a b"`, `"a b"=1`).
+//! Python's `-` (left-align) and a width: `%(level)-8s`. `%%` is a literal `%`. Values and the
+//! literal text of `fmt` and `datefmt` keep one record on one line: `\n`, `\r` and other
+//! control characters are escaped (`\n`, `\r`, `\u{1b}`; a tab in literal text is kept); a
+//! string value, a key or a nested value's JSON text with spaces, `=` or quotes
+//! is written quoted (`key="a b"`, `"a b"=1`, `o="{\"a\":1}"`).
 
 use smallvec::SmallVec;
 
@@ -55,8 +56,10 @@ fn parse(fmt: &str) -> Result<Vec<Segment>, Error> {
     let mut i = 0;
     while i < b.len() {
         if b[i] != b'%' {
-            lit.push(b[i]);
-            i += 1;
+            // `i` is at a character boundary: it only ever follows a whole character or ASCII.
+            let c = fmt[i..].chars().next().unwrap_or_default();
+            push_literal(&mut lit, c);
+            i += c.len_utf8();
             continue;
         }
         match b.get(i + 1) {
@@ -134,6 +137,16 @@ fn push_escaped(out: &mut Vec<u8>, s: &str) {
     push_escaped_chars(out, s);
 }
 
+/// Appends one character of a format's literal text (`fmt`, `datefmt`), escaped as values are
+/// so that a record stays on one line; a tab is kept (a tab-separated format).
+pub(super) fn push_literal(out: &mut Vec<u8>, c: char) {
+    if c == '\t' {
+        out.push(b'\t');
+    } else {
+        push_escaped(out, c.encode_utf8(&mut [0; 4]));
+    }
+}
+
 #[cold]
 fn push_escaped_chars(out: &mut Vec<u8>, s: &str) {
     for ch in s.chars() {
@@ -179,9 +192,11 @@ static CLASS: [u8; 256] = {
     t
 };
 
-/// Appends a value as plain text.
+/// Appends a value as plain text. A nested value (a JSON array, object or null) is its JSON
+/// text, quoted and escaped by the same rule as a string.
 #[inline]
 fn push_plain(out: &mut Vec<u8>, v: &Value<'_>, quote: bool) {
+    let json;
     let s = match v {
         Value::I64(x) => return out.extend_from_slice(itoa::Buffer::new().format(*x).as_bytes()),
         Value::U64(x) => return out.extend_from_slice(itoa::Buffer::new().format(*x).as_bytes()),
@@ -191,9 +206,9 @@ fn push_plain(out: &mut Vec<u8>, v: &Value<'_>, quote: bool) {
         }
         Value::Bool(x) => return out.extend_from_slice(if *x { b"true" } else { b"false" }),
         Value::Json(j) if !j.is_string() => {
-            // Its JSON text (writing into a Vec cannot fail).
-            let _ = serde_json::to_writer(&mut *out, j.as_ref());
-            return;
+            // Serializing a `serde_json::Value` cannot fail.
+            json = serde_json::to_string(j.as_ref()).unwrap_or_default();
+            &json
         }
         Value::Exception(_) => return push_value(out, v),
         Value::Error(e) => e.message,

@@ -844,3 +844,63 @@ fn json_timestamps_stay_exact_across_the_cached_second() {
         );
     }
 }
+
+/// Nested context values (arrays, objects, null) follow the string quoting rule in the plain
+/// tail, byte for byte the same on the direct path and the event path; numbers, bools and
+/// plain strings are written as they were.
+#[test]
+fn plain_nested_values_are_quoted_on_both_paths() {
+    use super::json::{JsonTemplate, LoggerJson};
+    use crate::front::value::FieldValue;
+    use crate::record::decode;
+
+    static FIELDS_CS: Callsite = Callsite {
+        message: "m",
+        fields: &["f"],
+        file: "src/main.rs",
+        line: 1,
+        module_path: "app",
+        kind: CallsiteKind::Event,
+        function: None,
+    };
+    let context: Vec<(String, serde_json::Value)> = vec![
+        ("o".to_owned(), serde_json::json!({"b": "x y"})),
+        ("a".to_owned(), serde_json::json!([1, 2])),
+        ("q".to_owned(), serde_json::json!(["k=v"])),
+        ("e".to_owned(), serde_json::json!({})),
+        ("c".to_owned(), serde_json::json!(["\u{85}"])),
+        ("n".to_owned(), serde_json::json!(null)),
+        ("s".to_owned(), serde_json::json!("x y")),
+        ("t".to_owned(), serde_json::json!(true)),
+        ("i".to_owned(), serde_json::json!(-3)),
+    ];
+    let bytes = encode_record(Level::Info, &[FieldValue::Str("p")]);
+    let (_, encoded) = decode::header(&bytes).unwrap();
+    let ev = event_path(T, Level::Info, "app", &FIELDS_CS, &context, encoded);
+    let fmt = Some("%(event)s");
+    let mut expected = Vec::new();
+    super::plain::PlainRenderer::new(fmt, None, true, false)
+        .unwrap()
+        .render(&ev, &mut expected);
+    assert_eq!(
+        String::from_utf8_lossy(&expected),
+        "m o=\"{\\\"b\\\":\\\"x y\\\"}\" a=[1,2] q=\"[\\\"k=v\\\"]\" e={} c=\"[\\\"\\u{85}\\\"]\" n=null s=\"x y\" t=true i=-3 f=p\n"
+    );
+    let context_json = super::json::context_json(&context);
+    let logger = LoggerJson {
+        id: 1,
+        name: b"\"app\"",
+        plain_name: "app",
+        context: &context,
+        context_json: &context_json,
+    };
+    let mut direct = super::plain::PlainRenderer::new(fmt, None, true, false).unwrap();
+    let mut template = JsonTemplate::new(&FIELDS_CS);
+    assert!(template.prepare_plain(Level::Info, &logger, 0, None, &direct));
+    let mut got = Vec::new();
+    assert!(direct.render_encoded(&mut got, T, template.plain_line(0).unwrap(), encoded));
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(&expected)
+    );
+}

@@ -146,7 +146,7 @@ impl DateFormat {
         let mut chars = fmt.chars();
         while let Some(c) = chars.next() {
             if c != '%' {
-                lit.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+                super::plain::push_literal(&mut lit, c);
                 continue;
             }
             let d = chars.next().ok_or_else(|| {
