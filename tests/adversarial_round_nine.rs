@@ -76,3 +76,64 @@ fn macro_fields_evaluate_once_only_when_enabled_and_raw_identifiers_lose_their_p
         ]
     );
 }
+
+/// Re-runs this test binary on one test, as a child process (the test tells it is the child
+/// by the environment it is given).
+fn child(test: &str) -> std::process::Command {
+    let mut c = std::process::Command::new(std::env::current_exe().unwrap());
+    c.args([test, "--exact", "--nocapture", "--test-threads=1"]);
+    c
+}
+
+/// A TZif (version 1) file with one local time type: `offset` seconds east, abbreviation
+/// `abbr`.
+fn tzif(offset: i32, abbr: &[u8]) -> Vec<u8> {
+    let mut b = b"TZif".to_vec();
+    b.resize(20, 0);
+    for count in [0u32, 0, 0, 0, 1, abbr.len() as u32 + 1] {
+        b.extend_from_slice(&count.to_be_bytes());
+    }
+    b.extend_from_slice(&offset.to_be_bytes());
+    b.extend_from_slice(&[0, 0]);
+    b.extend_from_slice(abbr);
+    b.push(0);
+    b
+}
+
+/// `%Z` writes the zone abbreviation, which comes from the environment: a POSIX `TZ` such as
+/// `<a\nb"c>-1`, or a zone file (`TZ=/path`) whose abbreviation holds a CR, ESC or tab. Its
+/// control characters are escaped as values are, so a record stays on one line; a quote is
+/// kept (the date is not quoted).
+#[test]
+fn hostile_zone_abbreviations_keep_a_record_on_one_line() {
+    if let Ok(path) = std::env::var("KOLOG_R9_CHILD_OUT") {
+        let k = Kolog::from_json_str(&format!(
+            r#"{{"loggers": [{{"name": "root", "handlers": [{{"type": "file", "params": {{"filename": "{path}"}},
+                "renderer": {{"type": "file_plain", "params": {{"utc": false, "datefmt": "%Z %z|", "fmt": "%(asctime)s%(event)s"}}}}}}]}}]}}"#
+        ))
+        .unwrap();
+        let log = k.logger("root").unwrap();
+        kolog::info!(log, "one");
+        k.shutdown().unwrap();
+        return;
+    }
+    let dir = common::temp_dir("r9-tz");
+    let zone = dir.join("zone");
+    std::fs::write(&zone, tzif(-3600, b"X\rY\x1b\tZ")).unwrap();
+    for (i, (tz, expected)) in [
+        ("<a\nb\"c>-1".to_owned(), "a\\nb\"c +0100|one\n"),
+        (zone.display().to_string(), "X\\rY\\u{1b}\\tZ -0100|one\n"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let out = dir.join(format!("out{i}.log"));
+        let status = child("hostile_zone_abbreviations_keep_a_record_on_one_line")
+            .env("TZ", &tz)
+            .env("KOLOG_R9_CHILD_OUT", &out)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{tz:?}");
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), expected, "{tz:?}");
+    }
+}
