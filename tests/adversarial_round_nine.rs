@@ -137,3 +137,107 @@ fn hostile_zone_abbreviations_keep_a_record_on_one_line() {
         assert_eq!(std::fs::read_to_string(&out).unwrap(), expected, "{tz:?}");
     }
 }
+
+/// Two handlers on one file when one of them is `rotating_file` (each would rotate by its own
+/// size count and rename the file from under the other, which goes on writing into the
+/// renamed backup) are refused at load with an error naming both handlers, whether the paths
+/// are spelled alike or not. Nothing is created. A `rotating_file` that never rotates
+/// (`max_bytes` 0, no interval) only appends, and may share (round five's truncating test). A second factory on the same queue manager
+/// naming the file (a reloaded configuration) is not refused.
+#[test]
+fn a_rotating_handler_sharing_its_file_is_refused_naming_both_handlers() {
+    let dir = common::temp_dir("r9-rot-shared");
+    let path = dir.join("r.log");
+    let dotted = dir.join(".").join("r.log");
+    let rotating = |name: &str, p: &std::path::Path| {
+        format!(
+            r#"{{"name": "{name}", "handlers": [{{"type": "rotating_file", "params": {{"filename": "{}", "max_bytes": 100, "backup_count": 2}},
+                "renderer": {{"type": "file_plain", "params": {{"fmt": "%(event)s"}}}}}}]}}"#,
+            p.display()
+        )
+    };
+    let file = |name: &str, p: &std::path::Path| {
+        format!(
+            r#"{{"name": "{name}", "handlers": [{{"type": "null"}}, {{"type": "file", "params": {{"filename": "{}"}}}}]}}"#,
+            p.display()
+        )
+    };
+    let timed = |name: &str, p: &std::path::Path| {
+        rotating(name, p).replace(
+            r#""max_bytes": 100"#,
+            r#""max_bytes": 0, "rotation_interval": 60"#,
+        )
+    };
+    let refused = |e: kolog::Error, first: &str, second: &str, p: &std::path::Path| {
+        assert_eq!(
+            e.code(),
+            "LOGGER_CREATION::LoggerFactory::INITIALIZATION::ERROR"
+        );
+        let cause = std::error::Error::source(&e)
+            .and_then(|c| c.downcast_ref::<kolog::Error>())
+            .unwrap();
+        assert_eq!(
+            cause.code(),
+            "HANDLER::RotatingFileHandler::VALIDATION::ERROR"
+        );
+        assert_eq!(
+            cause.msg(),
+            format!(
+                "handlers {first} and {second} both write `{}`, and a rotating_file handler cannot share its file: give each its own filename",
+                p.display()
+            )
+        );
+    };
+    for (doc, first, second, p) in [
+        (
+            format!("{}, {}", rotating("root", &path), rotating("b", &path)),
+            "`root`[0]",
+            "`b`[0]",
+            &path,
+        ),
+        (
+            format!("{}, {}", rotating("root", &path), rotating("b", &dotted)),
+            "`root`[0]",
+            "`b`[0]",
+            &dotted,
+        ),
+        (
+            format!("{}, {}", file("root", &path), rotating("b", &dotted)),
+            "`root`[1]",
+            "`b`[0]",
+            &dotted,
+        ),
+        (
+            format!("{}, {}", rotating("root", &dotted), file("b", &path)),
+            "`root`[0]",
+            "`b`[1]",
+            &path,
+        ),
+        (
+            format!("{}, {}", rotating("root", &path), timed("b", &path)),
+            "`root`[0]",
+            "`b`[0]",
+            &path,
+        ),
+    ] {
+        let e = Kolog::from_json_str(&format!(r#"{{"loggers": [{doc}]}}"#)).unwrap_err();
+        refused(e, first, second, p);
+    }
+    assert!(!path.exists());
+
+    // Another factory on the same queue manager is not compared: it may be a reloaded
+    // configuration replacing the first, and records keep going to the one file.
+    let qm = kolog::QueueManager::start(kolog::QueueConfig::default()).unwrap();
+    let doc = format!(r#"{{"loggers": [{}]}}"#, rotating("root", &path));
+    let old = kolog::LoggerFactory::from_json_str(&doc, &qm).unwrap();
+    kolog::info!(old.get_logger("root").unwrap(), "old");
+    drop(old);
+    let reloaded = kolog::LoggerFactory::from_json_str(&doc, &qm).unwrap();
+    kolog::info!(reloaded.get_logger("root").unwrap(), "new");
+    qm.flush();
+    assert_eq!(
+        common::files(&dir).into_iter().collect::<Vec<_>>(),
+        [("r.log".to_owned(), "old\nnew\n".to_owned())]
+    );
+    qm.shutdown().unwrap();
+}
