@@ -60,6 +60,18 @@ pub mod __private {
     pub use crate::front::logger::EnqueueFuture;
     pub use crate::front::value::{FieldValue, ViaBoxedError, ViaError, ViaValue, Wrap};
 
+    /// A field name as written in a macro, without the `r#` of a raw identifier: `r#type = 1`
+    /// is the field `type`, as in `tracing`.
+    pub const fn field_name(name: &'static str) -> &'static str {
+        match name.as_bytes() {
+            [b'r', b'#', rest @ ..] => match core::str::from_utf8(rest) {
+                Ok(bare) => bare,
+                Err(_) => name,
+            },
+            _ => name,
+        }
+    }
+
     /// Whether no name appears twice (checked at compile time by the macros).
     pub const fn distinct(names: &[&str]) -> bool {
         let mut i = 0;

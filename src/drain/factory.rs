@@ -56,6 +56,7 @@ impl LoggerFactory {
             .with_severity(crate::Severity::Warning));
         }
         let mut built = Vec::new();
+        let mut owners = Vec::new();
         let mut routes = Vec::new();
         for lc in &config.loggers {
             let mut ids = Vec::new();
@@ -69,9 +70,17 @@ impl LoggerFactory {
                     build().map_err(|e| creation_failed(&lc.name, e))?;
                 ids.push(built.len());
                 built.push((format!("`{}`[{i}]", lc.name), chain, renderer, writer));
+                owners.push(lc.name.as_str());
             }
             routes.push((lc, ids));
         }
+        // A rotating handler may not share its file with another handler of the document.
+        write::check_shared_files(
+            built
+                .iter()
+                .map(|(label, .., writer)| (label.as_str(), &**writer)),
+        )
+        .map_err(|(i, e)| creation_failed(owners[i], e))?;
         // Everything built: empty the "w" files now, once each, before any handler writes.
         write::truncate_at_start(
             built.iter_mut().map(|(.., writer)| writer),

@@ -6,7 +6,8 @@
 ///
 /// Fields: `k = v` (integers, floats, bools, strings, or an error by reference, `error = &e`),
 /// `k = %v` (formatted with `Display`), `k = ?v` (formatted with `Debug`), or `k` alone for
-/// `k = k`.
+/// `k = k`. A raw identifier names the field without its `r#` (`r#type = 1` is `type`), as in
+/// `tracing`. The values are evaluated once, in order, and only when the level is enabled.
 #[macro_export]
 macro_rules! log {
     ($logger:expr, $level:expr, $msg:literal $(,)?) => {
@@ -139,7 +140,7 @@ macro_rules! __kolog_callsite {
         $crate::record::Callsite {
             message: $msg,
             fields: {
-                const __KOLOG_FIELDS: &[&str] = &[$($n),*];
+                const __KOLOG_FIELDS: &[&str] = &[$($crate::__private::field_name($n)),*];
                 const _: () = ::core::assert!(
                     $crate::__private::distinct(__KOLOG_FIELDS),
                     "kolog: a field name appears twice in one logging statement"
@@ -237,16 +238,16 @@ macro_rules! __kolog_bind {
         __kolog_logger.bind_fields(&[$($f),*])
     }};
     (@ $l:tt [$($f:expr),*] $k:ident = % $val:expr $(, $($rest:tt)*)?) => {
-        $crate::__kolog_bind!(@ $l [$($f,)* (stringify!($k), $crate::__kolog_value!(% $val))] $($($rest)*)?)
+        $crate::__kolog_bind!(@ $l [$($f,)* ($crate::__private::field_name(stringify!($k)), $crate::__kolog_value!(% $val))] $($($rest)*)?)
     };
     (@ $l:tt [$($f:expr),*] $k:ident = ? $val:expr $(, $($rest:tt)*)?) => {
-        $crate::__kolog_bind!(@ $l [$($f,)* (stringify!($k), $crate::__kolog_value!(? $val))] $($($rest)*)?)
+        $crate::__kolog_bind!(@ $l [$($f,)* ($crate::__private::field_name(stringify!($k)), $crate::__kolog_value!(? $val))] $($($rest)*)?)
     };
     (@ $l:tt [$($f:expr),*] $k:ident = $val:expr $(, $($rest:tt)*)?) => {
-        $crate::__kolog_bind!(@ $l [$($f,)* (stringify!($k), $crate::__kolog_value!($val))] $($($rest)*)?)
+        $crate::__kolog_bind!(@ $l [$($f,)* ($crate::__private::field_name(stringify!($k)), $crate::__kolog_value!($val))] $($($rest)*)?)
     };
     (@ $l:tt [$($f:expr),*] $k:ident $(, $($rest:tt)*)?) => {
-        $crate::__kolog_bind!(@ $l [$($f,)* (stringify!($k), $crate::__kolog_value!($k))] $($($rest)*)?)
+        $crate::__kolog_bind!(@ $l [$($f,)* ($crate::__private::field_name(stringify!($k)), $crate::__kolog_value!($k))] $($($rest)*)?)
     };
 }
 

@@ -129,7 +129,7 @@ fn parse(fmt: &str) -> Result<Vec<Segment>, Error> {
 
 /// Appends `s` with control characters escaped, so a record stays on one line.
 #[inline]
-fn push_escaped(out: &mut Vec<u8>, s: &str) {
+pub(super) fn push_escaped(out: &mut Vec<u8>, s: &str) {
     if !s.bytes().any(|b| CLASS[b as usize] & ESCAPE != 0) {
         out.extend_from_slice(s.as_bytes());
         return;

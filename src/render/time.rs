@@ -6,7 +6,7 @@
 //! `%a`/`%A` (weekday name), `%p` (AM/PM), `%z` (`+0000`), `%Z` (`UTC`), `%s` (Unix seconds),
 //! `%%`. Any other directive is a configuration error. Dates are UTC unless the renderer has
 //! `utc: false`: then they are local time per the system's zone files (see `render::tz`), and
-//! `%z`/`%Z` give the offset and abbreviation in force.
+//! `%z`/`%Z` give the offset and abbreviation in force (its control characters escaped).
 
 use super::tz::Zone;
 use crate::Error;

@@ -18,6 +18,19 @@ pub(crate) struct LocalType {
     pub abbr: Box<str>,
 }
 
+impl LocalType {
+    /// A local time type whose abbreviation comes from outside (`TZ`, a zone file): its
+    /// control characters are escaped as values are, so `%Z` keeps a record on one line.
+    fn new(offset: i32, abbr: &str) -> LocalType {
+        let mut escaped = Vec::with_capacity(abbr.len());
+        super::plain::push_escaped(&mut escaped, abbr);
+        LocalType {
+            offset,
+            abbr: String::from_utf8_lossy(&escaped).into(),
+        }
+    }
+}
+
 /// A time zone: transition times and the local time type in force from each.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Zone {
@@ -36,10 +49,7 @@ impl Zone {
         Zone {
             times: Vec::new(),
             idx: Vec::new(),
-            types: vec![LocalType {
-                offset,
-                abbr: abbr.into(),
-            }],
+            types: vec![LocalType::new(offset, abbr)],
         }
     }
 
@@ -149,10 +159,7 @@ impl Zone {
                 .position(|&c| c == 0)
                 .unwrap_or(abbrs.len() - start);
             let abbr = String::from_utf8_lossy(&abbrs[start..start + len]);
-            types.push(LocalType {
-                offset,
-                abbr: abbr.into(),
-            });
+            types.push(LocalType::new(offset, &abbr));
         }
         if types.is_empty() || idx.iter().any(|&i| usize::from(i) >= types.len()) {
             return None;

@@ -8,12 +8,12 @@ pub(crate) mod mmap;
 pub(crate) mod rotating;
 pub(crate) mod sink;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 use crate::config::HandlerKind;
-use crate::Error;
+use crate::{Error, ErrorKind};
 
 /// A batch write that failed, with how many of the batch's records (from the start) had
 /// reached the destination before it failed: only the rest are lost.
@@ -61,6 +61,63 @@ pub(crate) trait Writer: Send {
     }
     /// The file was emptied for this writer: its first open appends.
     fn truncated(&mut self) {}
+    /// Whether the writer renames its file away (a `rotating_file` that rotates by size or
+    /// time).
+    fn rotates(&self) -> bool {
+        false
+    }
+}
+
+/// The identity of a handler's file, to find two handlers on one file: the canonical directory
+/// joined with the file name (`a.log`, `./a.log` and `dir/../a.log` are one file); the path as
+/// written if the directory cannot be resolved.
+pub(crate) fn file_key(path: &Path) -> PathBuf {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match (path.file_name(), std::fs::canonicalize(parent)) {
+        (Some(name), Ok(dir)) => dir.join(name),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// Refuses a rotating handler (one that rotates by size or time) whose file another handler of the same document also writes
+/// (`writers`, with their labels): each would rotate by its own size count and rename the file
+/// from under the other, which would go on writing into the renamed backup, and records would
+/// be lost when backups are pruned. Handlers that only append may share a file. Handlers of
+/// another factory on the same queue manager are not compared: a factory built to replace one
+/// (a reloaded configuration) names the same files while the old one is being retired. The
+/// error comes with the index (in `writers`) of the handler refused.
+pub(crate) fn check_shared_files<'a>(
+    writers: impl IntoIterator<Item = (&'a str, &'a dyn Writer)>,
+) -> Result<(), (usize, Error)> {
+    let mut seen: HashMap<PathBuf, Vec<(&str, bool)>> = HashMap::new();
+    for (i, (label, writer)) in writers.into_iter().enumerate() {
+        let Some((path, _)) = writer.file() else {
+            continue;
+        };
+        let rotates = writer.rotates();
+        let used = seen.entry(file_key(path)).or_default();
+        if let Some((other, _)) = used.iter().find(|(_, r)| rotates || *r) {
+            return Err((
+                i,
+                Error::new(
+                    ErrorKind::Handler,
+                    "HANDLER",
+                    "RotatingFileHandler",
+                    "VALIDATION",
+                    format!(
+                        "handlers {other} and {label} both write `{}`, and a rotating_file handler \
+                         cannot share its file: give each its own filename",
+                        path.display()
+                    ),
+                ),
+            ));
+        }
+        used.push((label, rotates));
+    }
+    Ok(())
 }
 
 /// Empties the files of the truncating writers among `writers` (a factory's, just built),

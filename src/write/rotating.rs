@@ -289,6 +289,12 @@ impl Writer for RotatingWriter {
     fn truncated(&mut self) {
         self.truncate = false;
     }
+
+    /// Whether it ever renames its file: by time, or by size (`max_bytes` and `backup_count`
+    /// both above 0). One that does neither only appends, like a `file` handler.
+    fn rotates(&self) -> bool {
+        self.interval.is_some() || (self.max_bytes > 0 && self.backup_count > 0)
+    }
 }
 
 #[cfg(test)]
