@@ -48,6 +48,29 @@ fn timestamp_of(payload: &[u8]) -> u64 {
     decode::header(payload).map_or(0, |(h, _)| h.timestamp)
 }
 
+/// The ring whose next record is earliest (the first such ring on a tie), that record's
+/// timestamp, and the earliest next timestamp of the other rings (`u64::MAX` if none): the
+/// chosen ring's run may go on while its records are not later than that. `None` when every
+/// ring is done.
+#[inline]
+fn earliest(keys: &[Option<u64>]) -> Option<(usize, u64, u64)> {
+    let mut best: Option<(usize, u64)> = None;
+    let mut second = u64::MAX;
+    for (i, k) in keys.iter().enumerate() {
+        let Some(k) = *k else { continue };
+        match best {
+            Some((_, b)) if k >= b => second = second.min(k),
+            _ => {
+                if let Some((_, b)) = best {
+                    second = second.min(b);
+                }
+                best = Some((i, k));
+            }
+        }
+    }
+    best.map(|(i, k)| (i, k, second))
+}
+
 /// Drains every ring's published records stamped at or before `cutoff`, merged across rings
 /// in timestamp order: runs of one ring are taken while they are not later than the next
 /// record of any other ring. Returns the number of records.
@@ -63,22 +86,7 @@ fn merge(
         keys.push(r.next_key(timestamp_of));
     }
     let mut n = 0;
-    loop {
-        let mut best: Option<(usize, u64)> = None;
-        let mut second = u64::MAX;
-        for (i, k) in keys.iter().enumerate() {
-            let Some(k) = *k else { continue };
-            match best {
-                Some((_, b)) if k >= b => second = second.min(k),
-                _ => {
-                    if let Some((_, b)) = best {
-                        second = second.min(b);
-                    }
-                    best = Some((i, k));
-                }
-            }
-        }
-        let Some((i, k)) = best else { break };
+    while let Some((i, k, second)) = earliest(keys) {
         if k > cutoff {
             break;
         }
@@ -135,22 +143,7 @@ fn merge_copied(
         keys.push(c.peek(r, cutoff));
     }
     let mut n = 0;
-    loop {
-        let mut best: Option<(usize, u64)> = None;
-        let mut second = u64::MAX;
-        for (i, k) in keys.iter().enumerate() {
-            let Some(k) = *k else { continue };
-            match best {
-                Some((_, b)) if k >= b => second = second.min(k),
-                _ => {
-                    if let Some((_, b)) = best {
-                        second = second.min(b);
-                    }
-                    best = Some((i, k));
-                }
-            }
-        }
-        let Some((i, _)) = best else { break };
+    while let Some((i, _, second)) = earliest(keys) {
         let (c, ring) = (&mut copied[i], &mut rings[i]);
         keys[i] = loop {
             match c.peek(ring, cutoff) {
@@ -1049,7 +1042,19 @@ impl Router<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::sink_matches;
+    use super::{earliest, sink_matches};
+
+    #[test]
+    fn earliest_picks_the_first_smallest_key_and_the_next_one_of_the_others() {
+        assert_eq!(earliest(&[]), None);
+        assert_eq!(earliest(&[None, None]), None);
+        assert_eq!(earliest(&[None, Some(7)]), Some((1, 7, u64::MAX)));
+        assert_eq!(earliest(&[Some(9), Some(4), Some(6)]), Some((1, 4, 6)));
+        assert_eq!(earliest(&[Some(4), None, Some(9), Some(5)]), Some((0, 4, 5)));
+        // A tie goes to the first ring; the other's equal key bounds its run.
+        assert_eq!(earliest(&[Some(3), Some(3)]), Some((0, 3, 3)));
+        assert_eq!(earliest(&[Some(8), Some(2), Some(2)]), Some((1, 2, 2)));
+    }
 
     /// A drainer that panics (a bug) leaves nobody waiting: blocked producers, `flush()` and
     /// async producers return, what is logged afterwards is counted as dropped, and
