@@ -1050,7 +1050,10 @@ mod tests {
         assert_eq!(earliest(&[None, None]), None);
         assert_eq!(earliest(&[None, Some(7)]), Some((1, 7, u64::MAX)));
         assert_eq!(earliest(&[Some(9), Some(4), Some(6)]), Some((1, 4, 6)));
-        assert_eq!(earliest(&[Some(4), None, Some(9), Some(5)]), Some((0, 4, 5)));
+        assert_eq!(
+            earliest(&[Some(4), None, Some(9), Some(5)]),
+            Some((0, 4, 5))
+        );
         // A tie goes to the first ring; the other's equal key bounds its run.
         assert_eq!(earliest(&[Some(3), Some(3)]), Some((0, 3, 3)));
         assert_eq!(earliest(&[Some(8), Some(2), Some(2)]), Some((1, 2, 2)));
