@@ -372,19 +372,7 @@ fn stream_colored_on_a_terminal_colours_exactly_the_level() {
         }
         return;
     }
-    let out = within(30, "pty child", || {
-        std::process::Command::new(std::env::current_exe().unwrap())
-            .args([TEST, "--exact", "--nocapture", "--test-threads=1"])
-            .env("KOLOG_R6_CHILD", TEST)
-            .env_remove("NO_COLOR")
-            .output()
-            .unwrap()
-    });
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_child(TEST, 30);
 }
 
 /// `shutdown()` called by code the drainer runs (a custom processor) cannot wait for the
@@ -650,6 +638,28 @@ fn child_case() -> Option<String> {
     std::env::var("KOLOG_R6_CHILD").ok()
 }
 
+/// Runs `test` alone in a child process with `KOLOG_R6_CHILD` set (and `NO_COLOR` removed),
+/// failing after `seconds` if it hangs; asserts that it succeeded and returns its output.
+fn run_child(test: &str, seconds: u64) -> std::process::Output {
+    let test = test.to_owned();
+    let out = within(seconds, "child", move || {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args([test.as_str(), "--exact", "--nocapture", "--test-threads=1"])
+            .env("KOLOG_R6_CHILD", &test)
+            .env_remove("NO_COLOR")
+            .output()
+            .unwrap()
+    });
+    assert!(
+        out.status.success(),
+        "{:?}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 fn rss_kib() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
     let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
@@ -659,21 +669,8 @@ fn rss_kib() -> u64 {
 /// Runs `test` alone in a child process with `KOLOG_R6_CHILD` set; returns the
 /// `RSS_GROWTH_KIB=` it prints.
 fn child_rss_growth(test: &str) -> u64 {
-    let test = test.to_owned();
-    let out = within(60, "child", move || {
-        std::process::Command::new(std::env::current_exe().unwrap())
-            .args([test.as_str(), "--exact", "--nocapture", "--test-threads=1"])
-            .env("KOLOG_R6_CHILD", &test)
-            .output()
-            .unwrap()
-    });
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    let out = run_child(test, 60);
+    String::from_utf8_lossy(&out.stdout)
         .split("RSS_GROWTH_KIB=")
         .nth(1)
         .and_then(|s| s.split_whitespace().next())
@@ -841,20 +838,7 @@ fn handlers_of_dropped_factories_are_closed() {
         assert!(fds < 30, "{fds} open descriptors");
         return;
     }
-    let test = TEST.to_owned();
-    let out = within(60, "reload child", move || {
-        std::process::Command::new(std::env::current_exe().unwrap())
-            .args([test.as_str(), "--exact", "--nocapture", "--test-threads=1"])
-            .env("KOLOG_R6_CHILD", &test)
-            .output()
-            .unwrap()
-    });
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_child(TEST, 60);
 }
 
 /// `log::logger().flush()` (what a `log` user calls before exiting) waits for the records
@@ -898,20 +882,7 @@ fn the_log_bridges_flush_waits_for_what_was_logged() {
         assert_eq!(lines, 101);
         return;
     }
-    let test = TEST.to_owned();
-    let out = within(60, "log flush child", move || {
-        std::process::Command::new(std::env::current_exe().unwrap())
-            .args([test.as_str(), "--exact", "--nocapture", "--test-threads=1"])
-            .env("KOLOG_R6_CHILD", &test)
-            .output()
-            .unwrap()
-    });
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_child(TEST, 60);
 }
 
 /// A `stream` handler whose stdout is a pipe that stops being read (a stalled log collector):
@@ -959,15 +930,8 @@ fn shutdown_returns_within_drain_timeout_when_stdout_stops_being_read() {
         );
         return;
     }
-    let out = within(30, "child with a stalled stdout", || {
-        std::process::Command::new(std::env::current_exe().unwrap())
-            .args([TEST, "--exact", "--nocapture", "--test-threads=1"])
-            .env("KOLOG_R6_CHILD", TEST)
-            .output()
-            .unwrap()
-    });
+    let out = run_child(TEST, 30);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{:?} {stderr}", out.status);
     assert!(
         stderr.contains("REPORT enqueued=5000 accounted=5000 failed_some=true timed_out=true"),
         "{stderr}"
