@@ -650,13 +650,7 @@ fn a_rotating_handler_on_a_directory_is_a_handler_error() {
         dir.display()
     ))
     .unwrap_err();
-    assert_eq!(
-        e.code(),
-        "LOGGER_CREATION::LoggerFactory::INITIALIZATION::ERROR"
-    );
-    let cause = std::error::Error::source(&e)
-        .and_then(|c| c.downcast_ref::<kolog::Error>())
-        .unwrap();
+    let cause = common::creation_cause(&e);
     assert_eq!(
         cause.code(),
         "HANDLER::RotatingFileHandler::IO::ERROR",

@@ -169,13 +169,7 @@ fn a_rotating_handler_sharing_its_file_is_refused_naming_both_handlers() {
         )
     };
     let refused = |e: kolog::Error, first: &str, second: &str, p: &std::path::Path| {
-        assert_eq!(
-            e.code(),
-            "LOGGER_CREATION::LoggerFactory::INITIALIZATION::ERROR"
-        );
-        let cause = std::error::Error::source(&e)
-            .and_then(|c| c.downcast_ref::<kolog::Error>())
-            .unwrap();
+        let cause = common::creation_cause(&e);
         assert_eq!(
             cause.code(),
             "HANDLER::RotatingFileHandler::VALIDATION::ERROR"

@@ -305,16 +305,7 @@ fn a_file_name_with_a_nul_byte_is_a_handler_error() {
             r#"{{"loggers": [{{"name": "root", "handlers": [{{"type": "{handler}", "params": {{"filename": "app\u0000.log"}}}}]}}]}}"#
         );
         let e = Kolog::from_json_str(&doc).unwrap_err();
-        assert_eq!(
-            e.code(),
-            "LOGGER_CREATION::LoggerFactory::INITIALIZATION::ERROR",
-            "{handler}: {}",
-            e.msg()
-        );
-        let source = std::error::Error::source(&e)
-            .unwrap()
-            .downcast_ref::<kolog::Error>()
-            .unwrap();
+        let source = common::creation_cause(&e);
         assert_eq!(source.kind(), kolog::ErrorKind::Handler, "{}", source.msg());
         assert!(source.msg().contains("NUL"), "{}", source.msg());
     }

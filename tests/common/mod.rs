@@ -230,3 +230,19 @@ pub fn assert_balanced(s: &kolog::Stats) {
         "{s:?}"
     );
 }
+
+/// The cause of a logger-creation error (`e` must be one: its code is
+/// `LOGGER_CREATION::LoggerFactory::INITIALIZATION::ERROR`), which a handler, renderer or
+/// processor failure carries as its `source()`.
+#[allow(dead_code)]
+pub fn creation_cause(e: &kolog::Error) -> &kolog::Error {
+    assert_eq!(
+        e.code(),
+        "LOGGER_CREATION::LoggerFactory::INITIALIZATION::ERROR",
+        "{}",
+        e.msg()
+    );
+    std::error::Error::source(e)
+        .and_then(|c| c.downcast_ref::<kolog::Error>())
+        .unwrap_or_else(|| panic!("no kolog::Error as the source of {e}"))
+}
