@@ -397,13 +397,16 @@ fn shutdown_from_a_processor_on_the_drainer_leaves_the_report_to_the_owner() {
         info!(log, "stop");
         // The processor has run (and its shutdown has begun) before the owner's.
         k.flush();
+        // Logged after shutdown began: written if it made the drainer's final drain,
+        // otherwise counted as dropped at shutdown; never lost.
         info!(log, "after");
         let report = k.shutdown().unwrap();
         assert_eq!(
-            (report.enqueued, report.written, report.failed),
-            (2, 2, 0),
+            (report.written, report.failed, report.dropped_timeout),
+            (report.enqueued, 0, 0),
             "{report:?}"
         );
+        assert!(report.enqueued == 2 || report.enqueued == 3, "{report:?}");
         // Shut down once: a third call is the usual warning.
         assert_eq!(
             k.shutdown().unwrap_err().code(),
@@ -415,11 +418,13 @@ fn shutdown_from_a_processor_on_the_drainer_leaves_the_report_to_the_owner() {
         INNER.lock().unwrap().as_deref(),
         Some("QUEUE::QueueManager::LIFECYCLE::WARNING")
     );
-    // `after` was logged once the shutdown had begun.
+    // `after` was logged once the shutdown had begun: written if it made the final drain,
+    // otherwise counted in `dropped_shutdown` (the report, taken when the drain ended, may
+    // not include it; `stats()` does).
     assert_balanced(&s);
     assert_eq!(
-        (s.enqueued, s.written, s.failed, s.dropped_shutdown),
-        (2, 2, 0, 1),
+        (s.enqueued, s.failed, s.written + s.dropped_shutdown),
+        (s.written, 0, 3),
         "{s:?}"
     );
 }

@@ -1,10 +1,7 @@
 //! Routes: the compiled form of a configured logger, shared by its `Logger` handles (level
 //! check) and the drainer (which handlers get its records).
 
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Weak;
-
-use crossbeam_utils::CachePadded;
 
 use super::command::Command;
 use super::shared::Shared;
@@ -12,9 +9,9 @@ use crate::Level;
 
 /// A configured logger after compilation.
 pub(crate) struct Route {
-    /// Read by producers on every record: on cache lines of its own, away from `handlers`,
-    /// which the drainer reads (see `clock::RECORD_TSC` for why).
-    level: CachePadded<AtomicU8>,
+    /// Fixed when the configuration is compiled; each `Logger` handle keeps a copy, so the
+    /// level check reads no shared memory.
+    level: Level,
     /// Indices of the route's handlers in the drainer's handler table.
     pub handlers: Vec<usize>,
     /// The system whose drainer holds the handlers: they are the route's alone, and are closed
@@ -25,21 +22,15 @@ pub(crate) struct Route {
 impl Route {
     pub(crate) fn new(level: Level, handlers: Vec<usize>, owner: Weak<Shared>) -> Route {
         Route {
-            level: CachePadded::new(AtomicU8::new(level as u8)),
+            level,
             handlers,
             owner,
         }
     }
 
-    /// Whether records at `level` pass: one relaxed atomic load.
-    #[inline(always)]
-    pub(crate) fn enabled(&self, level: Level) -> bool {
-        level as u8 >= self.level.load(Ordering::Relaxed)
-    }
-
     /// The route's minimum level.
     pub(crate) fn level(&self) -> Level {
-        Level::from_u8(self.level.load(Ordering::Relaxed)).unwrap_or(Level::Critical)
+        self.level
     }
 }
 

@@ -160,9 +160,11 @@ pub(crate) fn push_plain(
     let Some(len) = encode::plain_len(values) else {
         return false;
     };
-    if inner.shared.is_closed() {
-        return false;
-    }
+    // No `closed` check here: once shutdown has begun, a record published into a registered
+    // ring is released and counted as `dropped_shutdown` by `Shared::sweep_stranded` (at the
+    // next `stats()`), and once the ring is full the general path counts the rest. The check
+    // would cost a dependent load of the queue manager's line on every record, which a call
+    // made after an idle spell waits for.
     let Ok(local) = LOCAL.try_with(|cell| cell as *const RefCell<Local>) else {
         return false;
     };

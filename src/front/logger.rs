@@ -51,13 +51,17 @@ impl Drop for LoggerInner {
 
 /// A logger: a name, a level, bound context, and the queue its records go to.
 ///
-/// `Clone + Send + Sync` and cheap to clone (one `Arc`). Get one with
+/// `Clone + Send + Sync` and cheap to clone (one `Arc` and the level). Get one with
 /// [`Kolog::logger`](crate::Kolog::logger) or [`LoggerFactory::get_logger`](crate::LoggerFactory::get_logger),
 /// log with [`info!`](crate::info) and friends, and derive loggers with more context with
 /// [`bind!`](crate::bind).
 #[derive(Clone)]
 pub struct Logger {
     pub(crate) inner: Arc<LoggerInner>,
+    /// A copy of the route's level (fixed once configured): the level check of every
+    /// statement compares against this byte in the handle, reading no shared memory. A call
+    /// made after an idle spell (its cache lines gone) then waits on one fewer line.
+    level: Level,
 }
 
 impl Logger {
@@ -79,6 +83,7 @@ impl Logger {
             context,
         });
         Logger {
+            level: route.level(),
             inner: Arc::new(LoggerInner {
                 route,
                 shared,
@@ -94,13 +99,13 @@ impl Logger {
 
     /// The minimum level of records this logger passes on.
     pub fn level(&self) -> Level {
-        self.inner.route.level()
+        self.level
     }
 
-    /// Whether a record at `level` would be logged: one atomic load.
+    /// Whether a record at `level` would be logged: one comparison with the handle's level.
     #[inline(always)]
     pub fn enabled(&self, level: Level) -> bool {
-        self.inner.route.enabled(level)
+        level >= self.level
     }
 
     /// The bound context, in binding order.
