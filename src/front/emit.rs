@@ -14,7 +14,7 @@ use crate::config::BackpressurePolicy;
 use crate::drain::shared::Shared;
 use crate::record::encode::{self, Header, Scratch};
 use crate::record::Callsite;
-use crate::ring::{Producer, PushError, Ring, Waiter};
+use crate::ring::{Producer, PushError, Ring, Waiter, MIN_RING_BYTES};
 use crate::Level;
 
 /// A producer of this thread and the queue manager its ring belongs to.
@@ -263,10 +263,48 @@ fn encode_and_enqueue(
     match done {
         Ok(pending) => pending,
         Err(_) => {
-            // The thread is exiting and its thread-local is gone: nowhere to queue.
-            count_shutdown_drop(shared);
+            // The thread is exiting and its thread-local is gone: a thread-local destructor
+            // that runs after kolog's own is logging.
+            enqueue_one_off(shared, header, values);
             None
         }
+    }
+}
+
+/// Publishes one record through a ring of its own, for a thread whose ring is gone (it is
+/// exiting, and this runs in a thread-local destructor that outlived kolog's). The ring is
+/// abandoned at once: the drainer merges its record in timestamp order with the rest, after the
+/// thread's earlier records, and then frees it. The cost (a small mapping per record) is paid
+/// only on this path.
+#[cold]
+#[inline(never)]
+fn enqueue_one_off(shared: &Shared, header: Header, values: &[FieldValue<'_>]) {
+    let mut scratch = Scratch::default();
+    let len = encode::prepare(values, &mut scratch);
+    if shared.is_closed() {
+        count_shutdown_drop(shared);
+        return;
+    }
+    let record = Record {
+        len,
+        header,
+        values,
+        scratch: &scratch,
+    };
+    // A record that fits the smallest ring gets one; a larger one gets the configured size,
+    // so that what is too large for a thread's ring is counted as such here too.
+    let bytes = if len + 16 <= MIN_RING_BYTES {
+        MIN_RING_BYTES
+    } else {
+        shared.ring_bytes
+    };
+    let (mut producer, consumer) = Ring::with_capacity_at_most(bytes);
+    shared.registry.register(consumer);
+    match record.push(&mut producer) {
+        Ok(()) => {}
+        Err(PushError::TooLarge) => producer.count_dropped_oversize(),
+        // An empty ring with room for the record.
+        Err(PushError::Full) => producer.count_dropped_full(),
     }
 }
 
