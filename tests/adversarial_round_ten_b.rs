@@ -1,0 +1,77 @@
+//! Adversarial round ten B: feature parity with the seed (ko-log) and kolog's README, claim by
+//! claim, with exact assertions.
+
+mod common;
+use kolog::Kolog;
+use std::path::Path;
+
+/// A system whose `root` logger (INFO) writes through one `file` handler to `path` with the
+/// given renderer and processors.
+fn file_kolog(path: &Path, renderer: &str, processors: &str) -> Kolog {
+    Kolog::from_json_str(&format!(
+        r#"{{"loggers": [{{"name": "root", "level": "INFO", "handlers": [{{"type": "file",
+            "params": {{"filename": "{}", "mode": "w"}}, "renderer": {renderer},
+            "processors": {processors}}}]}}]}}"#,
+        path.display()
+    ))
+    .unwrap()
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// The seed renders `fmt % event_dict` (Python's percent operator): `%(x)r` is the value's
+/// `repr` (a string in quotes), `%(x)05d` pads a number with zeros after its sign, `%+d` and
+/// `% d` sign it, `%d` truncates a float and writes a bool as 1/0; `0`, `+` and ` ` change
+/// nothing under `s`. On both rendering paths: the direct one (the format prints no field)
+/// and the event one (it does).
+#[test]
+fn plain_fmt_conversions_and_flags_follow_python_percent_formatting() {
+    let dir = common::temp_dir("ten-b-conv");
+    let direct = dir.join("direct.log");
+    let k = file_kolog(
+        &direct,
+        r#"{"type": "file_plain", "params": {"datefmt": "%Y",
+            "fmt": "%(asctime)r|%(levelname)r|%(level)-9r|%(name)r|%(event)r|%(event)012s"}}"#,
+        "[]",
+    );
+    kolog::info!(k.logger("root.db").unwrap(), "it's done", n = 3);
+    kolog::info!(k.logger("root").unwrap(), r#"say "hi" \ ok"#);
+    k.shutdown().unwrap();
+    let year = read(&direct)[1..5].to_owned();
+    assert_eq!(
+        read(&direct),
+        format!(
+            "'{year}'|'INFO'|'INFO'   |'root.db'|\"it's done\"|   it's done n=3\n\
+             '{year}'|'INFO'|'INFO'   |'root'|'say \"hi\" \\\\ ok'|say \"hi\" \\ ok\n"
+        )
+    );
+
+    let fields = dir.join("fields.log");
+    let k = file_kolog(
+        &fields,
+        r#"{"type": "file_plain", "params": {
+            "fmt": "%(lineno)04d|%(n)05d|%(n)-5d|%(m)+06d|%(p)+d|%(p) d|%(p)05s|%(f)d|%(g)d|%(b)d|%(s)r|%(s)d|%(q)r|%(u)r|%(missing)r|%(event)s"}}"#,
+        r#"[{"type": "add_callsite_params", "params": {"parameters": ["lineno"]}}]"#,
+    );
+    let line = line!() + 1;
+    kolog::info!(
+        k.logger("root").unwrap(),
+        "e",
+        n = 42,
+        m = -7,
+        p = 5,
+        f = -2.9,
+        g = 1e20,
+        b = true,
+        s = "a b",
+        q = "it's",
+        u = 1.5
+    );
+    k.shutdown().unwrap();
+    assert_eq!(
+        read(&fields),
+        format!("{line:04}|00042|42   |-00007|+5| 5|    5|-2|100000000000000000000|1|'a b'|a b|\"it's\"|1.5||e\n")
+    );
+}
