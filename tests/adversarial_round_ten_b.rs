@@ -75,3 +75,65 @@ fn plain_fmt_conversions_and_flags_follow_python_percent_formatting() {
         format!("{line:04}|00042|42   |-00007|+5| 5|    5|-2|100000000000000000000|1|'a b'|a b|\"it's\"|1.5||e\n")
     );
 }
+
+/// A system whose `root` logger (INFO) has one `null` handler with a JSON renderer and the
+/// given processors, and a sink on it.
+fn sink_kolog(processors: &str) -> (Kolog, kolog::Sink) {
+    let k = Kolog::from_json_str(&format!(
+        r#"{{"loggers": [{{"name": "root", "level": "INFO", "handlers": [{{"type": "null",
+            "renderer": {{"type": "stream_json"}}, "processors": {processors}}}]}}]}}"#
+    ))
+    .unwrap();
+    let sink = kolog::Sink::new();
+    k.queue_manager().add_sink("root", sink.clone());
+    (k, sink)
+}
+
+/// The tail of a JSON line after its timestamp.
+fn after_timestamp(line: &str) -> &str {
+    line.split_once(r#","level""#).unwrap().1
+}
+
+/// kolog's README: under `dict_tracebacks`, "`exc_info` is renamed `exception`" — whatever the
+/// field holds (the seed's processor always takes `exc_info` out of the event): an error
+/// becomes the structured object, any other value keeps its value under the new name.
+/// Without the processor the field stays as it is.
+#[test]
+fn dict_tracebacks_renames_every_exc_info_field() {
+    #[derive(Debug)]
+    struct Boom;
+    impl std::fmt::Display for Boom {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("boom")
+        }
+    }
+    impl std::error::Error for Boom {}
+    let (k, sink) = sink_kolog(r#"[{"type": "dict_tracebacks"}]"#);
+    let log = k.logger("root").unwrap();
+    kolog::error!(log, "a", exc_info = &Boom);
+    kolog::error!(log, "b", exc_info = %Boom, n = 1);
+    kolog::error!(log, "c", exc_info = true);
+    let events = sink.events();
+    let tails: Vec<&str> = events.iter().map(|e| after_timestamp(e)).collect();
+    let ty = std::any::type_name::<Boom>();
+    assert_eq!(
+        tails,
+        [
+            format!(
+                r#":"ERROR","logger":"root","event":"a","exception":{{"type":"{ty}","message":"boom","chain":[]}}}}"#
+            )
+            .as_str(),
+            r#":"ERROR","logger":"root","event":"b","n":1,"exception":"boom"}"#,
+            r#":"ERROR","logger":"root","event":"c","exception":true}"#,
+        ]
+    );
+    k.shutdown().unwrap();
+
+    let (k, sink) = sink_kolog("[]");
+    kolog::error!(k.logger("root").unwrap(), "d", exc_info = %Boom);
+    assert_eq!(
+        after_timestamp(&sink.events()[0]),
+        r#":"ERROR","logger":"root","event":"d","exc_info":"boom"}"#
+    );
+    k.shutdown().unwrap();
+}
