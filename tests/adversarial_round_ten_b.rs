@@ -137,3 +137,36 @@ fn dict_tracebacks_renames_every_exc_info_field() {
     );
     k.shutdown().unwrap();
 }
+
+/// A number of seconds above the documented limit (1,000,000,000: `drain_timeout`,
+/// `rotation_interval`) is refused with a message saying so, not "must be 0 or more" (or
+/// "greater than 0"), which a positive number already is.
+#[test]
+fn seconds_above_the_limit_are_refused_saying_so() {
+    for (doc, path) in [
+        (
+            r#"{"queue": {"drain_timeout": 2e9}, "loggers": []}"#.to_owned(),
+            "`queue.drain_timeout`",
+        ),
+        (
+            r#"{"loggers": [{"name": "root", "handlers": [{"type": "rotating_file",
+                "params": {"filename": "x.log", "rotation_interval": 18446744073709551616}}]}]}"#
+                .to_owned(),
+            "`loggers[0].handlers[0].params.rotation_interval`",
+        ),
+    ] {
+        let e = kolog::LoggingSystemConfig::from_json_str(&doc).unwrap_err();
+        assert_eq!(e.code(), "CONFIGURATION::LoggerFactory::VALIDATION::ERROR");
+        assert!(
+            e.msg().starts_with(&format!(
+                "{path}: seconds must be at most 1000000000 (31 years), found "
+            )),
+            "{}",
+            e.msg()
+        );
+    }
+    kolog::LoggingSystemConfig::from_json_str(
+        r#"{"queue": {"drain_timeout": 1e9}, "loggers": []}"#,
+    )
+    .unwrap();
+}
