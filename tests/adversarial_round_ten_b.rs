@@ -170,3 +170,37 @@ fn seconds_above_the_limit_are_refused_saying_so() {
     )
     .unwrap();
 }
+
+/// kolog's README: in the plain renderer's ` key=value` tail "a nested value ... is its JSON
+/// text, quoted by the same rule" as a string with spaces or quotes, so that the tail still
+/// splits into its fields. An error that `dict_tracebacks` made a structured object is such
+/// a nested value: quoted like a context object. Printed by `fmt` it is its JSON text as is,
+/// as a context object is.
+#[test]
+fn a_structured_exception_in_the_plain_tail_is_quoted_like_any_nested_value() {
+    let dir = common::temp_dir("ten-b-exc-tail");
+    let path = dir.join("e.log");
+    let k = Kolog::from_json_str(&format!(
+        r#"{{"loggers": [{{"name": "root", "context": {{"o": {{"a": "x y"}}}}, "handlers": [{{"type": "file",
+            "params": {{"filename": "{}", "mode": "w"}},
+            "renderer": {{"type": "file_plain", "params": {{"fmt": "%(event)s|%(error)s|%(o)s"}}}},
+            "processors": [{{"type": "dict_tracebacks"}}]}}]}}]}}"#,
+        path.display()
+    ))
+    .unwrap();
+    let e = std::io::Error::other("disk full");
+    kolog::error!(
+        k.logger("root").unwrap(),
+        "failed",
+        error = &e,
+        cause = &e,
+        n = 1
+    );
+    k.shutdown().unwrap();
+    let obj = r#"{"type":"std::io::error::Error","message":"disk full","chain":[]}"#;
+    let quoted = format!("\"{}\"", obj.replace('"', "\\\""));
+    assert_eq!(
+        read(&path),
+        format!("failed|{obj}|{{\"a\":\"x y\"}} cause={quoted} n=1\n")
+    );
+}

@@ -252,7 +252,13 @@ fn push_plain(out: &mut Vec<u8>, v: &Value<'_>, quote: bool) {
             json = serde_json::to_string(j.as_ref()).unwrap_or_default();
             &json
         }
-        Value::Exception(_) => return push_value(out, v),
+        Value::Exception(_) => {
+            // Its JSON object, quoted by the same rule as any nested value.
+            let mut text = Vec::new();
+            push_value(&mut text, v);
+            json = String::from_utf8(text).unwrap_or_default();
+            &json
+        }
         Value::Error(e) => e.message,
         other => other.as_str().unwrap_or_default(),
     };
