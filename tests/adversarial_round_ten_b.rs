@@ -204,3 +204,49 @@ fn a_structured_exception_in_the_plain_tail_is_quoted_like_any_nested_value() {
         format!("failed|{obj}|{{\"a\":\"x y\"}} cause={quoted} n=1\n")
     );
 }
+
+/// `add_sink(name, sink)` diverts the records of `name` and its descendants to `sink`
+/// (kolog's README: "app and app.* go to the sink"). With sinks on overlapping names, each
+/// keeps the records of its own subtree that no deeper sink takes, whatever order they were
+/// added in: a sink on `root` (or `app`) added later does not take `app.db`'s records from
+/// the sink on `app.db`. Removing the deeper sink gives its records back to the next one.
+#[test]
+fn overlapping_sinks_capture_by_the_most_specific_name_in_any_order() {
+    let k = Kolog::from_json_str(
+        r#"{"loggers": [{"name": "root", "handlers": [{"type": "null",
+            "renderer": {"type": "stream_plain", "params": {"fmt": "%(name)s"}}}]}]}"#,
+    )
+    .unwrap();
+    let qm = k.queue_manager();
+    let (db, app, root) = (kolog::Sink::new(), kolog::Sink::new(), kolog::Sink::new());
+    qm.add_sink("app.db", db.clone());
+    qm.add_sink("app", app.clone());
+    qm.add_sink("root", root.clone());
+    let names = [
+        "app.db.pool",
+        "app.db",
+        "app",
+        "app.web",
+        "application",
+        "zzz",
+        "root",
+    ];
+    for name in names {
+        kolog::info!(k.logger(name).unwrap(), "x");
+    }
+    assert_eq!(db.events(), ["app.db.pool", "app.db"]);
+    assert_eq!(app.events(), ["app", "app.web"]);
+    assert_eq!(root.events(), ["application", "zzz", "root"]);
+
+    qm.remove_sink("app.db");
+    for s in [&db, &app, &root] {
+        s.clear();
+    }
+    for name in names {
+        kolog::info!(k.logger(name).unwrap(), "x");
+    }
+    assert!(db.events().is_empty());
+    assert_eq!(app.events(), ["app.db.pool", "app.db", "app", "app.web"]);
+    assert_eq!(root.events(), ["application", "zzz", "root"]);
+    k.shutdown().unwrap();
+}
