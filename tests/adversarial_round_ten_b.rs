@@ -250,3 +250,22 @@ fn overlapping_sinks_capture_by_the_most_specific_name_in_any_order() {
     assert_eq!(root.events(), ["application", "zzz", "root"]);
     k.shutdown().unwrap();
 }
+
+/// kolog's README: `filter_markup` "strips Rich markup"; Rich's tag pattern is `[a-z#/@]...`
+/// (its own tests: `[True]`, `[False]`, `[None]` are no tags). Bracketed text starting with
+/// an uppercase letter (`[INFO]`, `[GET]`, `[Errno 2]`) is text Rich prints as is, and stays;
+/// lowercase tags are still stripped, in the event and in string fields.
+#[test]
+fn filter_markup_keeps_brackets_that_rich_does_not_read_as_tags() {
+    let (k, sink) = sink_kolog(r#"[{"type": "filter_markup"}]"#);
+    kolog::info!(
+        k.logger("root").unwrap(),
+        "[INFO] [GET] /users: [bold]ok[/bold] [Errno 2] [True]",
+        s = "[None] [red]x[/red] [Q]"
+    );
+    assert_eq!(
+        after_timestamp(&sink.events()[0]),
+        r#":"INFO","logger":"root","event":"[INFO] [GET] /users: ok [Errno 2] [True]","s":"[None] x [Q]"}"#
+    );
+    k.shutdown().unwrap();
+}

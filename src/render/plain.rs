@@ -405,8 +405,9 @@ fn push_truncated(out: &mut Vec<u8>, x: f64) -> bool {
     }
 }
 
-/// Appends the date `format` writes, in `repr` quotes under `r` (the date's text is already
-/// escaped: only a quote or a backslash in `datefmt` text is escaped again). Never a number.
+/// Appends the date `format` writes, in `repr` quotes under `r`. The date's text is already
+/// escaped, and `repr` escapes its quotes and backslashes once more (a control character in
+/// `datefmt` text, written `\n`, comes out `\\n`). Never a number.
 fn push_date(out: &mut Vec<u8>, conv: Conv, format: impl FnOnce(&mut Vec<u8>)) -> bool {
     if conv != Conv::R {
         format(out);
