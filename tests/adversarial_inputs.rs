@@ -1453,7 +1453,7 @@ fn queue_values_at_their_limits() {
             "expected a non-negative integer",
         ),
         (r#"{"drain_timeout": "5"}"#, "expected a number of seconds"),
-        (r#"{"drain_timeout": 1e10}"#, "seconds must be 0 or more"),
+        (r#"{"drain_timeout": 1e10}"#, "seconds must be at most"),
         (
             r#"{"drain_timeout": -0.000001}"#,
             "seconds must be 0 or more",

@@ -321,7 +321,7 @@ fn sinks_added_and_removed_while_threads_log_lose_nothing() {
 }
 
 #[test]
-fn two_sinks_on_overlapping_names_the_latest_covering_one_captures() {
+fn two_sinks_on_overlapping_names_the_most_specific_one_captures() {
     within_10s(|| {
         let k = null_kolog(r#"{"max_queue_size": 100}"#);
         let outer = Sink::new();

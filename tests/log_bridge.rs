@@ -27,10 +27,9 @@ fn log_records_arrive_with_target_level_message_and_key_values() {
     kolog::bridge::log::init(&kolog).unwrap();
     // `root` is at INFO: `log` itself skips debug and trace statements.
     assert_eq!(log::max_level(), log::LevelFilter::Info);
-    assert!(
-        kolog::bridge::log::init(&kolog).is_err(),
-        "only one log logger per process"
-    );
+    let again = kolog::bridge::log::init(&kolog).expect_err("only one log logger per process");
+    assert_eq!(again.code(), "LOGGER::LogBridge::CONFIGURATION::ERROR");
+    assert_eq!(again.kind(), kolog::ErrorKind::LoggerCreation);
     some_library::connect(3);
     kolog.shutdown().unwrap();
     let got = common::json_lines(&path);

@@ -1264,7 +1264,7 @@ fn plain_renderer_seed_fmt_and_datefmt() {
 
 /// DESIGN §3 / kolog README: `fmt` keys `asctime`, `level`/`levelname`, `name`, `event`/`message`
 /// and any field name (printed in place, left out of the tail; empty when absent); `-` and a
-/// width align; `%%` is `%`; conversions `s`, `d`, `r`.
+/// width align; `%%` is `%`; conversions `s`, `d`, `r` (Python's `repr`: a string in quotes).
 #[test]
 fn plain_renderer_fmt_keys_widths_fields_and_percent() {
     let dir = Tmp::new("plain-keys");
@@ -1283,7 +1283,7 @@ fn plain_renderer_fmt_keys_widths_fields_and_percent() {
     k.shutdown().unwrap();
     assert_eq!(
         read(&path),
-        "    INFO|INFO    |root|hello|42||hello|100% ip=1.2.3.4\n"
+        "    INFO|INFO    |root|hello|42||'hello'|100% ip=1.2.3.4\n"
     );
 }
 

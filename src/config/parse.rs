@@ -144,7 +144,13 @@ fn seconds(v: &Value, path: &DocPath, positive: bool) -> V<Duration> {
             format!("expected a number of seconds, found {}", type_name(v)),
         );
     };
-    if !s.is_finite() || s < 0.0 || (positive && s == 0.0) || s > MAX_SECONDS {
+    if s > MAX_SECONDS {
+        return invalid(
+            path,
+            format!("seconds must be at most {MAX_SECONDS} (31 years), found {s}"),
+        );
+    }
+    if !s.is_finite() || s < 0.0 || (positive && s == 0.0) {
         let rule = if positive {
             "greater than 0"
         } else {

@@ -962,14 +962,17 @@ impl Router<'_> {
         true
     }
 
-    /// Sends an event to a sink that captures its logger, else to the route's handlers.
+    /// Sends an event to the sink that captures its logger, else to the route's handlers. Of
+    /// several sinks whose names cover the logger, the most specific one captures (`app.db`
+    /// before `app` before `root`), whatever order they were added in: each sink keeps the
+    /// records of its own name and descendants that no deeper sink takes.
     fn route(&mut self, logger: &str, handlers: &[usize], ev: &mut EventDict<'_>) {
         if !self.sinks.is_empty() {
             if let Some((_, sink)) = self
                 .sinks
                 .iter()
-                .rev()
-                .find(|(s, _)| sink_matches(s, logger))
+                .filter(|(s, _)| sink_matches(s, logger))
+                .max_by_key(|(s, _)| if s == "root" { 0 } else { s.len() + 1 })
             {
                 let sink = sink.clone();
                 return self.capture(handlers, ev, &sink);

@@ -212,7 +212,10 @@ impl QueueManager {
 
     /// Diverts the records of `logger_name` (and its descendants; `root` for all) to `sink`
     /// instead of their handlers' destinations, rendered as the logger's first handler renders
-    /// them. Takes effect for every record logged after the call returns.
+    /// them. Takes effect for every record logged after the call returns. Where the names of
+    /// several sinks cover a logger, the most specific captures its records (a sink on
+    /// `app.db` keeps `app.db`'s records from one on `app` or `root`, in whatever order they
+    /// were added).
     pub fn add_sink(&self, logger_name: &str, sink: Sink) {
         sink.attach(&self.shared);
         self.reconfigure(Command::AddSink {

@@ -1,7 +1,9 @@
 //! `filter_markup`: strips Rich-style markup tags.
 //!
-//! As in Rich, a tag is `[` followed by a letter, `#`, `/` or `@`, up to the next `]` with no
-//! `[` in between: `[bold]`, `[bold red]`, `[/bold]`, `[/]`, `[link=https://x]`, `[#ff0000]`.
+//! As in Rich, a tag is `[` followed by a lowercase ASCII letter, `#`, `/` or `@`, up to the
+//! next `]` with no `[` in between: `[bold]`, `[bold red]`, `[/bold]`, `[/]`,
+//! `[link=https://x]`, `[#ff0000]`. Rich's pattern is `[a-z#/@]`: `[INFO]`, `[GET]`,
+//! `[Errno 2]` or `[True]` are text, not tags, and stay.
 //! A `[` preceded by an odd number of backslashes is escaped: one backslash is removed and the
 //! bracket kept (`\[bold]` → `[bold]`). Text such as `[1, 2]` or `[ x ]` is not a tag.
 
@@ -34,7 +36,7 @@ pub(crate) fn strip(s: &str) -> Cow<'_, str> {
         }
         let is_tag_start = b
             .get(i + 1)
-            .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, b'#' | b'/' | b'@'));
+            .is_some_and(|c| c.is_ascii_lowercase() || matches!(c, b'#' | b'/' | b'@'));
         let close = s[i + 1..].find([']', '[']).map(|j| i + 1 + j);
         match close {
             Some(j) if is_tag_start && b[j] == b']' => {

@@ -287,17 +287,14 @@ impl Chain {
                 Op::AddCallsite(params) => add_callsite(params, event),
                 Op::ContextDefaults(defaults) => add_defaults(defaults, event),
                 Op::DictTracebacks => {
-                    let mut exc_info = None;
-                    for (i, f) in event.fields().iter().enumerate() {
-                        if f.key == "exc_info" && matches!(f.value, Value::Error(_)) {
-                            exc_info = Some(i);
-                        }
-                    }
-                    if let Some(i) = exc_info {
-                        let v = event.remove(&event.fields()[i].key.clone());
-                        if let Some(Value::Error(e)) = v {
-                            event.insert("exception", Value::Exception(e));
-                        }
+                    // `exc_info` is renamed `exception` whatever its value (`exc_info = %e`
+                    // as well as `exc_info = &e`).
+                    if let Some(v) = event.remove("exc_info") {
+                        let v = match v {
+                            Value::Error(e) => Value::Exception(e),
+                            other => other,
+                        };
+                        event.insert("exception", v);
                     }
                     for v in event.values_mut() {
                         if let Value::Error(e) = v {

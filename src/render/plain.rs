@@ -2,8 +2,9 @@
 //! format did not use as ` key=value`; optionally coloured by level.
 //!
 //! `fmt` keys: `asctime` (the date, per `datefmt`), `level`/`levelname`, `name` (the logger),
-//! `event`/`message`, and any field name (empty when absent). Conversions `s`, `d`, `r`, with
-//! Python's `-` (left-align) and a width: `%(level)-8s`. `%%` is a literal `%`. Values and the
+//! `event`/`message`, and any field name (empty when absent). Conversions `s`, `d`, `r` (see
+//! [`Conv`]), Python's flags `-` (left-align), `0`, `+`, ` `, `#` (see [`Spec`]) and a width:
+//! `%(level)-8s`, `%(lineno)04d`. `%%` is a literal `%`. Values and the
 //! literal text of `fmt` and `datefmt` keep one record on one line: `\n`, `\r` and other
 //! control characters are escaped (`\n`, `\r`, `\u{1b}`; a tab in literal text is kept); a
 //! string value, a key or a nested value's JSON text with spaces, `=` or quotes
@@ -29,10 +30,32 @@ enum Key {
     Field(String),
 }
 
+/// A `%(key)...` conversion: `s` (the value as text), `d` (a number as an integer: a float is
+/// truncated, a bool is `1`/`0`, as Python's `%d` does; anything else as `s`) or `r` (a
+/// string in Python's `repr` quotes, `'text'`; anything else as `s`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Conv {
+    S,
+    D,
+    R,
+}
+
+/// How one `%(key)...` is written: Python's flags (`-` left-aligns; `0` pads a `d` number with
+/// zeros after its sign; `+` and ` ` give a `d` number a sign or a space; `#` changes
+/// nothing for these conversions), the width and the conversion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Spec {
+    left: bool,
+    zero: bool,
+    sign: Option<u8>,
+    width: usize,
+    conv: Conv,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Segment {
     Lit(Vec<u8>),
-    Key { key: Key, left: bool, width: usize },
+    Key { key: Key, spec: Spec },
 }
 
 pub(crate) struct PlainRenderer {
@@ -83,8 +106,16 @@ fn parse(fmt: &str) -> Result<Vec<Segment>, Error> {
             return Err(err(format!("empty key at byte {i}")));
         }
         let mut j = i + 3 + close;
-        let left = b.get(j) == Some(&b'-');
-        if left {
+        let (mut left, mut zero, mut sign) = (false, false, None);
+        while let Some(&f) = b.get(j) {
+            match f {
+                b'-' => left = true,
+                b'0' => zero = true,
+                b'+' => sign = Some(b'+'),
+                b' ' if sign.is_none() => sign = Some(b' '),
+                b' ' | b'#' => {}
+                _ => break,
+            }
             j += 1;
         }
         let digits = b[j..].iter().take_while(|c| c.is_ascii_digit()).count();
@@ -99,15 +130,17 @@ fn parse(fmt: &str) -> Result<Vec<Segment>, Error> {
         };
         j += digits;
         // `j` follows ASCII (`)`, `-`, digits): a character boundary.
-        match fmt[j..].chars().next() {
-            Some('s' | 'd' | 'r') => {}
+        let conv = match fmt[j..].chars().next() {
+            Some('s') => Conv::S,
+            Some('d') => Conv::D,
+            Some('r') => Conv::R,
             Some(c) => {
                 return Err(err(format!(
                     "unsupported conversion `{c}` for `{name}` (use s, d or r)"
                 )))
             }
             None => return Err(err(format!("missing conversion after `%({name})`"))),
-        }
+        };
         if !lit.is_empty() {
             segments.push(Segment::Lit(std::mem::take(&mut lit)));
         }
@@ -118,7 +151,16 @@ fn parse(fmt: &str) -> Result<Vec<Segment>, Error> {
             "event" | "message" => Key::Event,
             other => Key::Field(other.to_owned()),
         };
-        segments.push(Segment::Key { key, left, width });
+        segments.push(Segment::Key {
+            key,
+            spec: Spec {
+                left,
+                zero,
+                sign,
+                width,
+                conv,
+            },
+        });
         i = j + 1;
     }
     if !lit.is_empty() {
@@ -210,7 +252,13 @@ fn push_plain(out: &mut Vec<u8>, v: &Value<'_>, quote: bool) {
             json = serde_json::to_string(j.as_ref()).unwrap_or_default();
             &json
         }
-        Value::Exception(_) => return push_value(out, v),
+        Value::Exception(_) => {
+            // Its JSON object, quoted by the same rule as any nested value.
+            let mut text = Vec::new();
+            push_value(&mut text, v);
+            json = String::from_utf8(text).unwrap_or_default();
+            &json
+        }
         Value::Error(e) => e.message,
         other => other.as_str().unwrap_or_default(),
     };
@@ -232,35 +280,144 @@ fn push_plain(out: &mut Vec<u8>, v: &Value<'_>, quote: bool) {
     }
 }
 
-/// Appends one `%(key)s` segment that `text` renders, padded to `width` characters: before the
-/// colour code when right-aligned, after the reset when left-aligned.
+/// Appends one `%(key)...` segment that `text` renders, padded to the spec's width in
+/// characters: before the colour code when right-aligned, after the reset when left-aligned.
+/// `text` returns whether it wrote a `%d` number, which takes the `+`/` ` sign flag and is
+/// padded with zeros after its sign under the `0` flag, as in Python.
 #[inline]
 fn push_padded(
     out: &mut Vec<u8>,
-    left: bool,
-    width: usize,
+    spec: &Spec,
     color: Option<&[u8]>,
-    text: impl FnOnce(&mut Vec<u8>),
+    text: impl FnOnce(&mut Vec<u8>) -> bool,
 ) {
     let start = out.len();
     if let Some(c) = color {
         out.extend_from_slice(c);
     }
     let from = out.len();
-    text(out);
-    let pad = if width == 0 {
+    let number = text(out);
+    if number {
+        if let Some(sign) = spec.sign {
+            if out.get(from) != Some(&b'-') {
+                out.insert(from, sign);
+            }
+        }
+    }
+    let pad = if spec.width == 0 {
         0
     } else {
-        width.saturating_sub(char_count(&out[from..]))
+        spec.width.saturating_sub(char_count(&out[from..]))
     };
     if color.is_some() {
         out.extend_from_slice(b"\x1b[0m");
     }
-    if left {
+    if spec.left {
         out.resize(out.len() + pad, b' ');
+    } else if pad > 0 && number && spec.zero {
+        let at = from + usize::from(matches!(out.get(from), Some(b'-' | b'+' | b' ')));
+        out.splice(at..at, std::iter::repeat_n(b'0', pad));
     } else if pad > 0 {
         out.splice(start..start, std::iter::repeat_n(b' ', pad));
     }
+}
+
+/// Appends `s` as Python's `repr` writes a string: in single quotes, or in double quotes when
+/// it has a single quote and no double one; backslashes and the quote doubled or escaped,
+/// control characters escaped as everywhere else.
+fn push_repr(out: &mut Vec<u8>, s: &str) {
+    let q = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    out.push(q as u8);
+    for ch in s.chars() {
+        if ch == q || ch == '\\' {
+            out.push(b'\\');
+        }
+        push_escaped(out, ch.encode_utf8(&mut [0; 4]));
+    }
+    out.push(q as u8);
+}
+
+/// Appends text the renderer makes itself (the level, the logger's name, the event) under
+/// `conv`: quoted for `r`, as it is otherwise. Never a number.
+fn push_text(out: &mut Vec<u8>, conv: Conv, s: &str) -> bool {
+    if conv == Conv::R {
+        push_repr(out, s);
+    } else {
+        push_escaped(out, s);
+    }
+    false
+}
+
+/// Appends a field's value in the format under `conv` (see [`Conv`]); returns whether it
+/// wrote a `%d` number.
+fn push_converted(out: &mut Vec<u8>, conv: Conv, v: &Value<'_>) -> bool {
+    use serde_json::Value as J;
+    match (conv, v) {
+        (Conv::R, v) if v.as_str().is_some() => {
+            push_repr(out, v.as_str().unwrap_or_default());
+            false
+        }
+        (Conv::D, Value::I64(_) | Value::U64(_)) => {
+            push_plain(out, v, false);
+            true
+        }
+        (Conv::D, Value::F64(x)) => push_truncated(out, *x),
+        (Conv::D, Value::Bool(b)) => {
+            out.push(if *b { b'1' } else { b'0' });
+            true
+        }
+        (Conv::D, Value::Json(j)) => match j.as_ref() {
+            J::Number(n) if n.is_f64() => push_truncated(out, n.as_f64().unwrap_or_default()),
+            J::Number(n) => {
+                out.extend_from_slice(n.to_string().as_bytes());
+                true
+            }
+            J::Bool(b) => {
+                out.push(if *b { b'1' } else { b'0' });
+                true
+            }
+            _ => {
+                push_plain(out, v, false);
+                false
+            }
+        },
+        _ => {
+            push_plain(out, v, false);
+            false
+        }
+    }
+}
+
+/// A float under `%d`: truncated toward zero and written in full, as Python's `int(x)`; a
+/// NaN or an infinity (which Python refuses) as `%s` writes it.
+fn push_truncated(out: &mut Vec<u8>, x: f64) -> bool {
+    if x.is_finite() {
+        // `+ 0.0` turns `-0.0` (from -0.5) into `0`.
+        out.extend_from_slice(format!("{:.0}", x.trunc() + 0.0).as_bytes());
+        true
+    } else {
+        push_plain(out, &Value::F64(x), false);
+        false
+    }
+}
+
+/// Appends the date `format` writes, in `repr` quotes under `r`. The date's text is already
+/// escaped, and `repr` escapes its quotes and backslashes once more (a control character in
+/// `datefmt` text, written `\n`, comes out `\\n`). Never a number.
+fn push_date(out: &mut Vec<u8>, conv: Conv, format: impl FnOnce(&mut Vec<u8>)) -> bool {
+    if conv != Conv::R {
+        format(out);
+        return false;
+    }
+    let from = out.len();
+    format(out);
+    let text = out.split_off(from);
+    push_repr(out, &String::from_utf8_lossy(&text));
+    false
 }
 
 /// Appends a field as the renderer's tail does: ` key=value`.
@@ -284,8 +441,8 @@ fn push_key(out: &mut Vec<u8>, key: &str) {
 pub(crate) struct PlainLine {
     /// The format's output with the date left out, then the bound context.
     head: Vec<u8>,
-    /// Where the date goes in `head`, left-aligned or not, and its width.
-    date: Option<(usize, bool, usize)>,
+    /// Where the date goes in `head`, and how it is written.
+    date: Option<(usize, Spec)>,
     /// ` key=` for each field, escaped; field `i`'s piece ends at `key_ends[i]`.
     keys: Vec<u8>,
     key_ends: SmallVec<[u32; 8]>,
@@ -335,17 +492,18 @@ impl PlainRenderer {
         for seg in &self.segments {
             match seg {
                 Segment::Lit(l) => out.extend_from_slice(l),
-                Segment::Key { key, left, width } => {
+                Segment::Key { key, spec } => {
                     let color = (self.colors && *key == Key::Level).then(|| color(ev.level));
-                    push_padded(out, *left, *width, color, |out| match key {
-                        Key::Asctime => self.date.format(ev.timestamp_ns, out),
-                        Key::Level => out.extend_from_slice(ev.level.as_str().as_bytes()),
-                        Key::Name => push_escaped(out, ev.logger),
-                        Key::Event => push_escaped(out, &ev.event),
+                    let date = &mut self.date;
+                    push_padded(out, spec, color, |out| match key {
+                        Key::Asctime => {
+                            push_date(out, spec.conv, |out| date.format(ev.timestamp_ns, out))
+                        }
+                        Key::Level => push_text(out, spec.conv, ev.level.as_str()),
+                        Key::Name => push_text(out, spec.conv, ev.logger),
+                        Key::Event => push_text(out, spec.conv, &ev.event),
                         Key::Field(f) => {
-                            if let Some(v) = ev.get(f) {
-                                push_plain(out, v, false);
-                            }
+                            ev.get(f).is_some_and(|v| push_converted(out, spec.conv, v))
                         }
                     });
                 }
@@ -379,23 +537,22 @@ impl PlainRenderer {
                 Segment::Lit(l) => head.extend_from_slice(l),
                 Segment::Key {
                     key: Key::Asctime,
-                    left,
-                    width,
+                    spec,
                 } => {
                     if date.is_some() {
                         return None;
                     }
-                    date = Some((head.len(), *left, *width));
+                    date = Some((head.len(), *spec));
                 }
                 Segment::Key {
                     key: Key::Field(_), ..
                 } => return None,
-                Segment::Key { key, left, width } => {
+                Segment::Key { key, spec } => {
                     let color = (self.colors && *key == Key::Level).then(|| color(level));
-                    push_padded(&mut head, *left, *width, color, |out| match key {
-                        Key::Level => out.extend_from_slice(level.as_str().as_bytes()),
-                        Key::Name => push_escaped(out, name),
-                        _ => push_escaped(out, callsite.message),
+                    push_padded(&mut head, spec, color, |out| match key {
+                        Key::Level => push_text(out, spec.conv, level.as_str()),
+                        Key::Name => push_text(out, spec.conv, name),
+                        _ => push_text(out, spec.conv, callsite.message),
                     });
                 }
             }
@@ -440,10 +597,11 @@ impl PlainRenderer {
     ) -> bool {
         let start = out.len();
         match line.date {
-            Some((at, left, width)) => {
+            Some((at, spec)) => {
                 out.extend_from_slice(&line.head[..at]);
-                push_padded(out, left, width, None, |out| {
-                    self.date.format(unix_nanos, out)
+                let date = &mut self.date;
+                push_padded(out, &spec, None, |out| {
+                    push_date(out, spec.conv, |out| date.format(unix_nanos, out))
                 });
                 out.extend_from_slice(&line.head[at..]);
             }
