@@ -632,7 +632,7 @@ impl Drainer {
             r.ring().wake_waiter();
         }
         // Rings whose thread is gone are freed now; the others are kept for the sweep.
-        self.rings.retain(|r| !r.ring().is_abandoned());
+        self.shared.registry.reclaim(&mut self.rings);
         *self
             .shared
             .stranded

@@ -176,7 +176,8 @@ impl Shared {
         let mut rings = self.stranded.lock().unwrap_or_else(|e| e.into_inner());
         self.registry.adopt(&mut rings);
         let n = self.discard(&mut rings);
-        rings.retain(|r| !r.ring().is_abandoned());
+        // Rings whose thread has exited are freed, and their counts kept, as the drainer does.
+        self.registry.reclaim(&mut rings);
         if n > 0 {
             self.counters.stranded.fetch_add(n, Ordering::Relaxed);
             self.counters
