@@ -193,3 +193,85 @@ fn every_record_is_counted_once_when_logging_races_shutdown_stats_and_thread_exi
         }
     });
 }
+
+fn child_case() -> Option<String> {
+    std::env::var("KOLOG_R10A_CHILD").ok()
+}
+
+/// Runs `test` alone in a child process with `KOLOG_R10A_CHILD` set, failing after `seconds`
+/// if it hangs; asserts that it succeeded and returns its output.
+fn run_child(test: &str, seconds: u64) -> std::process::Output {
+    let test = test.to_owned();
+    let out = within(seconds, "child", move || {
+        std::process::Command::new(std::env::current_exe().unwrap())
+            .args([test.as_str(), "--exact", "--nocapture", "--test-threads=1"])
+            .env("KOLOG_R10A_CHILD", &test)
+            .output()
+            .unwrap()
+    });
+    assert!(
+        out.status.success(),
+        "{:?}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// The process's mapped address space, in KiB.
+fn vm_size_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmSize:"))
+        .and_then(|v| v.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Threads alive at shutdown keep their rings; when they exit, the rings are freed even if
+/// nobody calls `stats()` again: here the `Kolog` is dropped (nobody can) while a logger
+/// handle lives on, as in a program whose components keep their loggers. The rings (128 MiB
+/// of address space each) stayed mapped until the last logger handle went.
+#[test]
+fn rings_of_threads_exiting_after_the_system_was_dropped_are_unmapped() {
+    const TEST: &str = "rings_of_threads_exiting_after_the_system_was_dropped_are_unmapped";
+    if child_case().as_deref() != Some(TEST) {
+        run_child(TEST, 60);
+        return;
+    }
+    const THREADS: usize = 8;
+    const RING_KIB: u64 = 128 * 1024;
+    let k = null_kolog("block", 1 << 20, 5.0);
+    assert_eq!(k.queue_manager().ring_bytes() as u64, RING_KIB * 1024);
+    let log = k.logger("root").unwrap();
+    let logged = Arc::new(Barrier::new(THREADS + 1));
+    let exit = Arc::new(Barrier::new(THREADS + 1));
+    let ts: Vec<_> = (0..THREADS)
+        .map(|i| {
+            let (log, logged, exit) = (log.clone(), logged.clone(), exit.clone());
+            std::thread::spawn(move || {
+                kolog::info!(log, "one", i);
+                logged.wait();
+                exit.wait();
+                kolog::info!(log, "after shutdown", i);
+            })
+        })
+        .collect();
+    logged.wait();
+    let peak = vm_size_kib();
+    drop(k);
+    exit.wait();
+    for t in ts {
+        t.join().unwrap();
+    }
+    let after = vm_size_kib();
+    // Thread arenas of the allocator stay mapped; the rings must go.
+    assert!(
+        peak.saturating_sub(after) >= THREADS as u64 * RING_KIB,
+        "the rings of {THREADS} exited threads are still mapped: VmSize {peak} -> {after} KiB"
+    );
+    drop(log);
+}

@@ -49,6 +49,33 @@ thread_local! {
     static LOCAL: RefCell<Local> = RefCell::new(Local::default());
 }
 
+impl Entry {
+    /// Drops the producer (its ring is then abandoned once consumed), then, if the system's
+    /// drainer has finished, sweeps its rings: nobody else may ever do it (the `Kolog` may be
+    /// gone while logger handles live on), and the ring would stay mapped until the system
+    /// itself is dropped.
+    #[cold]
+    fn forget(self) {
+        let Entry {
+            shared, producer, ..
+        } = self;
+        drop(producer);
+        shared.sweep_stranded();
+    }
+}
+
+impl Drop for Local {
+    /// The thread is exiting.
+    fn drop(&mut self) {
+        if let Some(e) = self.first.take() {
+            e.forget();
+        }
+        for e in self.others.drain(..) {
+            e.forget();
+        }
+    }
+}
+
 impl Local {
     /// This thread's entry for `shared`, if registered.
     #[inline(always)]
@@ -76,7 +103,13 @@ impl Local {
     #[cold]
     fn register(&mut self, shared: &Arc<Shared>) -> &mut Producer {
         // Forget rings of queue managers that were shut down.
-        self.others.retain(|e| !e.shared.is_closed());
+        for e in std::mem::take(&mut self.others) {
+            if e.shared.is_closed() {
+                e.forget();
+            } else {
+                self.others.push(e);
+            }
+        }
         let (producer, consumer) = Ring::with_capacity_at_most(shared.ring_bytes);
         shared.registry.register(consumer);
         let entry = Entry {
@@ -85,7 +118,9 @@ impl Local {
             clock: clock::RecordClock::current(),
         };
         if let Some(old) = self.first.replace(entry) {
-            if !old.shared.is_closed() {
+            if old.shared.is_closed() {
+                old.forget();
+            } else {
                 self.others.push(old);
             }
         }
