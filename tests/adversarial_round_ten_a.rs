@@ -275,3 +275,204 @@ fn rings_of_threads_exiting_after_the_system_was_dropped_are_unmapped() {
     );
     drop(log);
 }
+
+/// Loggers from a reloaded configuration (a second factory on the same queue manager, the
+/// first one dropped), bound loggers and the `kolog` logger race `shutdown()` from one thread,
+/// `stats()` and `flush()` from another and the drop of the queue manager: every attempt is
+/// counted exactly once, `level()`/`enabled()` of each handle match its configuration, and
+/// records below a logger's level are never counted.
+#[test]
+fn reloaded_and_bound_loggers_racing_shutdown_count_every_record_once() {
+    within(120, "reload race", || {
+        for policy in POLICIES {
+            let qm = Arc::new(
+                kolog::QueueManager::start(kolog::QueueConfig {
+                    max_queue_size: 4,
+                    backpressure_policy: match policy {
+                        "block" => kolog::config::BackpressurePolicy::Block,
+                        "drop" => kolog::config::BackpressurePolicy::Drop,
+                        _ => kolog::config::BackpressurePolicy::DropOldest,
+                    },
+                    ..Default::default()
+                })
+                .unwrap(),
+            );
+            let doc = |level: &str| {
+                format!(
+                    r#"{{"loggers": [{{"name": "root", "level": "{level}", "handlers": [{{"type": "null"}}]}},
+                                    {{"name": "app.quiet", "level": "ERROR", "handlers": [{{"type": "null"}}]}}]}}"#
+                )
+            };
+            let first = kolog::LoggerFactory::from_json_str(&doc("DEBUG"), &qm).unwrap();
+            let old = first.get_logger("app").unwrap();
+            assert_eq!(old.level(), kolog::Level::Debug);
+            let second = kolog::LoggerFactory::from_json_str(&doc("WARNING"), &qm).unwrap();
+            drop(first);
+            let new = second.get_logger("app.x").unwrap();
+            let quiet = kolog::bind!(second.get_logger("app.quiet.deep").unwrap(), k = 1);
+            let bound = kolog::bind!(new, user = "u", n = 2);
+            assert_eq!(
+                (old.level(), new.level(), bound.level(), quiet.level()),
+                (
+                    kolog::Level::Debug,
+                    kolog::Level::Warning,
+                    kolog::Level::Warning,
+                    kolog::Level::Error
+                )
+            );
+            assert!(bound.enabled(kolog::Level::Warning) && !bound.enabled(kolog::Level::Info));
+            assert!(quiet.enabled(kolog::Level::Error) && !quiet.enabled(kolog::Level::Warning));
+            drop(second);
+            let attempts = Arc::new(AtomicU64::new(0));
+            let go = Arc::new(Barrier::new(5));
+            let ts: Vec<_> = (0..4u64)
+                .map(|t| {
+                    let loggers = [old.clone(), new.clone(), bound.clone(), quiet.clone()];
+                    let (attempts, go) = (attempts.clone(), go.clone());
+                    std::thread::spawn(move || {
+                        go.wait();
+                        let mut n = 0;
+                        for i in 0..2000u64 {
+                            let log = &loggers[((i + t) % 4) as usize];
+                            // Counted only when the level passes.
+                            kolog::debug!(log, "d", i);
+                            kolog::warning!(log, "w", i);
+                            kolog::error!(log, "e", i = %i);
+                            n += u64::from(log.enabled(kolog::Level::Debug))
+                                + u64::from(log.enabled(kolog::Level::Warning))
+                                + 1;
+                        }
+                        attempts.fetch_add(n, Ordering::Relaxed);
+                    })
+                })
+                .collect();
+            go.wait();
+            let reader = {
+                let qm = qm.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..200 {
+                        qm.flush();
+                        let s = qm.stats();
+                        assert!(s.written <= s.enqueued, "{s:?}");
+                    }
+                })
+            };
+            std::thread::sleep(Duration::from_millis(5));
+            let r = qm.shutdown().unwrap();
+            assert!(!r.timed_out, "{r:?}");
+            reader.join().unwrap();
+            for t in ts {
+                t.join().unwrap();
+            }
+            let s = qm.stats();
+            assert_balanced(&s);
+            assert_eq!(
+                s.enqueued + s.dropped_full + s.dropped_shutdown + s.dropped_oversize,
+                attempts.load(Ordering::Relaxed),
+                "{policy}: {s:?}"
+            );
+            assert_eq!(s.live_rings, 0, "{policy}: {s:?}");
+            drop(Arc::try_unwrap(qm).unwrap());
+        }
+    });
+}
+
+/// Polls `f` to completion, parking (with no timeout) between polls: a lost wake-up hangs.
+fn block_on_strict<F: std::future::Future>(f: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
+}
+
+/// `ainfo!` futures waiting for room in full one-record rings under `block` when shutdown
+/// begins are woken and complete (their records written or counted in `dropped_shutdown`),
+/// with an executor that parks without a timeout; then every record is counted once.
+#[test]
+fn async_producers_waiting_on_full_rings_at_shutdown_complete_and_are_counted() {
+    const TEST: &str = "async_producers_waiting_on_full_rings_at_shutdown_complete_and_are_counted";
+    if child_case().as_deref() != Some(TEST) {
+        run_child(TEST, 120);
+        return;
+    }
+    for round in 0..6u64 {
+        let k = null_kolog("block", 1, 5.0);
+        let log = k.logger("root").unwrap();
+        let pad = "x".repeat(1500);
+        let ts: Vec<_> = (0..3u64)
+            .map(|t| {
+                let (log, pad) = (log.clone(), pad.clone());
+                std::thread::spawn(move || {
+                    block_on_strict(async {
+                        for i in 0..3000u64 {
+                            kolog::ainfo!(log, "a", t, i, pad = pad.as_str()).await;
+                        }
+                    });
+                    3000u64
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(2 * round));
+        let r = k.shutdown().unwrap();
+        let attempts: u64 = ts.into_iter().map(|t| t.join().unwrap()).sum();
+        let s = k.stats();
+        assert_balanced(&s);
+        assert_eq!(s.enqueued + s.dropped_shutdown, attempts, "{s:?}");
+        assert_eq!((s.dropped_full, s.written), (0, r.written), "{s:?}");
+        assert_eq!(s.live_rings, 0, "{s:?}");
+    }
+}
+
+/// A thread that goes on logging while `shutdown()` runs has room in its ring (16 MiB, over
+/// 200,000 records a lap): its fast path, which does not check `closed`, keeps publishing
+/// until the end of the lap. The final drain takes what was published when it began, not
+/// what the producer keeps adding: it ends in milliseconds, well within a 300 ms
+/// `drain_timeout`, writes little more than what was logged before the call, and counts the
+/// rest in `dropped_shutdown` (never `dropped_timeout`).
+#[test]
+fn the_final_drain_does_not_chase_a_producer_that_keeps_logging_after_shutdown() {
+    for policy in POLICIES {
+        let k = null_kolog(policy, 100_000, 0.3);
+        let log = k.logger("root").unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let logged = Arc::new(AtomicU64::new(0));
+        let t = {
+            let (log, stop, logged) = (log.clone(), stop.clone(), logged.clone());
+            std::thread::spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    kolog::info!(log, "spin", i);
+                    i += 1;
+                    logged.store(i, Ordering::Relaxed);
+                }
+            })
+        };
+        while logged.load(Ordering::Relaxed) < 1000 {
+            std::thread::yield_now();
+        }
+        let r = k.shutdown().unwrap();
+        stop.store(true, Ordering::Relaxed);
+        t.join().unwrap();
+        let what = format!("{policy}: {r:?}");
+        assert!(!r.timed_out && r.dropped_timeout == 0, "{what}");
+        assert!(r.written < 100_000, "{what}");
+        let s = k.stats();
+        assert_balanced(&s);
+        assert_eq!((s.written, s.live_rings), (r.written, 0), "{policy}: {s:?}");
+        assert_eq!(
+            s.enqueued + s.dropped_shutdown,
+            logged.load(Ordering::Relaxed)
+        );
+    }
+}

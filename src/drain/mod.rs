@@ -236,6 +236,9 @@ impl Drop for Drainer {
         if self.rings.is_empty() {
             return;
         }
+        for r in self.rings.iter_mut() {
+            r.unbound();
+        }
         let mut stranded = self
             .shared
             .stranded
@@ -370,7 +373,16 @@ impl Drainer {
         self.shared.registry.adopt(&mut self.rings);
         let cutoff = match cutoff {
             Cutoff::Now => clock::drainer_now(),
-            Cutoff::Everything => u64::MAX,
+            Cutoff::Everything => {
+                // The final drain takes what each ring holds when the drainer first sees it
+                // after shutdown began: producers' fast path does not check `closed`, and one
+                // that goes on logging would otherwise be chased to the end of its ring's lap
+                // (or to `drain_timeout`, its records then counted as timed out).
+                for r in self.rings.iter_mut() {
+                    r.bound_at_head();
+                }
+                u64::MAX
+            }
         };
         let n = self.pass(cutoff);
         self.retiring.clear();
@@ -600,12 +612,11 @@ impl Drainer {
     fn finish(mut self) -> ShutdownReport {
         let started = self.timeout.start(self.shared.config.drain_timeout);
         loop {
+            // Drains every ring up to its bound (see `step`); again for rings registered
+            // meanwhile. Records published past the bounds were logged after shutdown began:
+            // `Shared::sweep_stranded` counts them in `dropped_shutdown`.
             self.step(Cutoff::Everything);
-            if self.rings.iter().all(|r| r.count_pending() == 0) && !self.shared.registry.has_new()
-            {
-                break;
-            }
-            if self.timeout.expired(&self.shared) {
+            if !self.shared.registry.has_new() || self.timeout.expired(&self.shared) {
                 break;
             }
         }
@@ -631,8 +642,12 @@ impl Drainer {
         for r in &self.rings {
             r.ring().wake_waiter();
         }
-        // Rings whose thread is gone are freed now; the others are kept for the sweep.
+        // Rings whose thread is gone are freed now; the others are kept for the sweep, which
+        // takes everything in them.
         self.shared.registry.reclaim(&mut self.rings);
+        for r in self.rings.iter_mut() {
+            r.unbound();
+        }
         *self
             .shared
             .stranded

@@ -186,6 +186,7 @@ impl Ring {
             populated: 0,
             tail: 0,
             head: 0,
+            bound: usize::MAX,
             _not_sync: PhantomData,
         };
         Some((producer, consumer))
@@ -498,6 +499,9 @@ pub(crate) struct Consumer {
     tail: usize,
     /// The producer's head as of the last [`Consumer::snapshot`].
     head: usize,
+    /// How far the consumer reads (`usize::MAX`: everything published); see
+    /// [`Consumer::bound_at_head`].
+    bound: usize,
     _not_sync: PhantomData<Cell<()>>,
 }
 
@@ -516,10 +520,25 @@ impl Consumer {
         &self.ring
     }
 
-    /// Reads the producer's head: the records published so far are what
-    /// [`Consumer::next_key`] and [`Consumer::drain_while`] see until the next snapshot.
+    /// Reads the producer's head: the records published so far (up to the bound, if set) are
+    /// what [`Consumer::next_key`] and [`Consumer::drain_while`] see until the next snapshot.
     pub(crate) fn snapshot(&mut self) {
-        self.head = self.ring.head.load(Ordering::Acquire);
+        self.head = self.ring.head.load(Ordering::Acquire).min(self.bound);
+    }
+
+    /// From now on reads only the records published so far (unless a bound is set already):
+    /// the final drain takes what was published when it began, not what a producer that
+    /// goes on logging keeps adding. Head positions only grow and each is a slot boundary,
+    /// so the bound is one too.
+    pub(crate) fn bound_at_head(&mut self) {
+        if self.bound == usize::MAX {
+            self.bound = self.ring.head.load(Ordering::Acquire);
+        }
+    }
+
+    /// Reads everything published again (undoes [`Consumer::bound_at_head`]).
+    pub(crate) fn unbound(&mut self) {
+        self.bound = usize::MAX;
     }
 
     /// Populates the pages the producer will write next, so it does not take a page fault per
@@ -668,9 +687,11 @@ impl Consumer {
     ) -> bool {
         let ring = &*self.ring;
         let more = loop {
+            // Without `READING`: only this consumer sets it, and clears it before returning.
             let tail = ring.tail.load(Ordering::Acquire);
-            let head = ring.head.load(Ordering::Acquire);
-            if tail == head {
+            // Up to the bound, which the producer's evictions may have moved `tail` past.
+            let head = ring.head.load(Ordering::Acquire).min(self.bound);
+            if tail >= head {
                 break false;
             }
             if ring
@@ -704,23 +725,6 @@ impl Consumer {
         };
         self.tail = ring.tail.load(Ordering::Acquire) & !READING;
         more
-    }
-
-    /// Number of records published and not yet consumed (walks the ring; for shutdown
-    /// accounting).
-    pub(crate) fn count_pending(&self) -> u64 {
-        let ring = &*self.ring;
-        let head = ring.head.load(Ordering::Acquire);
-        let mut tail = ring.tail.load(Ordering::Acquire) & !READING;
-        let mut n = 0;
-        while tail != head {
-            let (len, tag) = ring.read_slot_header(tail & (ring.cap - 1));
-            if tag == TAG_RECORD {
-                n += 1;
-            }
-            tail += slot_len(len);
-        }
-        n
     }
 }
 
@@ -833,12 +837,56 @@ mod tests {
     }
 
     #[test]
+    fn a_bound_stops_the_consumer_at_the_head_it_saw_until_lifted() {
+        for copied in [false, true] {
+            let (mut p, mut c) = Ring::with_capacity(256);
+            for i in 0..3u8 {
+                p.push(8, |b| b.fill(i)).unwrap();
+            }
+            c.bound_at_head();
+            for i in 3..5u8 {
+                p.push(8, |b| b.fill(i)).unwrap();
+            }
+            // A second call keeps the first bound.
+            c.bound_at_head();
+            let mut got = Vec::new();
+            let mut copy = Vec::new();
+            let mut take = |c: &mut Consumer, got: &mut Vec<u8>| {
+                if copied {
+                    c.drain_copied(&mut copy, |b| got.push(b[0]))
+                } else {
+                    c.drain(|b| got.push(b[0]))
+                }
+            };
+            assert_eq!(take(&mut c, &mut got), 3);
+            assert_eq!(take(&mut c, &mut got), 0);
+            c.unbound();
+            assert_eq!(take(&mut c, &mut got), 2);
+            assert_eq!(got, [0, 1, 2, 3, 4]);
+        }
+        // Drop-oldest: evictions may move the tail up to and past the bound.
+        let (mut p, mut c) = Ring::with_capacity(256);
+        for i in 0..3u8 {
+            p.push(8, |b| b.fill(i)).unwrap();
+        }
+        c.bound_at_head();
+        p.push(8, |b| b.fill(3)).unwrap();
+        assert!(p.evict_oldest() && p.evict_oldest());
+        let mut got = Vec::new();
+        assert_eq!(c.drain_copied(&mut Vec::new(), |b| got.push(b[0])), 1);
+        assert!(p.evict_oldest());
+        assert_eq!(c.drain_copied(&mut Vec::new(), |b| got.push(b[0])), 0);
+        c.unbound();
+        assert_eq!(c.drain_copied(&mut Vec::new(), |b| got.push(b[0])), 0);
+        assert_eq!(got, [2]);
+    }
+
+    #[test]
     fn too_large_and_full() {
         let (mut p, mut c) = Ring::with_capacity(64);
         assert_eq!(p.push(57, |_| {}), Err(PushError::TooLarge));
         assert_eq!(p.push(56, |_| {}), Ok(()));
         assert_eq!(p.push(0, |_| {}), Err(PushError::Full));
-        assert_eq!(c.count_pending(), 1);
         assert_eq!(c.drain(|b| assert_eq!(b.len(), 56)), 1);
         assert_eq!(p.push(0, |_| {}), Ok(()));
     }
