@@ -60,7 +60,7 @@ impl Entry {
             shared, producer, ..
         } = self;
         drop(producer);
-        shared.sweep_stranded();
+        drop(shared.sweep_stranded());
     }
 }
 

@@ -111,6 +111,11 @@ pub(crate) struct Ring {
     /// Set while a producer waits for space; the consumer wakes `waiter` after freeing space.
     waiting: AtomicBool,
     waiters: Mutex<Vec<Waiter>>,
+    /// Records the consumer has taken out (drained, copied out or discarded), written by the
+    /// consumer only (plain load + store). With the producer's `enqueued` and `dropped_oldest`
+    /// it tells how many published records are still in the ring (see
+    /// [`registry::RingTotals`]). Next to `waiting`, which the consumer reads anyway.
+    pub(crate) taken: AtomicU64,
 }
 
 // SAFETY: the buffer is only accessed through `Producer` (bytes in [tail, tail + cap) not yet
@@ -168,6 +173,7 @@ impl Ring {
             tail: CachePadded::new(AtomicUsize::new(0)),
             counters: CachePadded::new(ProducerCounters::default()),
             producer_gone: AtomicBool::new(false),
+            taken: AtomicU64::new(0),
             waiting: AtomicBool::new(false),
             waiters: Mutex::new(Vec::new()),
         });
@@ -610,6 +616,15 @@ impl Consumer {
         found
     }
 
+    /// Counts `n` records taken out of the ring.
+    #[inline]
+    fn count_taken(&self, n: usize) {
+        if n > 0 {
+            let taken = &self.ring.taken;
+            taken.store(taken.load(Ordering::Relaxed) + n as u64, Ordering::Relaxed);
+        }
+    }
+
     /// Calls `f` with each record of the snapshot, in order, while `key(record) <= limit`;
     /// releases the space as it goes. Returns the number of records.
     pub(crate) fn drain_while(
@@ -646,6 +661,7 @@ impl Consumer {
             ring.tail.store(self.tail, Ordering::Release);
             ring.wake_waiter();
         }
+        self.count_taken(n);
         n
     }
 
@@ -703,6 +719,7 @@ impl Consumer {
             }
             let mut t = tail;
             let mut reached = false;
+            let mut n = 0;
             while t != head && t - tail < CLAIM_BYTES {
                 let pos = t & (ring.cap - 1);
                 let (len, tag) = ring.read_slot_header(pos);
@@ -716,11 +733,13 @@ impl Consumer {
                     }
                     copy.extend_from_slice(&(len as u32).to_le_bytes());
                     copy.extend_from_slice(payload);
+                    n += 1;
                 }
                 t += slot_len(len);
             }
             ring.tail.store(t, Ordering::Release);
             ring.wake_waiter();
+            self.count_taken(n);
             break !reached;
         };
         self.tail = ring.tail.load(Ordering::Acquire) & !READING;
