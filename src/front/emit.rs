@@ -65,7 +65,8 @@ impl Entry {
 }
 
 impl Drop for Local {
-    /// The thread is exiting.
+    /// The thread is exiting. (Its thread-local is being destroyed: code the sweep's wakers
+    /// run cannot reach it, and counts what it logs as dropped.)
     fn drop(&mut self) {
         if let Some(e) = self.first.take() {
             e.forget();
@@ -102,14 +103,10 @@ impl Local {
 
     #[cold]
     fn register(&mut self, shared: &Arc<Shared>) -> &mut Producer {
-        // Forget rings of queue managers that were shut down.
-        for e in std::mem::take(&mut self.others) {
-            if e.shared.is_closed() {
-                e.forget();
-            } else {
-                self.others.push(e);
-            }
-        }
+        // Forget rings of queue managers that were shut down. (Dropped without a sweep: this
+        // runs with the thread-local borrowed, and a sweep wakes waiters, whose wakers may
+        // run arbitrary code. The next sweep, or the system's own drop, frees the rings.)
+        self.others.retain(|e| !e.shared.is_closed());
         let (producer, consumer) = Ring::with_capacity_at_most(shared.ring_bytes);
         shared.registry.register(consumer);
         let entry = Entry {
@@ -118,9 +115,7 @@ impl Local {
             clock: clock::RecordClock::current(),
         };
         if let Some(old) = self.first.replace(entry) {
-            if old.shared.is_closed() {
-                old.forget();
-            } else {
+            if !old.shared.is_closed() {
                 self.others.push(old);
             }
         }
