@@ -434,28 +434,35 @@ fn async_producers_waiting_on_full_rings_at_shutdown_complete_and_are_counted() 
     }
 }
 
-/// A thread that goes on logging while `shutdown()` runs has room in its ring (16 MiB, over
-/// 200,000 records a lap): its fast path, which does not check `closed`, keeps publishing
-/// until the end of the lap. The final drain takes what was published when it began, not
-/// what the producer keeps adding: it ends in milliseconds, well within a 300 ms
-/// `drain_timeout`, writes little more than what was logged before the call, and counts the
-/// rest in `dropped_shutdown` (never `dropped_timeout`).
+/// A thread that logs 1,000 records, then goes on logging from the moment `shutdown()` has
+/// begun, has room in its ring (128 MiB, millions of records a lap): its fast path, which
+/// does not check `closed`, keeps publishing until the end of the lap. The final drain takes
+/// what was published when it began, not what the producer keeps adding: it writes the 1,000
+/// and what the producer published before the drainer reacted, not a lap's worth, and counts
+/// the rest in `dropped_shutdown` (never `dropped_timeout`).
 #[test]
 fn the_final_drain_does_not_chase_a_producer_that_keeps_logging_after_shutdown() {
     for policy in POLICIES {
-        let k = null_kolog(policy, 100_000, 0.3);
+        let k = Arc::new(null_kolog(policy, 1 << 20, 10.0));
         let log = k.logger("root").unwrap();
         let stop = Arc::new(AtomicBool::new(false));
         let logged = Arc::new(AtomicU64::new(0));
         let t = {
-            let (log, stop, logged) = (log.clone(), stop.clone(), logged.clone());
+            let (k, log, stop, logged) = (k.clone(), log.clone(), stop.clone(), logged.clone());
             std::thread::spawn(move || {
-                let mut i = 0u64;
-                while !stop.load(Ordering::Relaxed) {
-                    kolog::info!(log, "spin", i);
-                    i += 1;
-                    logged.store(i, Ordering::Relaxed);
+                for i in 0..1000u64 {
+                    kolog::info!(log, "before", i);
                 }
+                logged.store(1000, Ordering::Relaxed);
+                while !k.queue_manager().is_shut_down() {
+                    std::hint::spin_loop();
+                }
+                let mut i = 1000u64;
+                while !stop.load(Ordering::Relaxed) {
+                    kolog::info!(log, "after", i);
+                    i += 1;
+                }
+                logged.store(i, Ordering::Relaxed);
             })
         };
         while logged.load(Ordering::Relaxed) < 1000 {
@@ -466,13 +473,14 @@ fn the_final_drain_does_not_chase_a_producer_that_keeps_logging_after_shutdown()
         t.join().unwrap();
         let what = format!("{policy}: {r:?}");
         assert!(!r.timed_out && r.dropped_timeout == 0, "{what}");
-        assert!(r.written < 100_000, "{what}");
+        assert!(r.written >= 1000 && r.written < 1_000_000, "{what}");
         let s = k.stats();
         assert_balanced(&s);
         assert_eq!((s.written, s.live_rings), (r.written, 0), "{policy}: {s:?}");
         assert_eq!(
             s.enqueued + s.dropped_shutdown,
-            logged.load(Ordering::Relaxed)
+            logged.load(Ordering::Relaxed),
+            "{policy}: {s:?}"
         );
     }
 }

@@ -1128,6 +1128,53 @@ mod tests {
         assert_eq!((s.enqueued, s.dropped_shutdown), (1, 3), "{s:?}");
     }
 
+    /// An `ainfo!` future that found its ring full and registers its waker just after the
+    /// drainer crashed (which woke the waiters it could see) is not left `Pending` for good:
+    /// no drainer will ever free room or wake it.
+    #[test]
+    fn an_async_producer_registering_as_the_drainer_crashes_is_not_left_pending() {
+        let k = crate::Kolog::from_json_str(
+            r#"{"queue": {"max_queue_size": 1, "backpressure_policy": "block"},
+                "loggers": [{"name": "root", "handlers": [{"type": "null"}]}]}"#,
+        )
+        .unwrap();
+        let log = k.logger("root").unwrap();
+        // Left in the ring by the crash, as is the next one: swept into `dropped_shutdown`.
+        crate::info!(log, "registers this thread's ring");
+        let shared = k.queue_manager().shared.clone();
+        shared.commands.push(super::Command::Panic);
+        shared.wake_drainer();
+        k.flush();
+        assert!(shared
+            .drainer_done
+            .load(std::sync::atomic::Ordering::SeqCst));
+        // The interleaving: the future passes the `closed` check before the crash is seen,
+        // finds the ring full, and the crash wakes the waiters before it registers.
+        shared
+            .closed
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        let pad = "x".repeat(3000);
+        let mut fut = Box::pin(crate::ainfo!(log, "fills the ring", pad = pad.as_str()));
+        assert!(std::future::Future::poll(fut.as_mut(), &mut cx).is_ready());
+        let mut fut = Box::pin(crate::ainfo!(log, "finds it full", pad = pad.as_str()));
+        let crashed = shared.clone();
+        crate::front::emit::BEFORE_REGISTER
+            .with(|h| *h.borrow_mut() = Some(Box::new(move || crashed.drainer_crashed())));
+        assert!(
+            std::future::Future::poll(fut.as_mut(), &mut cx).is_ready(),
+            "left pending with no drainer to wake it"
+        );
+        drop(fut);
+        let s = k.stats();
+        assert_eq!(
+            (s.enqueued, s.written, s.dropped_full, s.dropped_shutdown),
+            (0, 0, 0, 3),
+            "{s:?}"
+        );
+    }
+
     #[test]
     fn a_crashed_drainer_leaves_nobody_waiting() {
         let k = crate::Kolog::from_json_str(

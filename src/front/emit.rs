@@ -497,9 +497,21 @@ pub(crate) fn poll_enqueue(
                 producer.count_dropped_full();
                 return Poll::Ready(());
             }
+            #[cfg(test)]
+            if let Some(hook) = BEFORE_REGISTER.with(|h| h.borrow_mut().take()) {
+                hook();
+            }
             producer
                 .ring()
                 .register_waiter(Waiter::Task(cx.waker().clone()));
+            // Checked again once registered: a drainer that crashed since the check above
+            // woke the waiters it could see, not this one, and will never free room.
+            // (`register_waiter` ends with a SeqCst fence; `drainer_crashed` stores `closed`
+            // SeqCst before it wakes them.)
+            if shared.is_closed() {
+                count_shutdown_drop(shared);
+                return Poll::Ready(());
+            }
             shared.wake_drainer();
             if !producer.has_room(bytes.len()) {
                 return Poll::Pending;
@@ -510,6 +522,13 @@ pub(crate) fn poll_enqueue(
         count_shutdown_drop(shared);
         Poll::Ready(())
     })
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Run by [`poll_enqueue`] on this thread, once, just before it registers its waker (tests
+    /// of what happens in between).
+    pub(crate) static BEFORE_REGISTER: RefCell<Option<Box<dyn FnOnce()>>> = const { RefCell::new(None) };
 }
 
 /// Publishes `payload` into this thread's ring for `shared` without the `closed` check: what
