@@ -236,6 +236,9 @@ impl Drop for Drainer {
         if self.rings.is_empty() {
             return;
         }
+        for r in self.rings.iter_mut() {
+            r.unbound();
+        }
         let mut stranded = self
             .shared
             .stranded
@@ -370,7 +373,16 @@ impl Drainer {
         self.shared.registry.adopt(&mut self.rings);
         let cutoff = match cutoff {
             Cutoff::Now => clock::drainer_now(),
-            Cutoff::Everything => u64::MAX,
+            Cutoff::Everything => {
+                // The final drain takes what each ring holds when the drainer first sees it
+                // after shutdown began: producers' fast path does not check `closed`, and one
+                // that goes on logging would otherwise be chased to the end of its ring's lap
+                // (or to `drain_timeout`, its records then counted as timed out).
+                for r in self.rings.iter_mut() {
+                    r.bound_at_head();
+                }
+                u64::MAX
+            }
         };
         let n = self.pass(cutoff);
         self.retiring.clear();
@@ -600,12 +612,11 @@ impl Drainer {
     fn finish(mut self) -> ShutdownReport {
         let started = self.timeout.start(self.shared.config.drain_timeout);
         loop {
+            // Drains every ring up to its bound (see `step`); again for rings registered
+            // meanwhile. Records published past the bounds were logged after shutdown began:
+            // `Shared::sweep_stranded` counts them in `dropped_shutdown`.
             self.step(Cutoff::Everything);
-            if self.rings.iter().all(|r| r.count_pending() == 0) && !self.shared.registry.has_new()
-            {
-                break;
-            }
-            if self.timeout.expired(&self.shared) {
+            if !self.shared.registry.has_new() || self.timeout.expired(&self.shared) {
                 break;
             }
         }
@@ -631,8 +642,12 @@ impl Drainer {
         for r in &self.rings {
             r.ring().wake_waiter();
         }
-        // Rings whose thread is gone are freed now; the others are kept for the sweep.
-        self.rings.retain(|r| !r.ring().is_abandoned());
+        // Rings whose thread is gone are freed now; the others are kept for the sweep, which
+        // takes everything in them.
+        self.shared.registry.reclaim(&mut self.rings);
+        for r in self.rings.iter_mut() {
+            r.unbound();
+        }
         *self
             .shared
             .stranded
@@ -1114,6 +1129,53 @@ mod tests {
         // Counted once.
         let s = k.stats();
         assert_eq!((s.enqueued, s.dropped_shutdown), (1, 3), "{s:?}");
+    }
+
+    /// An `ainfo!` future that found its ring full and registers its waker just after the
+    /// drainer crashed (which woke the waiters it could see) is not left `Pending` for good:
+    /// no drainer will ever free room or wake it.
+    #[test]
+    fn an_async_producer_registering_as_the_drainer_crashes_is_not_left_pending() {
+        let k = crate::Kolog::from_json_str(
+            r#"{"queue": {"max_queue_size": 1, "backpressure_policy": "block"},
+                "loggers": [{"name": "root", "handlers": [{"type": "null"}]}]}"#,
+        )
+        .unwrap();
+        let log = k.logger("root").unwrap();
+        // Left in the ring by the crash, as is the next one: swept into `dropped_shutdown`.
+        crate::info!(log, "registers this thread's ring");
+        let shared = k.queue_manager().shared.clone();
+        shared.commands.push(super::Command::Panic);
+        shared.wake_drainer();
+        k.flush();
+        assert!(shared
+            .drainer_done
+            .load(std::sync::atomic::Ordering::SeqCst));
+        // The interleaving: the future passes the `closed` check before the crash is seen,
+        // finds the ring full, and the crash wakes the waiters before it registers.
+        shared
+            .closed
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        let waker = std::task::Waker::noop();
+        let mut cx = std::task::Context::from_waker(waker);
+        let pad = "x".repeat(3000);
+        let mut fut = Box::pin(crate::ainfo!(log, "fills the ring", pad = pad.as_str()));
+        assert!(std::future::Future::poll(fut.as_mut(), &mut cx).is_ready());
+        let mut fut = Box::pin(crate::ainfo!(log, "finds it full", pad = pad.as_str()));
+        let crashed = shared.clone();
+        crate::front::emit::BEFORE_REGISTER
+            .with(|h| *h.borrow_mut() = Some(Box::new(move || crashed.drainer_crashed())));
+        assert!(
+            std::future::Future::poll(fut.as_mut(), &mut cx).is_ready(),
+            "left pending with no drainer to wake it"
+        );
+        drop(fut);
+        let s = k.stats();
+        assert_eq!(
+            (s.enqueued, s.written, s.dropped_full, s.dropped_shutdown),
+            (0, 0, 0, 3),
+            "{s:?}"
+        );
     }
 
     #[test]

@@ -94,7 +94,9 @@ impl ShutdownReport {
 }
 
 pub(crate) fn stats(shared: &Shared) -> Stats {
-    shared.sweep_stranded();
+    // Once the drainer has finished, the stranded rings stay locked while the counts are
+    // read (see below).
+    let finished = shared.sweep_stranded();
     // Outcomes first, records last: a record is counted in `enqueued` before the drainer can
     // see it, and the drainer's counts are released after it took the record, so whatever
     // outcome is read here was enqueued by the time the rings are read. `failed` is read
@@ -108,9 +110,21 @@ pub(crate) fn stats(shared: &Shared) -> Stats {
     let stranded = c.stranded.load(Ordering::Acquire);
     let written = c.written.load(Ordering::Acquire);
     let (rings, live_rings) = shared.registry.totals();
+    // Once the drainer has finished, a record still in a ring (published after the sweep
+    // above, by a thread that goes on logging) can only end as `dropped_shutdown`: it is
+    // counted so now rather than as enqueued with no outcome, so the counts balance at every
+    // read (and in the `ShutdownReport`). The next sweep takes it out of the ring and moves
+    // it to `stranded`.
+    let unconsumed = if finished.is_some() {
+        rings.unconsumed
+    } else {
+        0
+    };
+    drop(finished);
+    let dropped_shutdown = dropped_shutdown + unconsumed;
     let dropped_full = rings.dropped_full + cancelled;
     Stats {
-        enqueued: rings.enqueued.saturating_sub(stranded),
+        enqueued: rings.enqueued.saturating_sub(stranded + unconsumed),
         written,
         failed,
         filtered,

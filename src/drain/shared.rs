@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::Thread;
 
 use crossbeam_queue::SegQueue;
@@ -166,23 +166,26 @@ impl Shared {
     }
 
     /// Once the drainer has finished: releases records published after its final drain
-    /// (their producers checked `closed` before shutdown began) and counts them as
-    /// `dropped_shutdown`, so that every record enqueued is accounted for. Rings registered
-    /// after the drainer finished are taken over here too.
-    pub(crate) fn sweep_stranded(&self) {
+    /// (logged after shutdown began) and counts them as `dropped_shutdown`, so that every
+    /// record enqueued is accounted for. Rings registered after the drainer finished are
+    /// taken over here too. Returns the stranded rings, still locked (no other sweep can
+    /// change the counts while the caller reads them), or `None` while the drainer runs.
+    pub(crate) fn sweep_stranded(&self) -> Option<MutexGuard<'_, Vec<Consumer>>> {
         if !self.drainer_done.load(Ordering::Acquire) {
-            return;
+            return None;
         }
         let mut rings = self.stranded.lock().unwrap_or_else(|e| e.into_inner());
         self.registry.adopt(&mut rings);
         let n = self.discard(&mut rings);
-        rings.retain(|r| !r.ring().is_abandoned());
+        // Rings whose thread has exited are freed, and their counts kept, as the drainer does.
+        self.registry.reclaim(&mut rings);
         if n > 0 {
             self.counters.stranded.fetch_add(n, Ordering::Relaxed);
             self.counters
                 .dropped_shutdown
                 .fetch_add(n, Ordering::Relaxed);
         }
+        Some(rings)
     }
 
     /// Releases every record published in `rings` without processing it; returns how many.

@@ -49,6 +49,34 @@ thread_local! {
     static LOCAL: RefCell<Local> = RefCell::new(Local::default());
 }
 
+impl Entry {
+    /// Drops the producer (its ring is then abandoned once consumed), then, if the system's
+    /// drainer has finished, sweeps its rings: nobody else may ever do it (the `Kolog` may be
+    /// gone while logger handles live on), and the ring would stay mapped until the system
+    /// itself is dropped.
+    #[cold]
+    fn forget(self) {
+        let Entry {
+            shared, producer, ..
+        } = self;
+        drop(producer);
+        drop(shared.sweep_stranded());
+    }
+}
+
+impl Drop for Local {
+    /// The thread is exiting. (Its thread-local is being destroyed: code the sweep's wakers
+    /// run cannot reach it, and counts what it logs as dropped.)
+    fn drop(&mut self) {
+        if let Some(e) = self.first.take() {
+            e.forget();
+        }
+        for e in self.others.drain(..) {
+            e.forget();
+        }
+    }
+}
+
 impl Local {
     /// This thread's entry for `shared`, if registered.
     #[inline(always)]
@@ -75,7 +103,9 @@ impl Local {
 
     #[cold]
     fn register(&mut self, shared: &Arc<Shared>) -> &mut Producer {
-        // Forget rings of queue managers that were shut down.
+        // Forget rings of queue managers that were shut down. (Dropped without a sweep: this
+        // runs with the thread-local borrowed, and a sweep wakes waiters, whose wakers may
+        // run arbitrary code. The next sweep, or the system's own drop, frees the rings.)
         self.others.retain(|e| !e.shared.is_closed());
         let (producer, consumer) = Ring::with_capacity_at_most(shared.ring_bytes);
         shared.registry.register(consumer);
@@ -505,9 +535,21 @@ pub(crate) fn poll_enqueue(
                 producer.count_dropped_full();
                 return Poll::Ready(());
             }
+            #[cfg(test)]
+            if let Some(hook) = BEFORE_REGISTER.with(|h| h.borrow_mut().take()) {
+                hook();
+            }
             producer
                 .ring()
                 .register_waiter(Waiter::Task(cx.waker().clone()));
+            // Checked again once registered: a drainer that crashed since the check above
+            // woke the waiters it could see, not this one, and will never free room.
+            // (`register_waiter` ends with a SeqCst fence; `drainer_crashed` stores `closed`
+            // SeqCst before it wakes them.)
+            if shared.is_closed() {
+                count_shutdown_drop(shared);
+                return Poll::Ready(());
+            }
             shared.wake_drainer();
             if !producer.has_room(bytes.len()) {
                 return Poll::Pending;
@@ -518,6 +560,13 @@ pub(crate) fn poll_enqueue(
         count_shutdown_drop(shared);
         Poll::Ready(())
     })
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Run by [`poll_enqueue`] on this thread, once, just before it registers its waker (tests
+    /// of what happens in between).
+    pub(crate) static BEFORE_REGISTER: RefCell<Option<Box<dyn FnOnce()>>> = const { RefCell::new(None) };
 }
 
 /// Publishes `payload` into this thread's ring for `shared` without the `closed` check: what

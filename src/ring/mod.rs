@@ -111,6 +111,11 @@ pub(crate) struct Ring {
     /// Set while a producer waits for space; the consumer wakes `waiter` after freeing space.
     waiting: AtomicBool,
     waiters: Mutex<Vec<Waiter>>,
+    /// Records the consumer has taken out (drained, copied out or discarded), written by the
+    /// consumer only (plain load + store). With the producer's `enqueued` and `dropped_oldest`
+    /// it tells how many published records are still in the ring (see
+    /// [`registry::RingTotals`]). Next to `waiting`, which the consumer reads anyway.
+    pub(crate) taken: AtomicU64,
 }
 
 // SAFETY: the buffer is only accessed through `Producer` (bytes in [tail, tail + cap) not yet
@@ -168,6 +173,7 @@ impl Ring {
             tail: CachePadded::new(AtomicUsize::new(0)),
             counters: CachePadded::new(ProducerCounters::default()),
             producer_gone: AtomicBool::new(false),
+            taken: AtomicU64::new(0),
             waiting: AtomicBool::new(false),
             waiters: Mutex::new(Vec::new()),
         });
@@ -186,6 +192,7 @@ impl Ring {
             populated: 0,
             tail: 0,
             head: 0,
+            bound: usize::MAX,
             _not_sync: PhantomData,
         };
         Some((producer, consumer))
@@ -498,6 +505,9 @@ pub(crate) struct Consumer {
     tail: usize,
     /// The producer's head as of the last [`Consumer::snapshot`].
     head: usize,
+    /// How far the consumer reads (`usize::MAX`: everything published); see
+    /// [`Consumer::bound_at_head`].
+    bound: usize,
     _not_sync: PhantomData<Cell<()>>,
 }
 
@@ -516,10 +526,25 @@ impl Consumer {
         &self.ring
     }
 
-    /// Reads the producer's head: the records published so far are what
-    /// [`Consumer::next_key`] and [`Consumer::drain_while`] see until the next snapshot.
+    /// Reads the producer's head: the records published so far (up to the bound, if set) are
+    /// what [`Consumer::next_key`] and [`Consumer::drain_while`] see until the next snapshot.
     pub(crate) fn snapshot(&mut self) {
-        self.head = self.ring.head.load(Ordering::Acquire);
+        self.head = self.ring.head.load(Ordering::Acquire).min(self.bound);
+    }
+
+    /// From now on reads only the records published so far (unless a bound is set already):
+    /// the final drain takes what was published when it began, not what a producer that
+    /// goes on logging keeps adding. Head positions only grow and each is a slot boundary,
+    /// so the bound is one too.
+    pub(crate) fn bound_at_head(&mut self) {
+        if self.bound == usize::MAX {
+            self.bound = self.ring.head.load(Ordering::Acquire);
+        }
+    }
+
+    /// Reads everything published again (undoes [`Consumer::bound_at_head`]).
+    pub(crate) fn unbound(&mut self) {
+        self.bound = usize::MAX;
     }
 
     /// Populates the pages the producer will write next, so it does not take a page fault per
@@ -591,6 +616,15 @@ impl Consumer {
         found
     }
 
+    /// Counts `n` records taken out of the ring.
+    #[inline]
+    fn count_taken(&self, n: usize) {
+        if n > 0 {
+            let taken = &self.ring.taken;
+            taken.store(taken.load(Ordering::Relaxed) + n as u64, Ordering::Relaxed);
+        }
+    }
+
     /// Calls `f` with each record of the snapshot, in order, while `key(record) <= limit`;
     /// releases the space as it goes. Returns the number of records.
     pub(crate) fn drain_while(
@@ -627,6 +661,7 @@ impl Consumer {
             ring.tail.store(self.tail, Ordering::Release);
             ring.wake_waiter();
         }
+        self.count_taken(n);
         n
     }
 
@@ -668,9 +703,11 @@ impl Consumer {
     ) -> bool {
         let ring = &*self.ring;
         let more = loop {
+            // Without `READING`: only this consumer sets it, and clears it before returning.
             let tail = ring.tail.load(Ordering::Acquire);
-            let head = ring.head.load(Ordering::Acquire);
-            if tail == head {
+            // Up to the bound, which the producer's evictions may have moved `tail` past.
+            let head = ring.head.load(Ordering::Acquire).min(self.bound);
+            if tail >= head {
                 break false;
             }
             if ring
@@ -682,6 +719,7 @@ impl Consumer {
             }
             let mut t = tail;
             let mut reached = false;
+            let mut n = 0;
             while t != head && t - tail < CLAIM_BYTES {
                 let pos = t & (ring.cap - 1);
                 let (len, tag) = ring.read_slot_header(pos);
@@ -695,32 +733,17 @@ impl Consumer {
                     }
                     copy.extend_from_slice(&(len as u32).to_le_bytes());
                     copy.extend_from_slice(payload);
+                    n += 1;
                 }
                 t += slot_len(len);
             }
             ring.tail.store(t, Ordering::Release);
             ring.wake_waiter();
+            self.count_taken(n);
             break !reached;
         };
         self.tail = ring.tail.load(Ordering::Acquire) & !READING;
         more
-    }
-
-    /// Number of records published and not yet consumed (walks the ring; for shutdown
-    /// accounting).
-    pub(crate) fn count_pending(&self) -> u64 {
-        let ring = &*self.ring;
-        let head = ring.head.load(Ordering::Acquire);
-        let mut tail = ring.tail.load(Ordering::Acquire) & !READING;
-        let mut n = 0;
-        while tail != head {
-            let (len, tag) = ring.read_slot_header(tail & (ring.cap - 1));
-            if tag == TAG_RECORD {
-                n += 1;
-            }
-            tail += slot_len(len);
-        }
-        n
     }
 }
 
@@ -833,12 +856,56 @@ mod tests {
     }
 
     #[test]
+    fn a_bound_stops_the_consumer_at_the_head_it_saw_until_lifted() {
+        for copied in [false, true] {
+            let (mut p, mut c) = Ring::with_capacity(256);
+            for i in 0..3u8 {
+                p.push(8, |b| b.fill(i)).unwrap();
+            }
+            c.bound_at_head();
+            for i in 3..5u8 {
+                p.push(8, |b| b.fill(i)).unwrap();
+            }
+            // A second call keeps the first bound.
+            c.bound_at_head();
+            let mut got = Vec::new();
+            let mut copy = Vec::new();
+            let mut take = |c: &mut Consumer, got: &mut Vec<u8>| {
+                if copied {
+                    c.drain_copied(&mut copy, |b| got.push(b[0]))
+                } else {
+                    c.drain(|b| got.push(b[0]))
+                }
+            };
+            assert_eq!(take(&mut c, &mut got), 3);
+            assert_eq!(take(&mut c, &mut got), 0);
+            c.unbound();
+            assert_eq!(take(&mut c, &mut got), 2);
+            assert_eq!(got, [0, 1, 2, 3, 4]);
+        }
+        // Drop-oldest: evictions may move the tail up to and past the bound.
+        let (mut p, mut c) = Ring::with_capacity(256);
+        for i in 0..3u8 {
+            p.push(8, |b| b.fill(i)).unwrap();
+        }
+        c.bound_at_head();
+        p.push(8, |b| b.fill(3)).unwrap();
+        assert!(p.evict_oldest() && p.evict_oldest());
+        let mut got = Vec::new();
+        assert_eq!(c.drain_copied(&mut Vec::new(), |b| got.push(b[0])), 1);
+        assert!(p.evict_oldest());
+        assert_eq!(c.drain_copied(&mut Vec::new(), |b| got.push(b[0])), 0);
+        c.unbound();
+        assert_eq!(c.drain_copied(&mut Vec::new(), |b| got.push(b[0])), 0);
+        assert_eq!(got, [2]);
+    }
+
+    #[test]
     fn too_large_and_full() {
         let (mut p, mut c) = Ring::with_capacity(64);
         assert_eq!(p.push(57, |_| {}), Err(PushError::TooLarge));
         assert_eq!(p.push(56, |_| {}), Ok(()));
         assert_eq!(p.push(0, |_| {}), Err(PushError::Full));
-        assert_eq!(c.count_pending(), 1);
         assert_eq!(c.drain(|b| assert_eq!(b.len(), 56)), 1);
         assert_eq!(p.push(0, |_| {}), Ok(()));
     }

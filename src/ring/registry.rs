@@ -10,22 +10,33 @@ use super::sync::{Arc, Mutex};
 use super::Ring;
 use super::{Consumer, ProducerCounters};
 
-/// Counter totals of rings already freed.
+/// Counter totals of rings.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RingTotals {
     pub enqueued: u64,
     pub dropped_full: u64,
     pub dropped_oldest: u64,
     pub dropped_oversize: u64,
+    /// Records published and neither taken out by the consumer nor evicted: in flight while
+    /// the drainer runs; once it has finished, records that can only end as
+    /// `dropped_shutdown`. Each ring's share is computed from the same readings of its
+    /// `enqueued` and `dropped_oldest` as the other totals, so the counts stay consistent
+    /// while its producer goes on publishing.
+    pub unconsumed: u64,
 }
 
 impl RingTotals {
-    fn add(&mut self, c: &ProducerCounters) {
+    fn add(&mut self, ring: &Ring) {
         use super::sync::Ordering::Relaxed;
-        self.enqueued += c.enqueued.load(Relaxed);
+        let c: &ProducerCounters = &ring.counters;
+        let enqueued = c.enqueued.load(Relaxed);
+        let dropped_oldest = c.dropped_oldest.load(Relaxed);
+        self.enqueued += enqueued;
         self.dropped_full += c.dropped_full.load(Relaxed);
-        self.dropped_oldest += c.dropped_oldest.load(Relaxed);
+        self.dropped_oldest += dropped_oldest;
         self.dropped_oversize += c.dropped_oversize.load(Relaxed);
+        self.unconsumed +=
+            enqueued.saturating_sub(ring.taken.load(Relaxed).saturating_add(dropped_oldest));
     }
 }
 
@@ -101,7 +112,7 @@ impl Registry {
             if !c.ring().is_abandoned() {
                 return true;
             }
-            live.retired.add(&c.ring().counters);
+            live.retired.add(c.ring());
             freed.push(Arc::as_ptr(c.ring()));
             false
         });
@@ -123,7 +134,7 @@ impl Registry {
         let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
         let mut t = live.retired;
         for r in &live.rings {
-            t.add(&r.counters);
+            t.add(r);
         }
         (t, live.rings.len())
     }
