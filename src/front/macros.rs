@@ -1,6 +1,6 @@
 //! The logging macros. A statement expands to a static [`Callsite`](crate::record::Callsite),
-//! one atomic level check, and — only when enabled — an array of captured values handed to the
-//! encoder.
+//! one level check (a compare with the level copied into the `Logger` handle), and — only when
+//! enabled — an array of captured values handed to the encoder.
 
 /// Logs at a level given as an expression: `log!(logger, Level::Info, "msg", k = v)`.
 ///
