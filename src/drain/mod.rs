@@ -1131,6 +1131,19 @@ mod tests {
         assert_eq!((s.enqueued, s.dropped_shutdown), (1, 3), "{s:?}");
     }
 
+    /// Makes `k`'s drainer panic (an injected command) and waits for it: `flush()` returns
+    /// although the drainer is gone. Returns the system's shared state.
+    fn crash_drainer(k: &crate::Kolog) -> std::sync::Arc<super::Shared> {
+        let shared = k.queue_manager().shared.clone();
+        shared.commands.push(super::Command::Panic);
+        shared.wake_drainer();
+        k.flush();
+        assert!(shared
+            .drainer_done
+            .load(std::sync::atomic::Ordering::SeqCst));
+        shared
+    }
+
     /// An `ainfo!` future that found its ring full and registers its waker just after the
     /// drainer crashed (which woke the waiters it could see) is not left `Pending` for good:
     /// no drainer will ever free room or wake it.
@@ -1144,13 +1157,7 @@ mod tests {
         let log = k.logger("root").unwrap();
         // Left in the ring by the crash, as is the next one: swept into `dropped_shutdown`.
         crate::info!(log, "registers this thread's ring");
-        let shared = k.queue_manager().shared.clone();
-        shared.commands.push(super::Command::Panic);
-        shared.wake_drainer();
-        k.flush();
-        assert!(shared
-            .drainer_done
-            .load(std::sync::atomic::Ordering::SeqCst));
+        let shared = crash_drainer(&k);
         // The interleaving: the future passes the `closed` check before the crash is seen,
         // finds the ring full, and the crash wakes the waiters before it registers.
         shared
@@ -1189,14 +1196,7 @@ mod tests {
         crate::info!(log, "before");
         k.flush();
         assert_eq!(k.stats().written, 1);
-        let shared = k.queue_manager().shared.clone();
-        shared.commands.push(super::Command::Panic);
-        shared.wake_drainer();
-        // Returns although the drainer is gone.
-        k.flush();
-        assert!(shared
-            .drainer_done
-            .load(std::sync::atomic::Ordering::SeqCst));
+        crash_drainer(&k);
         // A 1 KiB ring: these would block forever on a dead drainer.
         let logger = log.clone();
         std::thread::spawn(move || {
