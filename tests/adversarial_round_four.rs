@@ -59,10 +59,7 @@ fn child_env() -> Option<String> {
 
 /// Re-runs this test binary on one test, as a child process with `KOLOG_R4_CHILD` set.
 fn child(test: &str) -> std::process::Command {
-    let mut c = std::process::Command::new(std::env::current_exe().unwrap());
-    c.args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env("KOLOG_R4_CHILD", test);
-    c
+    common::child_command(test, "KOLOG_R4_CHILD")
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -157,19 +157,7 @@ fn child_case() -> Option<String> {
 
 /// Runs `test` alone in a child process with `KOLOG_R7_CHILD` set.
 fn run_child(test: &str, env: &[(&str, &str)]) -> std::process::Output {
-    let test = test.to_owned();
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    within(60, "child", move || {
-        std::process::Command::new(std::env::current_exe().unwrap())
-            .args([test.as_str(), "--exact", "--nocapture", "--test-threads=1"])
-            .env("KOLOG_R7_CHILD", &test)
-            .envs(env)
-            .output()
-            .unwrap()
-    })
+    common::run_child(test, "KOLOG_R7_CHILD", env, &[], 60)
 }
 
 /// A `stream` handler whose descriptor was closed (a daemon that closed stdout, a service

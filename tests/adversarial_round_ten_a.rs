@@ -201,21 +201,8 @@ fn child_case() -> Option<String> {
 /// Runs `test` alone in a child process with `KOLOG_R10A_CHILD` set, failing after `seconds`
 /// if it hangs; asserts that it succeeded and returns its output.
 fn run_child(test: &str, seconds: u64) -> std::process::Output {
-    let test = test.to_owned();
-    let out = within(seconds, "child", move || {
-        std::process::Command::new(std::env::current_exe().unwrap())
-            .args([test.as_str(), "--exact", "--nocapture", "--test-threads=1"])
-            .env("KOLOG_R10A_CHILD", &test)
-            .output()
-            .unwrap()
-    });
-    assert!(
-        out.status.success(),
-        "{:?}\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = common::run_child(test, "KOLOG_R10A_CHILD", &[], &[], seconds);
+    common::assert_child_succeeded(&out);
     out
 }
 

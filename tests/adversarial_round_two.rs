@@ -46,10 +46,7 @@ fn child_env() -> Option<String> {
 
 /// Re-runs this test binary on one test, as a child process with `KOLOG_R2_CHILD` set.
 fn child(test: &str) -> Command {
-    let mut c = Command::new(std::env::current_exe().unwrap());
-    c.args([test, "--exact", "--nocapture", "--test-threads=1"])
-        .env("KOLOG_R2_CHILD", test);
-    c
+    common::child_command(test, "KOLOG_R2_CHILD")
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -130,10 +130,7 @@ fn is_child(test: &str) -> bool {
 }
 
 fn child_command(test: &str) -> Command {
-    let mut c = Command::new(std::env::current_exe().unwrap());
-    c.args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, test);
-    c
+    common::child_command(test, CHILD_ENV)
 }
 
 /// Runs `test` alone in a child process; returns its stdout and stderr.

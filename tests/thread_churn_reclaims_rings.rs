@@ -34,21 +34,26 @@ fn ten_thousand_short_lived_threads_lose_nothing_and_leak_no_rings() {
         for h in handles {
             h.join().unwrap();
         }
+        // At most the rings of the batches since the last check below (10 batches).
         peak_live = peak_live.max(k.stats().live_rings);
-    }
-    k.flush();
-    // Abandoned rings are reclaimed by the drainer after they are drained.
-    let mut live = usize::MAX;
-    for _ in 0..200 {
-        k.flush();
-        live = k.stats().live_rings;
-        if live == 0 {
-            break;
+        // Every 10 batches (the others are left to the drainer's own pace): the drainer frees
+        // a ring in the pass after it drained it, so two flushes see every ring of an exited
+        // thread freed, however slowly the drainer was scheduled.
+        if batch % 10 == 9 {
+            k.flush();
+            k.flush();
+            assert_eq!(
+                k.stats().live_rings,
+                0,
+                "rings of exited threads must be reclaimed"
+            );
         }
-        std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    assert_eq!(live, 0, "rings of exited threads must be reclaimed");
-    assert!(peak_live <= 200, "live rings stay bounded, saw {peak_live}");
+    // Bounded by the 10 batches between checks, whatever the drainer's pace.
+    assert!(
+        peak_live <= 1000,
+        "live rings stay bounded, saw {peak_live}"
+    );
     let stats = k.stats();
     assert_eq!(stats.enqueued, 10_000);
     assert_eq!(stats.written, 10_000);

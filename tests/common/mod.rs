@@ -212,6 +212,45 @@ pub fn within<T: Send + 'static>(
     }
 }
 
+/// A command re-running this test binary on the one test `test`, with the environment
+/// variable `var` set to the test's name (so the test knows it is the child).
+pub fn child_command(test: &str, var: &str) -> std::process::Command {
+    let mut c = std::process::Command::new(std::env::current_exe().unwrap());
+    c.args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(var, test);
+    c
+}
+
+/// Runs the test `test` of this test binary alone in a child process, with the environment
+/// variable `var` set to the test's name (so the test knows it is the child), `env` set and
+/// `remove` removed, failing after `secs` if the child hangs. Returns the child's output
+/// whatever its exit status.
+pub fn run_child(
+    test: &str,
+    var: &str,
+    env: &[(&str, &str)],
+    remove: &[&str],
+    secs: u64,
+) -> std::process::Output {
+    let mut c = child_command(test, var);
+    c.envs(env.iter().copied());
+    for name in remove {
+        c.env_remove(name);
+    }
+    within(secs, "child", move || c.output().unwrap())
+}
+
+/// Asserts that a child run by [`run_child`] succeeded, showing its output if not.
+pub fn assert_child_succeeded(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{:?}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The accounting identity after a flush or shutdown: every enqueued record was written,
 /// filtered, failed, evicted by drop_oldest or left behind by the drain timeout.
 pub fn assert_balanced(s: &kolog::Stats) {
