@@ -1,5 +1,6 @@
 //! The memory-mapped variant of the `file` writer, kept for measurement (see PERF.md): records
-//! are copied into a mapped window of the file that grows in 16 MiB chunks; on flush and on
+//! are copied into a mapped window of the file that grows in 16 MiB chunks, allocated before
+//! they are mapped (a full disk fails the batch instead of raising SIGBUS); on flush and on
 //! close the file is truncated to its real length. A crash leaves a zero-filled tail after the
 //! records written since the last flush, which the next open in append mode trims, so the file
 //! holds only complete lines.
@@ -43,6 +44,40 @@ fn trimmed_len(file: &mut File) -> io::Result<u64> {
     Ok(0)
 }
 
+/// Extends `file` to at least `end` bytes with the blocks of `[from, end)` allocated, so stores
+/// through a map of them cannot fault for lack of space. On failure the file may have grown;
+/// the writer cuts it back to its logical length.
+#[cfg(unix)]
+fn allocate(file: &File, from: u64, end: u64) -> io::Result<()> {
+    use std::os::unix::io::AsRawFd;
+    let (Ok(offset), Ok(len)) = (
+        libc::off_t::try_from(from),
+        libc::off_t::try_from(end - from),
+    ) else {
+        return Err(io::ErrorKind::InvalidInput.into());
+    };
+    if len == 0 {
+        return Ok(());
+    }
+    loop {
+        // SAFETY: `file` is an open descriptor for the call; `posix_fallocate` only allocates
+        // blocks of it (emulated by writing into the range where the file system cannot).
+        match unsafe { libc::posix_fallocate(file.as_raw_fd(), offset, len) } {
+            0 => return Ok(()),
+            libc::EINTR => {}
+            e => return Err(io::Error::from_raw_os_error(e)),
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn allocate(file: &File, _from: u64, end: u64) -> io::Result<()> {
+    if file.metadata()?.len() < end {
+        file.set_len(end)?;
+    }
+    Ok(())
+}
+
 impl MmapWriter {
     pub(crate) fn new(path: PathBuf, truncate: bool) -> MmapWriter {
         MmapWriter {
@@ -73,17 +108,30 @@ impl MmapWriter {
         Ok(())
     }
 
-    /// Maps a window that starts at or before `len` and has room for `need` more bytes.
+    /// Maps a window that starts at or before `len` and has room for `need` more bytes. The
+    /// file's blocks under the window are allocated first: a store through the map into a
+    /// page the file system has no block for (a full disk) is a SIGBUS that kills the
+    /// process, while a failed allocation is an error the batch is counted failed with. A
+    /// whole chunk is asked for; when the disk has no room for one, just the pages `need`
+    /// takes.
     fn remap(&mut self, need: u64) -> io::Result<()> {
         self.map = None;
         let file = self.file.as_ref().expect("opened");
         let page = 4096;
         let start = self.len / page * page;
-        let size = (self.len - start + need).div_ceil(CHUNK) * CHUNK;
-        file.set_len(start + size)?;
+        let chunk = (self.len - start + need).div_ceil(CHUNK) * CHUNK;
+        let size = match allocate(file, self.len, start + chunk) {
+            Ok(()) => chunk,
+            Err(_) => {
+                let pages = (self.len - start + need).div_ceil(page) * page;
+                allocate(file, self.len, start + pages)?;
+                pages
+            }
+        };
         // SAFETY: the map covers [start, start + size) of a file this writer opened read-write
-        // and just extended to that length. Only this writer writes it; other processes
-        // truncating the file under us would make access fault, as with any mapped file.
+        // and just extended to that length with its blocks allocated. Only this writer writes
+        // it; other processes truncating the file under us would make access fault, as with
+        // any mapped file.
         let map = unsafe {
             memmap2::MmapOptions::new()
                 .offset(start)

@@ -1,0 +1,162 @@
+//! Adversarial round eleven E: kolog against a hostile environment: a real full file system (a
+//! small tmpfs) under the `file`, memory-mapped and `rotating_file` writers, and configuration
+//! files that are not regular files (a FIFO, an endless device). Scenarios that could crash or
+//! hang run in a child process of their own.
+
+mod common;
+use kolog::Kolog;
+use std::path::{Path, PathBuf};
+
+/// The variable telling a child which test it is.
+const CHILD: &str = "KOLOG_R11E_CHILD";
+
+fn is_child(test: &str) -> bool {
+    std::env::var(CHILD).as_deref() == Ok(test)
+}
+
+/// A tmpfs of `kib` KiB mounted on a fresh directory, unmounted when dropped. `None` (with a
+/// note printed) where mounting is not allowed.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(tag: &str, kib: u32) -> Option<Tmpfs> {
+        let dir = common::temp_dir(tag);
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs"])
+            .arg(&dir)
+            .output();
+        match out {
+            Ok(o) if o.status.success() => Some(Tmpfs(dir)),
+            other => {
+                println!("note: cannot mount a tmpfs here, case skipped: {other:?}");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Lines of exactly 128 bytes (the event, 127 bytes, and `\n`): 32 fill a 4 KiB page.
+const LINE: usize = 128;
+
+fn event(i: usize) -> String {
+    format!("{i:06}{}", "x".repeat(LINE - 1 - 6))
+}
+
+/// A system writing each record's event alone on a line to `path` through `handler` (`file`
+/// or `rotating_file`) with `params` added.
+fn event_kolog(handler: &str, path: &Path, params: &str) -> Kolog {
+    Kolog::from_json_str(&format!(
+        r#"{{"loggers": [{{"name": "root", "level": "INFO", "handlers": [{{"type": "{handler}",
+            "params": {{"filename": "{}", "mode": "a"{params}}},
+            "renderer": {{"type": "file_plain", "params": {{"fmt": "%(p)s"}}}}}}]}}]}}"#,
+        path.display()
+    ))
+    .unwrap()
+}
+
+/// Logs events `from..to`, each flushed alone (one record per batch, so how many fit is
+/// exact).
+fn log_each(k: &Kolog, from: usize, to: usize) {
+    let log = k.logger("root").unwrap();
+    for i in from..to {
+        let e = event(i);
+        kolog::info!(log, "e", p = e.as_str());
+        k.flush();
+    }
+}
+
+/// The lines of events `events`, with kolog's recovery report (`failed=N`, the event not in
+/// the format) after the line of event `after`.
+fn lines(events: impl IntoIterator<Item = usize>, recovery: Option<(usize, u64)>) -> String {
+    let mut text = String::new();
+    for i in events {
+        text.push_str(&event(i));
+        text.push('\n');
+        if let Some((after, n)) = recovery {
+            if i == after {
+                text.push_str(&format!(" failed={n}\n"));
+            }
+        }
+    }
+    text
+}
+
+fn read(path: &Path) -> String {
+    String::from_utf8(std::fs::read(path).unwrap()).unwrap()
+}
+
+/// On a 64 KiB file system with a 32 KiB filler file, a log file takes 256 lines; the next
+/// are counted as failed and leave no partial line. Once the filler is deleted, logging
+/// resumes on a new line, and kolog's report of the recovery follows the first record written. `writer` is `plain` or `mmap` (the `KOLOG_FILE_WRITER` switch).
+fn disk_full_child(test: &str) {
+    let dir = PathBuf::from(std::env::var("KOLOG_R11E_DIR").unwrap());
+    let filler = dir.join("filler");
+    std::fs::write(&filler, vec![b'f'; 32 * 1024]).unwrap();
+    let path = dir.join("app.log");
+    let k = event_kolog("file", &path, "");
+    log_each(&k, 0, 300);
+    let s = k.stats();
+    common::assert_balanced(&s);
+    assert_eq!((s.written, s.failed), (256, 44), "{test}: {s:?}");
+    assert_eq!(read(&path), lines(0..256, None), "{test}");
+    std::fs::remove_file(&filler).unwrap();
+    log_each(&k, 300, 310);
+    k.shutdown().unwrap();
+    let s = k.stats();
+    common::assert_balanced(&s);
+    assert_eq!((s.written, s.failed), (266, 44), "{test}: {s:?}");
+    assert_eq!(
+        read(&path),
+        lines((0..256).chain(300..310), Some((300, 44))),
+        "{test}"
+    );
+    println!("CHILD-DONE");
+}
+
+fn run_disk_full(test: &str, writer: &str) {
+    if is_child(test) {
+        return disk_full_child(test);
+    }
+    let Some(fs) = Tmpfs::mount(test, 64) else {
+        return;
+    };
+    let dir = fs.0.to_str().unwrap().to_owned();
+    let out = common::run_child(
+        test,
+        CHILD,
+        &[("KOLOG_R11E_DIR", &dir), ("KOLOG_FILE_WRITER", writer)],
+        &[],
+        120,
+    );
+    common::assert_child_succeeded(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("CHILD-DONE"));
+}
+
+/// The `file` writer on a full file system: exact counts, whole lines, recovery.
+#[test]
+fn a_full_file_system_fails_records_exactly_and_recovers() {
+    run_disk_full(
+        "a_full_file_system_fails_records_exactly_and_recovers",
+        "plain",
+    );
+}
+
+/// The memory-mapped writer grew its file sparsely and wrote through the map: on a full
+/// file system the first page with no block behind it was a SIGBUS that killed the process.
+#[test]
+fn the_mmap_writer_on_a_full_file_system_fails_records_instead_of_crashing() {
+    run_disk_full(
+        "the_mmap_writer_on_a_full_file_system_fails_records_instead_of_crashing",
+        "mmap",
+    );
+}
