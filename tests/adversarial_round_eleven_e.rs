@@ -5,6 +5,7 @@
 
 mod common;
 use kolog::Kolog;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// The variable telling a child which test it is.
@@ -159,4 +160,103 @@ fn the_mmap_writer_on_a_full_file_system_fails_records_instead_of_crashing() {
         "the_mmap_writer_on_a_full_file_system_fails_records_instead_of_crashing",
         "mmap",
     );
+}
+
+/// A configuration path naming a FIFO nobody writes: `from_path` waited in `open` for a
+/// writer, for ever. Now it reads what a writer sends (here nothing: an empty document).
+#[test]
+fn a_configuration_fifo_without_a_writer_is_an_error_not_a_hang() {
+    let dir = common::temp_dir("r11e-fifo");
+    let path = dir.join("kolog.json");
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: `c` is a NUL-terminated path valid for the call.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let p = path.clone();
+    let e = common::within(30, "from_path on a FIFO", move || {
+        Kolog::from_path(&p).expect_err("an empty document")
+    });
+    assert_eq!(
+        e.code(),
+        "CONFIGURATION::LoggerFactory::PARSING::ERROR",
+        "{e}"
+    );
+    // A FIFO whose writer sends a document loads it. The writer may open the FIFO before or
+    // after a read starts, and a read may end (empty, or cut off) before the writer is done:
+    // the writer sends the document again until a read got it whole.
+    let got = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (p, done) = (path.clone(), got.clone());
+    let writer = std::thread::spawn(move || {
+        use std::io::Write as _;
+        let doc = r#"{"loggers": [{"name": "root", "handlers": [{"type": "null"}]}]}"#;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            if let Ok(mut f) = std::fs::OpenOptions::new().write(true).open(&p) {
+                let _ = f.write_all(doc.as_bytes());
+            }
+        }
+    });
+    let p = path.clone();
+    let k = common::within(30, "from_path on a FIFO with a writer", move || loop {
+        match Kolog::from_path(&p) {
+            Ok(k) => break k,
+            Err(e) => assert_eq!(
+                e.code(),
+                "CONFIGURATION::LoggerFactory::PARSING::ERROR",
+                "{e}"
+            ),
+        }
+    });
+    got.store(true, std::sync::atomic::Ordering::SeqCst);
+    // Wake the writer if it waits in `open` for a reader.
+    let _reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&path)
+        .unwrap();
+    writer.join().unwrap();
+    k.shutdown().unwrap();
+}
+
+/// A configuration path naming an endless device (`/dev/zero` behind a `.json` name): the
+/// whole "file" was read into memory until the process ran out of it. Now a configuration
+/// file larger than 16 MiB is refused, saying so. In a child with its address space capped,
+/// so the unfixed code fails instead of eating the machine's memory.
+#[test]
+fn an_endless_configuration_file_is_refused_not_read_into_memory() {
+    const TEST: &str = "an_endless_configuration_file_is_refused_not_read_into_memory";
+    if is_child(TEST) {
+        let limit = libc::rlimit {
+            rlim_cur: 2 << 30,
+            rlim_max: 2 << 30,
+        };
+        // SAFETY: `limit` is a valid rlimit for the call.
+        assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &limit) }, 0);
+        let dir = common::temp_dir("r11e-zero");
+        let path = dir.join("zero.json");
+        std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
+        let e = Kolog::from_path(&path).expect_err("refused");
+        assert_eq!(
+            e.code(),
+            "CONFIGURATION::LoggerFactory::VALIDATION::ERROR",
+            "{e}"
+        );
+        assert!(e.msg().contains("larger than 16 MiB"), "{e}");
+        // A file just over the limit is refused the same way; one at it is read (and is not
+        // a document).
+        let big = dir.join("big.json");
+        std::fs::write(&big, vec![b' '; (16 << 20) + 1]).unwrap();
+        let e = Kolog::from_path(&big).expect_err("refused");
+        assert!(e.msg().contains("larger than 16 MiB"), "{e}");
+        std::fs::write(&big, vec![b' '; 16 << 20]).unwrap();
+        let e = Kolog::from_path(&big).expect_err("empty document");
+        assert_eq!(
+            e.code(),
+            "CONFIGURATION::LoggerFactory::PARSING::ERROR",
+            "{e}"
+        );
+        println!("CHILD-DONE");
+        return;
+    }
+    let out = common::run_child(TEST, CHILD, &[], &[], 120);
+    common::assert_child_succeeded(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("CHILD-DONE"));
 }

@@ -7,6 +7,7 @@
 //! For JSON text, the line and column of the offending value are found by re-scanning the
 //! text along that path ([`locate`]).
 
+use std::io;
 use std::path::Path;
 use std::time::Duration;
 
@@ -647,8 +648,45 @@ pub(super) fn from_json_value(v: &Value) -> Result<LoggingSystemConfig, Error> {
     system(v).map_err(|inv| validation_error(inv, None))
 }
 
+/// The largest configuration file read, in bytes: more is not a configuration (a device such
+/// as `/dev/zero` behind the name would otherwise be read until memory runs out).
+const MAX_FILE: u64 = 16 << 20;
+
+/// Reads the configuration file at `path`, at most [`MAX_FILE`] + 1 bytes. A named pipe is
+/// opened without waiting for a writer (a pipe nobody writes reads as empty, and a writer's
+/// document is read whole): `open` would otherwise wait for one for ever.
+fn read_config(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::io::AsRawFd;
+        // Back to blocking reads: a writer already there may send its document in parts.
+        // SAFETY: `file` is an open descriptor for both calls; F_GETFL/F_SETFL only read and
+        // set its status flags.
+        unsafe {
+            let flags = libc::fcntl(file.as_raw_fd(), libc::F_GETFL);
+            if flags < 0
+                || libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK) < 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+        }
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE + 1).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
 pub(super) fn from_path(path: &Path) -> Result<LoggingSystemConfig, Error> {
-    let bytes = std::fs::read(path).map_err(|e| {
+    let bytes = read_config(path).map_err(|e| {
         Error::new(
             ErrorKind::Configuration,
             "CONFIGURATION",
@@ -658,6 +696,15 @@ pub(super) fn from_path(path: &Path) -> Result<LoggingSystemConfig, Error> {
         )
         .with_source(e)
     })?;
+    if bytes.len() as u64 > MAX_FILE {
+        return Err(Error::configuration(
+            SERVICE,
+            format!(
+                "configuration `{}` is larger than 16 MiB: not a configuration file",
+                path.display()
+            ),
+        ));
+    }
     let text = String::from_utf8(bytes).map_err(|e| {
         Error::configuration(
             SERVICE,
