@@ -260,3 +260,98 @@ fn an_endless_configuration_file_is_refused_not_read_into_memory() {
     common::assert_child_succeeded(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("CHILD-DONE"));
 }
+
+/// A `rotating_file` handler filling a 64 KiB file system: files of 63 lines (two pages
+/// each), so eight fill it exactly; the ninth file is started by the rotation and takes
+/// nothing. Every later record is counted as failed, no file holds a partial line, and once
+/// the oldest backup is deleted logging resumes (with kolog's report of the recovery).
+#[test]
+fn a_rotating_handler_filling_the_file_system_fails_records_exactly_and_recovers() {
+    const TEST: &str =
+        "a_rotating_handler_filling_the_file_system_fails_records_exactly_and_recovers";
+    if is_child(TEST) {
+        let dir = PathBuf::from(std::env::var("KOLOG_R11E_DIR").unwrap());
+        let path = dir.join("app.log");
+        let k = event_kolog(
+            "rotating_file",
+            &path,
+            r#", "max_bytes": 8192, "backup_count": 20"#,
+        );
+        log_each(&k, 0, 600);
+        let s = k.stats();
+        common::assert_balanced(&s);
+        assert_eq!((s.written, s.failed), (504, 96), "{s:?}");
+        assert_eq!(read(&path), "");
+        let backup = |j: usize| dir.join(format!("app.log.{j}"));
+        for j in 1..=8 {
+            let first = 63 * (8 - j);
+            assert_eq!(
+                read(&backup(j)),
+                lines(first..first + 63, None),
+                "app.log.{j}"
+            );
+        }
+        assert!(!backup(9).exists());
+        std::fs::remove_file(backup(8)).unwrap();
+        log_each(&k, 600, 610);
+        k.shutdown().unwrap();
+        let s = k.stats();
+        common::assert_balanced(&s);
+        assert_eq!((s.written, s.failed), (514, 96), "{s:?}");
+        assert_eq!(read(&path), lines(600..610, Some((600, 96))));
+        println!("CHILD-DONE");
+        return;
+    }
+    let Some(fs) = Tmpfs::mount(TEST, 64) else {
+        return;
+    };
+    let dir = fs.0.to_str().unwrap().to_owned();
+    let out = common::run_child(TEST, CHILD, &[("KOLOG_R11E_DIR", &dir)], &[], 120);
+    common::assert_child_succeeded(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("CHILD-DONE"));
+}
+
+/// A program that restores SIGPIPE's default action (CLI programs do, to end quietly under
+/// `| head`) and logs to a named pipe whose reader goes away: kolog's write into the pipe
+/// raised SIGPIPE, which killed the process. kolog's threads now get `EPIPE` instead: the
+/// record is counted as failed and the process lives on.
+#[test]
+fn a_fifo_reader_going_away_does_not_kill_a_process_with_default_sigpipe() {
+    const TEST: &str = "a_fifo_reader_going_away_does_not_kill_a_process_with_default_sigpipe";
+    if is_child(TEST) {
+        // SAFETY: setting a signal's disposition to its default has no preconditions.
+        assert_ne!(
+            unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) },
+            libc::SIG_ERR
+        );
+        let dir = common::temp_dir("r11e-sigpipe");
+        let path = dir.join("pipe.log");
+        let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        // SAFETY: `c` is a NUL-terminated path valid for the call.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let reader = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&path)
+            .unwrap();
+        let k = event_kolog("file", &path, "");
+        log_each(&k, 0, 1);
+        assert_eq!(k.stats().written, 1);
+        drop(reader);
+        log_each(&k, 1, 3);
+        k.shutdown().unwrap();
+        let s = k.stats();
+        common::assert_balanced(&s);
+        assert_eq!((s.written, s.failed), (1, 2), "{s:?}");
+        println!("CHILD-DONE");
+        return;
+    }
+    for io_thread in ["1", "0"] {
+        let out = common::run_child(TEST, CHILD, &[("KOLOG_IO_THREAD", io_thread)], &[], 120);
+        common::assert_child_succeeded(&out);
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("CHILD-DONE"),
+            "KOLOG_IO_THREAD={io_thread}"
+        );
+    }
+}

@@ -178,6 +178,8 @@ impl QueueManager {
         let handle = std::thread::Builder::new()
             .name("kolog-drainer".into())
             .spawn(move || {
+                // Writers without an I/O thread of their own write here.
+                crate::write::block_sigpipe();
                 match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drainer.run())) {
                     Ok(report) => report,
                     Err(panic) => {

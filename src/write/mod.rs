@@ -153,6 +153,24 @@ pub(crate) fn truncate_at_start<'a>(
     files.extend(started);
 }
 
+/// Blocks SIGPIPE in the calling thread (kolog's drainer and I/O threads, which write to the
+/// destinations): a write into a pipe or FIFO whose reader has gone then fails with `EPIPE`,
+/// counted as failed records, instead of raising SIGPIPE, which kills a process that restored
+/// the signal's default action (Rust programs ignore it by default; many CLI programs do not,
+/// to end quietly under `| head`). The signal a write raises is directed at the writing
+/// thread, so blocking it there leaves the rest of the program's handling as it was.
+pub(crate) fn block_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: `set` is initialised by `sigemptyset` before use and lives across the calls;
+    // `pthread_sigmask` changes only the calling thread's mask and accepts a null old set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
 /// Builds the writer for a handler. Checks what can be checked up front (the directory of a
 /// file exists); the file itself is opened on first write.
 pub(crate) fn build(kind: &HandlerKind) -> Result<Box<dyn Writer>, Error> {
