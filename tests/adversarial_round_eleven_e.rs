@@ -355,3 +355,52 @@ fn a_fifo_reader_going_away_does_not_kill_a_process_with_default_sigpipe() {
         );
     }
 }
+
+/// A process under a file-size limit (`ulimit -f`, systemd's `LimitFSIZE`) that keeps
+/// SIGXFSZ's default action: the write past the limit raised SIGXFSZ, which killed the
+/// process (with a core dump). kolog's threads now get `EFBIG` instead: the records past the
+/// limit are counted as failed, the file holds whole lines up to it, and logging resumes once
+/// the limit is raised. With the plain and the memory-mapped writer.
+#[test]
+fn a_file_size_limit_fails_records_instead_of_killing_the_process() {
+    const TEST: &str = "a_file_size_limit_fails_records_instead_of_killing_the_process";
+    if is_child(TEST) {
+        let dir = common::temp_dir("r11e-fsize");
+        let path = dir.join("app.log");
+        let k = event_kolog("file", &path, "");
+        let limit = |bytes: u64| {
+            let l = libc::rlimit {
+                rlim_cur: bytes,
+                rlim_max: libc::RLIM_INFINITY,
+            };
+            // SAFETY: `l` is a valid rlimit for the call.
+            assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_FSIZE, &l) }, 0);
+        };
+        limit(64 * 1024);
+        log_each(&k, 0, 600);
+        let s = k.stats();
+        common::assert_balanced(&s);
+        assert_eq!((s.written, s.failed), (512, 88), "{s:?}");
+        assert_eq!(read(&path), lines(0..512, None));
+        limit(libc::RLIM_INFINITY);
+        log_each(&k, 600, 610);
+        k.shutdown().unwrap();
+        let s = k.stats();
+        common::assert_balanced(&s);
+        assert_eq!((s.written, s.failed), (522, 88), "{s:?}");
+        assert_eq!(
+            read(&path),
+            lines((0..512).chain(600..610), Some((600, 88)))
+        );
+        println!("CHILD-DONE");
+        return;
+    }
+    for writer in ["plain", "mmap"] {
+        let out = common::run_child(TEST, CHILD, &[("KOLOG_FILE_WRITER", writer)], &[], 120);
+        common::assert_child_succeeded(&out);
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("CHILD-DONE"),
+            "{writer}"
+        );
+    }
+}

@@ -197,7 +197,7 @@ impl IoLane {
         let spawned = std::thread::Builder::new()
             .name("kolog-io".into())
             .spawn(move || {
-                crate::write::block_sigpipe();
+                crate::write::block_write_signals();
                 let Ok(mut writer) = writer_rx.recv() else {
                     return;
                 };

@@ -179,7 +179,7 @@ impl QueueManager {
             .name("kolog-drainer".into())
             .spawn(move || {
                 // Writers without an I/O thread of their own write here.
-                crate::write::block_sigpipe();
+                crate::write::block_write_signals();
                 match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drainer.run())) {
                     Ok(report) => report,
                     Err(panic) => {

@@ -153,13 +153,14 @@ pub(crate) fn truncate_at_start<'a>(
     files.extend(started);
 }
 
-/// Blocks SIGPIPE in the calling thread (kolog's drainer and I/O threads, which write to the
-/// destinations): a write into a pipe or FIFO whose reader has gone then fails with `EPIPE`,
-/// counted as failed records, instead of raising SIGPIPE, which kills a process that restored
-/// the signal's default action (Rust programs ignore it by default; many CLI programs do not,
-/// to end quietly under `| head`). The signal a write raises is directed at the writing
-/// thread, so blocking it there leaves the rest of the program's handling as it was.
-pub(crate) fn block_sigpipe() {
+/// Blocks SIGPIPE and SIGXFSZ in the calling thread (kolog's drainer and I/O threads, which
+/// write to the destinations). A write into a pipe or FIFO whose reader has gone then fails
+/// with `EPIPE`, and one past the process's file-size limit (`ulimit -f`) with `EFBIG`, both
+/// counted as failed records, instead of raising a signal whose default action kills the
+/// process (Rust programs ignore SIGPIPE by default, but many CLI programs restore it, to end
+/// quietly under `| head`; nothing ignores SIGXFSZ). Both signals are directed at the writing
+/// thread, so blocking them there leaves the rest of the program's handling as it was.
+pub(crate) fn block_write_signals() {
     #[cfg(unix)]
     // SAFETY: `set` is initialised by `sigemptyset` before use and lives across the calls;
     // `pthread_sigmask` changes only the calling thread's mask and accepts a null old set.
@@ -167,6 +168,7 @@ pub(crate) fn block_sigpipe() {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::sigaddset(&mut set, libc::SIGXFSZ);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
 }
