@@ -404,3 +404,89 @@ fn a_file_size_limit_fails_records_instead_of_killing_the_process() {
         );
     }
 }
+
+/// A `rotating_file` handler whose backup names would be longer than the file system allows
+/// (`NAME_MAX`, 255 bytes here): the file itself opened, but every rotation failed with
+/// `ENAMETOOLONG`, so after the first file filled every record was lost (or, rotating by
+/// time, one record per interval) while the file kept growing. Refused when the handler is
+/// built, naming the backup name's length; a name whose backups just fit loads.
+#[test]
+fn a_rotating_file_whose_backup_names_are_too_long_is_refused_at_load() {
+    let dir = common::temp_dir("r11e-long-backup");
+    let doc = |name: &str, params: &str| {
+        format!(
+            r#"{{"loggers": [{{"name": "root", "handlers": [{{"type": "rotating_file",
+                "params": {{"filename": "{}", {params}}}}}]}}]}}"#,
+            dir.join(name).display()
+        )
+    };
+    let cases = [
+        // app.log.<n>: 1 + the digits of backup_count.
+        (
+            "a".repeat(253),
+            r#""max_bytes": 300, "backup_count": 9"#,
+            255,
+            true,
+        ),
+        (
+            "a".repeat(254),
+            r#""max_bytes": 300, "backup_count": 9"#,
+            256,
+            false,
+        ),
+        (
+            "a".repeat(252),
+            r#""max_bytes": 300, "backup_count": 10"#,
+            255,
+            true,
+        ),
+        (
+            "a".repeat(253),
+            r#""max_bytes": 300, "backup_count": 10"#,
+            256,
+            false,
+        ),
+        // app.log.2024-01-01_12-00-00: 20 more.
+        ("a".repeat(235), r#""rotation_interval": 60"#, 255, true),
+        ("a".repeat(236), r#""rotation_interval": 60"#, 256, false),
+        // Up to ten a second: app.log.<stamp>.9 at most.
+        ("a".repeat(233), r#""rotation_interval": 0.1"#, 255, true),
+        ("a".repeat(234), r#""rotation_interval": 0.1"#, 256, false),
+        // Never rotating: any name the file system takes.
+        (
+            "a".repeat(255),
+            r#""max_bytes": 0, "backup_count": 9"#,
+            0,
+            true,
+        ),
+        (
+            "a".repeat(255),
+            r#""max_bytes": 300, "backup_count": 0"#,
+            0,
+            true,
+        ),
+    ];
+    for (name, params, longest, loads) in cases {
+        match Kolog::from_json_str(&doc(&name, params)) {
+            Ok(k) => {
+                assert!(loads, "{} {params}: loaded", name.len());
+                k.shutdown().unwrap();
+            }
+            Err(e) => {
+                assert!(!loads, "{} {params}: {e}", name.len());
+                let cause = common::creation_cause(&e);
+                assert_eq!(
+                    cause.code(),
+                    "HANDLER::RotatingFileHandler::IO::ERROR",
+                    "{cause}"
+                );
+                assert!(
+                    cause.msg().contains(&format!(
+                        "its backup names would be {longest} bytes long, more than the 255"
+                    )),
+                    "{cause}"
+                );
+            }
+        }
+    }
+}

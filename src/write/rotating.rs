@@ -34,6 +34,7 @@ pub(crate) struct RotatingWriter {
 impl RotatingWriter {
     pub(crate) fn build(p: &RotatingFileParams) -> Result<RotatingWriter, Error> {
         check_path(&p.filename, "RotatingFileHandler")?;
+        check_backup_names(p)?;
         Ok(RotatingWriter {
             path: p.filename.clone(),
             max_bytes: p.max_bytes,
@@ -172,6 +173,68 @@ impl RotatingWriter {
         self.open()?;
         self.file.as_mut().expect("opened").append(run)
     }
+}
+
+/// Refuses a handler whose backup names (`app.log.<backup_count>`, or `app.log.<stamp>` by
+/// time, `app.log.<stamp>.<n>` when it rotates more than once a second) would be longer than its directory's file system allows, though the file's own name
+/// fits: every rotation would fail with `ENAMETOOLONG`, and with it every record due after it,
+/// while the file grew without end.
+fn check_backup_names(p: &RotatingFileParams) -> Result<(), Error> {
+    let Some(name) = p.filename.file_name() else {
+        return Ok(());
+    };
+    let suffix = if let Some(interval) = p.rotation_interval {
+        // More than one rotation a second adds `.<n>` to the stamp.
+        let per_second = (1.0 / interval.as_secs_f64()).ceil() as u64;
+        let numbered = if per_second > 1 {
+            1 + (per_second - 1).to_string().len()
+        } else {
+            0
+        };
+        ".2024-01-01_12-00-00".len() + numbered
+    } else if p.max_bytes > 0 && p.backup_count > 0 {
+        1 + p.backup_count.to_string().len()
+    } else {
+        return Ok(());
+    };
+    let longest = name.len() + suffix;
+    let max = name_max(&p.filename);
+    if longest <= max {
+        return Ok(());
+    }
+    Err(Error::new(
+        crate::ErrorKind::Handler,
+        "HANDLER",
+        "RotatingFileHandler",
+        "IO",
+        format!(
+            "Failed to open the file at path `{}`: its backup names would be {longest} bytes \
+             long, more than the {max} its file system allows; rotation would fail",
+            p.filename.display()
+        ),
+    ))
+}
+
+/// The longest file name the file system of `path`'s directory takes (`NAME_MAX`).
+fn name_max(path: &Path) -> usize {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        if let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) {
+            // SAFETY: `c` is a NUL-terminated path valid for the call; `pathconf` only reads it.
+            let n = unsafe { libc::pathconf(c.as_ptr(), libc::_PC_NAME_MAX) };
+            if n > 0 {
+                return n as usize;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    255
 }
 
 #[derive(Clone, Copy)]
