@@ -490,3 +490,79 @@ fn a_rotating_file_whose_backup_names_are_too_long_is_refused_at_load() {
         }
     }
 }
+
+/// A `stream` handler whose stdout is a file on a full file system (`prog > /mnt/full/out`):
+/// the write that fills it leaves part of a record, which a stream cannot take back. The
+/// records written whole before it were counted as failed with it when they shared its
+/// batch, and the first record after space came back was glued onto the partial one, one
+/// line holding two records. Now the records written whole count as written, and the next
+/// write starts with a newline ending the cut-off line, so every record after it starts a
+/// line of its own.
+#[test]
+fn a_stream_on_a_full_file_system_counts_whole_records_and_starts_the_next_on_a_new_line() {
+    const TEST: &str =
+        "a_stream_on_a_full_file_system_counts_whole_records_and_starts_the_next_on_a_new_line";
+    // Lines of 100 bytes: 81 fill 8,100 of the 8,192 bytes free, and 92 of the 82nd fit.
+    let record = |i: usize| format!("{i:04}{}", "y".repeat(95));
+    if is_child(TEST) {
+        use std::os::unix::io::AsRawFd;
+        let dir = PathBuf::from(std::env::var("KOLOG_R11E_DIR").unwrap());
+        std::fs::write(dir.join("filler"), vec![b'f'; 8 * 1024]).unwrap();
+        let out = std::fs::File::create(dir.join("out")).unwrap();
+        // SAFETY: plain descriptor calls on descriptors this process holds open.
+        let saved = unsafe { libc::dup(1) };
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::dup2(out.as_raw_fd(), 1) }, 1);
+        let k = Kolog::from_json_str(
+            r#"{"loggers": [{"name": "root", "handlers": [{"type": "stream",
+                "params": {"use_stderr": false},
+                "renderer": {"type": "file_plain", "params": {"fmt": "%(p)s"}}}]}]}"#,
+        )
+        .unwrap();
+        let log = k.logger("root").unwrap();
+        // Logged at once: the drainer takes them in batches of any size.
+        for i in 0..100 {
+            let r = record(i);
+            kolog::info!(log, "e", p = r.as_str());
+        }
+        k.flush();
+        let mid = k.stats();
+        std::fs::remove_file(dir.join("filler")).unwrap();
+        for i in 100..105 {
+            let r = record(i);
+            kolog::info!(log, "e", p = r.as_str());
+            k.flush();
+        }
+        k.shutdown().unwrap();
+        let end = k.stats();
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::dup2(saved, 1) }, 1);
+        common::assert_balanced(&mid);
+        assert_eq!((mid.written, mid.failed), (81, 19), "{mid:?}");
+        common::assert_balanced(&end);
+        assert_eq!((end.written, end.failed), (86, 19), "{end:?}");
+        let mut expected = String::new();
+        for i in 0..81 {
+            expected.push_str(&record(i));
+            expected.push('\n');
+        }
+        expected.push_str(&record(81)[..92]);
+        expected.push('\n');
+        expected.push_str(&record(100));
+        expected.push_str("\n failed=19\n");
+        for i in 101..105 {
+            expected.push_str(&record(i));
+            expected.push('\n');
+        }
+        assert_eq!(read(&dir.join("out")), expected);
+        println!("CHILD-DONE");
+        return;
+    }
+    let Some(fs) = Tmpfs::mount(TEST, 16) else {
+        return;
+    };
+    let dir = fs.0.to_str().unwrap().to_owned();
+    let out = common::run_child(TEST, CHILD, &[("KOLOG_R11E_DIR", &dir)], &[], 120);
+    common::assert_child_succeeded(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("CHILD-DONE"));
+}

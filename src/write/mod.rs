@@ -180,6 +180,7 @@ pub(crate) fn build(kind: &HandlerKind) -> Result<Box<dyn Writer>, Error> {
         HandlerKind::Null => Ok(Box::new(NullWriter)),
         HandlerKind::Stream(p) => Ok(Box::new(StreamWriter {
             use_stderr: p.use_stderr,
+            cut_off: false,
         })),
         HandlerKind::File(p) => {
             let writer = file::FileWriter::build(p)?;
@@ -212,8 +213,15 @@ impl Writer for NullWriter {
 }
 
 /// `stream`: stdout or stderr, one `write_all` per batch.
+///
+/// A write that fails part way (a full disk under `prog > file`, a pipe closed) leaves part of
+/// a record, which a stream cannot take back: the records before it count as written, the
+/// rest of the batch as failed, and the next write starts with a newline ending the cut-off
+/// line, so the records after it start lines of their own.
 pub(crate) struct StreamWriter {
     use_stderr: bool,
+    /// The last write ended inside a record.
+    cut_off: bool,
 }
 
 impl Writer for StreamWriter {
@@ -223,13 +231,28 @@ impl Writer for StreamWriter {
     fn offload(&self) -> bool {
         true
     }
-    fn write(&mut self, buf: &[u8], _ends: &[usize]) -> Result<(), WriteError> {
+    fn write(&mut self, buf: &[u8], ends: &[usize]) -> Result<(), WriteError> {
+        let newline: &[u8] = if self.cut_off { b"\n" } else { b"" };
         let result = if self.use_stderr {
-            write_stream(io::stderr().lock(), 2, buf)
+            write_stream(io::stderr().lock(), 2, newline, buf)
         } else {
-            write_stream(io::stdout().lock(), 1, buf)
+            write_stream(io::stdout().lock(), 1, newline, buf)
         };
-        Ok(result?)
+        match result {
+            Ok(()) => {
+                self.cut_off = false;
+                Ok(())
+            }
+            Err((error, done)) => {
+                // `done` counts the newline first.
+                let Some(done) = done.checked_sub(newline.len()) else {
+                    return Err(error.into());
+                };
+                let written = ends.iter().take_while(|&&end| end <= done).count();
+                self.cut_off = done > 0 && buf[done - 1] != b'\n';
+                Err(WriteError { error, written })
+            }
+        }
     }
     fn flush(&mut self) -> io::Result<()> {
         if self.use_stderr {
@@ -248,34 +271,49 @@ impl Writer for StreamWriter {
     }
 }
 
-/// Writes `buf` to the standard stream `stream` (descriptor `fd`) while holding its lock, after
-/// what the program printed there and std still buffers. On Unix the bytes go straight to the
-/// descriptor: std reports a write to a closed stdout or stderr (`EBADF`) as successful, and
-/// records that reach nobody must be counted as failed, not written. Still one `write` per
-/// batch.
+/// Writes `first` and then `buf` to the standard stream `stream` (descriptor `fd`) while
+/// holding its lock, after what the program printed there and std still buffers. On Unix the
+/// bytes go straight to the descriptor: std reports a write to a closed stdout or stderr
+/// (`EBADF`) as successful, and records that reach nobody must be counted as failed, not
+/// written. On error, how many bytes of `first` and `buf` went out.
 #[cfg(unix)]
-fn write_stream(mut stream: impl io::Write, fd: i32, mut buf: &[u8]) -> io::Result<()> {
-    stream.flush()?;
-    while !buf.is_empty() {
-        // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the whole call; `write`
-        // only reads them.
-        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
+fn write_stream(
+    mut stream: impl io::Write,
+    fd: i32,
+    first: &[u8],
+    buf: &[u8],
+) -> Result<(), (io::Error, usize)> {
+    stream.flush().map_err(|e| (e, 0))?;
+    let mut done = 0;
+    for mut part in [first, buf] {
+        while !part.is_empty() {
+            // SAFETY: `part` is valid for reads of `part.len()` bytes for the whole call;
+            // `write` only reads them.
+            let n = unsafe { libc::write(fd, part.as_ptr().cast(), part.len()) };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err((e, done));
             }
-            return Err(e);
+            if n == 0 {
+                return Err((io::ErrorKind::WriteZero.into(), done));
+            }
+            done += n as usize;
+            part = &part[n as usize..];
         }
-        if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        buf = &buf[n as usize..];
     }
     Ok(())
 }
 
 #[cfg(not(unix))]
-fn write_stream(mut stream: impl io::Write, _fd: i32, buf: &[u8]) -> io::Result<()> {
-    stream.write_all(buf)
+fn write_stream(
+    mut stream: impl io::Write,
+    _fd: i32,
+    first: &[u8],
+    buf: &[u8],
+) -> Result<(), (io::Error, usize)> {
+    stream.write_all(first).map_err(|e| (e, 0))?;
+    stream.write_all(buf).map_err(|e| (e, first.len()))
 }
