@@ -566,3 +566,47 @@ fn a_stream_on_a_full_file_system_counts_whole_records_and_starts_the_next_on_a_
     common::assert_child_succeeded(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("CHILD-DONE"));
 }
+
+/// Log file names no file can ever have: one ending in `/` or `/.` (a directory's name,
+/// whether or not the directory exists) and one longer than the file system allows
+/// (`NAME_MAX`). They loaded, and every record then failed for ever (`EISDIR`, `ENOENT`,
+/// `ENAMETOOLONG`); now they are refused when the handler is built, like a directory or a
+/// name with a NUL byte. A name of exactly `NAME_MAX` bytes loads and is written.
+#[test]
+fn log_file_names_no_file_can_have_are_refused_at_load() {
+    let dir = common::temp_dir("r11e-bad-names");
+    let d = dir.display().to_string();
+    let doc = |handler: &str, filename: &str| {
+        format!(
+            r#"{{"loggers": [{{"name": "root", "handlers": [{{"type": "{handler}",
+                "params": {{"filename": "{filename}"}}}}]}}]}}"#
+        )
+    };
+    for (handler, service) in [
+        ("file", "HANDLER::FileHandler::IO::ERROR"),
+        ("rotating_file", "HANDLER::RotatingFileHandler::IO::ERROR"),
+    ] {
+        for (name, says) in [
+            (format!("{d}/x.log/"), "it names a directory"),
+            (format!("{d}/x.log/."), "it names a directory"),
+            (format!("{d}/new/"), "it names a directory"),
+            (
+                format!("{d}/{}", "z".repeat(256)),
+                "the file name is 256 bytes long, more than the 255",
+            ),
+        ] {
+            let e =
+                Kolog::from_json_str(&doc(handler, &name)).expect_err(&format!("{handler} {name}"));
+            let cause = common::creation_cause(&e);
+            assert_eq!(cause.code(), service, "{cause}");
+            assert!(cause.msg().contains(says), "{cause}");
+        }
+        let path = dir.join("z".repeat(255));
+        let k = Kolog::from_json_str(&doc(handler, path.to_str().unwrap())).unwrap();
+        kolog::info!(k.logger("root").unwrap(), "fits");
+        k.shutdown().unwrap();
+        assert_eq!((k.stats().written, k.stats().failed), (1, 0));
+        assert!(read(&path).contains("fits"));
+        std::fs::remove_file(&path).unwrap();
+    }
+}

@@ -20,7 +20,8 @@ use crate::{Error, ErrorKind};
 const IDENTITY_CHECK: Duration = Duration::from_secs(1);
 
 /// Checks, without creating anything, that `path` can be a log file: a name without NUL
-/// bytes, whose directory exists and is a directory, and which is not a directory itself.
+/// bytes, not ending in `/` or `/.`, no longer than its file system allows, whose directory
+/// exists and is a directory, and which is not a directory itself.
 pub(crate) fn check_path(path: &Path, service: &'static str) -> Result<(), Error> {
     let io_error = |msg: String| Error::new(ErrorKind::Handler, "HANDLER", service, "IO", msg);
     if path.as_os_str().is_empty() {
@@ -29,6 +30,15 @@ pub(crate) fn check_path(path: &Path, service: &'static str) -> Result<(), Error
     if path.as_os_str().as_encoded_bytes().contains(&0) {
         return Err(io_error(format!(
             "Failed to open the file at path `{}`: the name contains a NUL byte",
+            path.display()
+        )));
+    }
+    // `app.log/` and `app.log/.` name a directory, whether or not one exists: no file can be
+    // created there.
+    let bytes = path.as_os_str().as_encoded_bytes();
+    if bytes.ends_with(b"/") || bytes.ends_with(b"/.") {
+        return Err(io_error(format!(
+            "Failed to open the file at path `{}`: it names a directory",
             path.display()
         )));
     }
@@ -60,7 +70,40 @@ pub(crate) fn check_path(path: &Path, service: &'static str) -> Result<(), Error
             path.display()
         )));
     }
+    if let Some(name) = path.file_name() {
+        let max = name_max(path);
+        if name.len() > max {
+            return Err(io_error(format!(
+                "Failed to open the file at path `{}`: the file name is {} bytes long, more \
+                 than the {max} its file system allows",
+                path.display(),
+                name.len()
+            )));
+        }
+    }
     Ok(())
+}
+
+/// The longest file name the file system of `path`'s directory takes (`NAME_MAX`).
+pub(crate) fn name_max(path: &Path) -> usize {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        if let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) {
+            // SAFETY: `c` is a NUL-terminated path valid for the call; `pathconf` only reads it.
+            let n = unsafe { libc::pathconf(c.as_ptr(), libc::_PC_NAME_MAX) };
+            if n > 0 {
+                return n as usize;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    255
 }
 
 /// Truncates `path` to zero length if it is an existing regular file.

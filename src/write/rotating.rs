@@ -15,7 +15,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::file::{check_path, OpenFile};
+use super::file::{check_path, name_max, OpenFile};
 use super::{WriteError, Writer};
 use crate::config::RotatingFileParams;
 use crate::Error;
@@ -213,28 +213,6 @@ fn check_backup_names(p: &RotatingFileParams) -> Result<(), Error> {
             p.filename.display()
         ),
     ))
-}
-
-/// The longest file name the file system of `path`'s directory takes (`NAME_MAX`).
-fn name_max(path: &Path) -> usize {
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStrExt;
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        if let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) {
-            // SAFETY: `c` is a NUL-terminated path valid for the call; `pathconf` only reads it.
-            let n = unsafe { libc::pathconf(c.as_ptr(), libc::_PC_NAME_MAX) };
-            if n > 0 {
-                return n as usize;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = path;
-    255
 }
 
 #[derive(Clone, Copy)]
