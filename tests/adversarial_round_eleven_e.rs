@@ -610,3 +610,83 @@ fn log_file_names_no_file_can_have_are_refused_at_load() {
         std::fs::remove_file(&path).unwrap();
     }
 }
+
+/// A stdout pipe in non-blocking mode (set by the program's event loop, or inherited from a
+/// parent such as Node.js that shares the pipe) that fills because its reader is slow: the
+/// write failed with `EAGAIN` and the records were counted as failed, though the reader
+/// would have taken them a moment later. The stream handler's I/O thread now waits for the
+/// pipe to take bytes again (as a blocking write does): every record arrives, none fails.
+#[test]
+fn a_non_blocking_stdout_pipe_that_fills_loses_no_record() {
+    const TEST: &str = "a_non_blocking_stdout_pipe_that_fills_loses_no_record";
+    if is_child(TEST) {
+        use std::io::Read as _;
+        use std::os::unix::io::FromRawFd;
+        let mut fds = [0; 2];
+        // SAFETY: plain descriptor calls; `fds` has room for the two descriptors.
+        unsafe {
+            assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+            let flags = libc::fcntl(fds[1], libc::F_GETFL);
+            assert_eq!(
+                libc::fcntl(fds[1], libc::F_SETFL, flags | libc::O_NONBLOCK),
+                0
+            );
+        }
+        // SAFETY: as above.
+        let saved = unsafe { libc::dup(1) };
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::dup2(fds[1], 1) }, 1);
+        let read_end = fds[0];
+        // The reader starts only once the pipe is (nearly) full.
+        let reader = std::thread::spawn(move || {
+            loop {
+                let mut queued: libc::c_int = 0;
+                // SAFETY: FIONREAD stores the bytes queued in the pipe into `queued`.
+                assert_eq!(
+                    unsafe { libc::ioctl(read_end, libc::FIONREAD, &mut queued) },
+                    0
+                );
+                if queued >= 60_000 {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            // SAFETY: the read end is this thread's alone from here on.
+            let mut f = unsafe { std::fs::File::from_raw_fd(read_end) };
+            let mut text = String::new();
+            f.read_to_string(&mut text).unwrap();
+            text
+        });
+        let k = Kolog::from_json_str(
+            r#"{"loggers": [{"name": "root", "handlers": [{"type": "stream",
+                "params": {"use_stderr": false},
+                "renderer": {"type": "file_plain", "params": {"fmt": "%(p)s"}}}]}]}"#,
+        )
+        .unwrap();
+        let log = k.logger("root").unwrap();
+        for i in 0..1000 {
+            let r = format!("{i:04}{}", "y".repeat(195));
+            kolog::info!(log, "e", p = r.as_str());
+        }
+        k.shutdown().unwrap();
+        let s = k.stats();
+        // Close every write end: the reader sees the end of the pipe.
+        // SAFETY: as above.
+        unsafe {
+            assert_eq!(libc::dup2(saved, 1), 1);
+            libc::close(fds[1]);
+        }
+        let text = reader.join().unwrap();
+        common::assert_balanced(&s);
+        assert_eq!((s.written, s.failed), (1000, 0), "{s:?}");
+        let expected: String = (0..1000)
+            .map(|i| format!("{i:04}{}\n", "y".repeat(195)))
+            .collect();
+        assert!(text == expected, "{} bytes read", text.len());
+        println!("CHILD-DONE");
+        return;
+    }
+    let out = common::run_child(TEST, CHILD, &[], &[], 120);
+    common::assert_child_succeeded(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("CHILD-DONE"));
+}

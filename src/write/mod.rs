@@ -275,7 +275,8 @@ impl Writer for StreamWriter {
 /// holding its lock, after what the program printed there and std still buffers. On Unix the
 /// bytes go straight to the descriptor: std reports a write to a closed stdout or stderr
 /// (`EBADF`) as successful, and records that reach nobody must be counted as failed, not
-/// written. On error, how many bytes of `first` and `buf` went out.
+/// written. A descriptor in non-blocking mode is waited on when full, as a blocking one would
+/// be. On error, how many bytes of `first` and `buf` went out.
 #[cfg(unix)]
 fn write_stream(
     mut stream: impl io::Write,
@@ -292,10 +293,16 @@ fn write_stream(
             let n = unsafe { libc::write(fd, part.as_ptr().cast(), part.len()) };
             if n < 0 {
                 let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
+                match e.kind() {
+                    io::ErrorKind::Interrupted => continue,
+                    // A non-blocking descriptor (set by the program or a parent sharing it)
+                    // whose pipe is full: wait for room, as a blocking write would.
+                    io::ErrorKind::WouldBlock => {
+                        wait_writable(fd);
+                        continue;
+                    }
+                    _ => return Err((e, done)),
                 }
-                return Err((e, done));
             }
             if n == 0 {
                 return Err((io::ErrorKind::WriteZero.into(), done));
@@ -305,6 +312,20 @@ fn write_stream(
         }
     }
     Ok(())
+}
+
+/// Waits until descriptor `fd` takes bytes again (or reports an error or hang-up, which the
+/// next write then returns).
+#[cfg(unix)]
+fn wait_writable(fd: i32) {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: `p` is one valid pollfd for the call; an interrupted poll is simply retried by
+    // the write that follows.
+    unsafe { libc::poll(&mut p, 1, -1) };
 }
 
 #[cfg(not(unix))]
