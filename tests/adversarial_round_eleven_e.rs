@@ -5,6 +5,7 @@
 
 mod common;
 use kolog::Kolog;
+use std::future::Future as _;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -689,4 +690,124 @@ fn a_non_blocking_stdout_pipe_that_fills_loses_no_record() {
     let out = common::run_child(TEST, CHILD, &[], &[], 120);
     common::assert_child_succeeded(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("CHILD-DONE"));
+}
+
+/// A process forked after kolog started (a daemon forking, a pre-fork server, a test
+/// harness): the child has the system's memory but not its drainer or I/O threads. `flush()`
+/// waited for ever, a `Block` producer with a full ring parked for ever, an `ainfo!` future
+/// stayed `Pending` for ever, and `shutdown()` (or dropping the `Kolog`) panicked in std's
+/// thread join. Now the first of these (or `stats()`) finds the process is not the one that
+/// started the system and closes it there: nothing waits, what the child logs is counted as
+/// dropped (the counts balance), `shutdown()` is a `LIFECYCLE` warning, and the parent goes
+/// on writing. Each of the five first steps in a child of its own; a hang there ends it with
+/// SIGALRM.
+#[test]
+fn a_forked_child_neither_hangs_nor_panics_and_the_parent_keeps_writing() {
+    const TEST: &str = "a_forked_child_neither_hangs_nor_panics_and_the_parent_keeps_writing";
+    if is_child(TEST) {
+        let dir = common::temp_dir("r11e-fork");
+        let path = dir.join("app.log");
+        let k = Kolog::from_json_str(&format!(
+            r#"{{"queue": {{"max_queue_size": 8, "backpressure_policy": "block"}},
+                "loggers": [{{"name": "root", "handlers": [{{"type": "file",
+                "params": {{"filename": "{}"}},
+                "renderer": {{"type": "file_plain", "params": {{"fmt": "%(event)s"}}}}}}]}}]}}"#,
+            path.display()
+        ))
+        .unwrap();
+        let log = k.logger("root").unwrap();
+        kolog::info!(log, "parent before");
+        k.flush();
+        for (i, first) in ["async", "block", "flush", "stats", "shutdown"]
+            .into_iter()
+            .enumerate()
+        {
+            // SAFETY: the child only logs through kolog, writes a file and ends with _exit.
+            let pid = unsafe { libc::fork() };
+            assert!(pid >= 0);
+            if pid == 0 {
+                // SAFETY: alarm has no preconditions.
+                unsafe { libc::alarm(30) };
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    forked_child_steps(&k, &log, first, i as u64 + 1)
+                }));
+                let code = match outcome {
+                    Ok(()) => 0,
+                    Err(p) => {
+                        let msg = p
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_default();
+                        let _ = std::fs::write(dir.join(format!("{first}.panic")), msg);
+                        1
+                    }
+                };
+                // SAFETY: ends the forked child without running the parent's exit handlers.
+                unsafe { libc::_exit(code) };
+            }
+            let mut status = 0;
+            // SAFETY: `pid` is this process's child.
+            assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+            let panic = std::fs::read_to_string(dir.join(format!("{first}.panic")));
+            assert!(
+                libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+                "{first}: status {status} (signal {}), {panic:?}",
+                libc::WTERMSIG(status)
+            );
+            kolog::info!(log, "parent after");
+            k.flush();
+        }
+        k.shutdown().unwrap();
+        let s = k.stats();
+        common::assert_balanced(&s);
+        assert_eq!((s.enqueued, s.written), (6, 6), "{s:?}");
+        assert_eq!(
+            read(&path),
+            format!("parent before\n{}", "parent after\n".repeat(5))
+        );
+        println!("CHILD-DONE");
+        return;
+    }
+    let out = common::run_child(TEST, CHILD, &[], &[], 300);
+    common::assert_child_succeeded(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("CHILD-DONE"));
+}
+
+/// In a forked child: `first` (what finds the fork), then everything else. The parent had
+/// written `written` records; the child's 401 are all dropped.
+fn forked_child_steps(k: &Kolog, log: &kolog::Logger, first: &str, written: u64) {
+    let steps = ["async", "block", "flush", "stats", "shutdown"];
+    let order = std::iter::once(first).chain(steps.into_iter().filter(|s| *s != first));
+    for step in order {
+        match step {
+            // Futures polled once each: a full ring with no drainer left one pending.
+            "async" => {
+                let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                for _ in 0..200 {
+                    let mut f = std::pin::pin!(kolog::ainfo!(log, "child async"));
+                    assert!(f.as_mut().poll(&mut cx).is_ready(), "a pending ainfo!");
+                }
+            }
+            // Far more than the ring holds: a parked producer waited for ever.
+            "block" => {
+                for _ in 0..200 {
+                    kolog::info!(log, "child block");
+                }
+            }
+            "flush" => {
+                kolog::info!(log, "child flush");
+                k.flush();
+            }
+            "stats" => common::assert_balanced(&k.stats()),
+            "shutdown" => {
+                let e = k.shutdown().expect_err("a lifecycle warning");
+                assert_eq!(e.code(), "QUEUE::QueueManager::LIFECYCLE::WARNING", "{e}");
+            }
+            other => unreachable!("{other}"),
+        }
+    }
+    let s = k.stats();
+    common::assert_balanced(&s);
+    assert_eq!((s.written, s.dropped_shutdown), (written, 401), "{s:?}");
 }

@@ -94,6 +94,8 @@ impl ShutdownReport {
 }
 
 pub(crate) fn stats(shared: &Shared) -> Stats {
+    // In a forked child nothing drains the rings: what they hold is counted as dropped.
+    shared.orphaned_by_fork();
     // Once the drainer has finished, the stranded rings stay locked while the counts are
     // read (see below).
     let finished = shared.sweep_stranded();
@@ -273,6 +275,14 @@ impl QueueManager {
         let handle = slot
             .take()
             .ok_or_else(|| lifecycle("the queue manager is already shut down"))?;
+        if self.shared.orphaned_by_fork() {
+            // The drainer thread is the parent's: joining it here would not return its report
+            // (std panics). The parent's system is not affected.
+            std::mem::forget(handle);
+            return Err(lifecycle(
+                "shutdown() in a process forked from the one that started kolog: the drainer is the parent's; records logged here were counted as dropped",
+            ));
+        }
         self.shared.closed.store(true, Ordering::SeqCst);
         self.shared.deadline.begin();
         self.shared.stop.store(true, Ordering::SeqCst);

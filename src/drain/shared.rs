@@ -103,6 +103,11 @@ pub(crate) struct Shared {
     /// `closed` check just before shutdown may publish after the final drain; such records
     /// are counted as `dropped_shutdown` by [`Shared::sweep_stranded`].
     pub stranded: Mutex<Vec<Consumer>>,
+    /// The process that started the system. A child forked from it has the system's memory
+    /// but not its drainer or I/O threads (see [`Shared::orphaned_by_fork`]).
+    pub pid: u32,
+    /// Set in a forked child once it found out.
+    pub orphaned: AtomicBool,
 }
 
 impl Shared {
@@ -125,6 +130,8 @@ impl Shared {
             next_handler: Mutex::new(0),
             files: Mutex::default(),
             stranded: Mutex::new(Vec::new()),
+            pid: std::process::id(),
+            orphaned: AtomicBool::new(false),
         })
     }
 
@@ -153,6 +160,31 @@ impl Shared {
         crate::error::report(format_args!(
             "kolog: the drainer thread panicked; records logged from now on are counted as dropped, and shutdown() returns an error"
         ));
+    }
+
+    /// Whether this process is a child forked from the one that started the system: its
+    /// drainer and I/O threads stayed in the parent, and nothing here will ever drain the
+    /// rings. The first time, the system is closed in this process as after a drainer crash:
+    /// producers stop waiting and count what they log as dropped, `flush()` returns, waiting
+    /// async producers are woken, `stats()` counts the records left in the rings as
+    /// `dropped_shutdown`, and `shutdown()` is a lifecycle warning. Checked where a thread
+    /// would wait for the drainer, and by `stats()` (cold paths; one `getpid`).
+    #[cold]
+    pub(crate) fn orphaned_by_fork(&self) -> bool {
+        if std::process::id() == self.pid {
+            return false;
+        }
+        if !self.orphaned.swap(true, Ordering::SeqCst) {
+            self.closed.store(true, Ordering::SeqCst);
+            self.stop.store(true, Ordering::SeqCst);
+            self.drainer_done.store(true, Ordering::SeqCst);
+            self.wake_flushers(None);
+            self.registry.wake_all_waiters();
+            crate::error::report(format_args!(
+                "kolog: this process was forked from the one that started kolog, whose drainer stayed there; records logged here are not written (counted as dropped)"
+            ));
+        }
+        true
     }
 
     /// Wakes threads waiting in `flush()`, recording `ticket` as completed if given (at exit
@@ -216,7 +248,10 @@ impl Shared {
     /// on a drainer thread (a custom processor flushing, or reading a sink), which would
     /// otherwise wait for itself.
     pub(crate) fn flush(&self) {
-        if self.drainer_done.load(Ordering::Acquire) || super::on_drainer_thread() {
+        if self.orphaned_by_fork()
+            || self.drainer_done.load(Ordering::Acquire)
+            || super::on_drainer_thread()
+        {
             return;
         }
         let ticket = self.flush.requested.fetch_add(1, Ordering::SeqCst) + 1;

@@ -492,7 +492,9 @@ fn wait_for_space(producer: &mut Producer, shared: &Shared, len: usize, attempt:
         std::hint::spin_loop();
     } else if attempt < 48 {
         std::thread::yield_now();
-    } else {
+    } else if !shared.orphaned_by_fork() {
+        // (In a forked child nothing would free space: the system is closed there, and the
+        // caller's next check counts the record as dropped.)
         producer
             .ring()
             .register_waiter(Waiter::Thread(std::thread::current()));
@@ -545,8 +547,8 @@ pub(crate) fn poll_enqueue(
             // Checked again once registered: a drainer that crashed since the check above
             // woke the waiters it could see, not this one, and will never free room.
             // (`register_waiter` ends with a SeqCst fence; `drainer_crashed` stores `closed`
-            // SeqCst before it wakes them.)
-            if shared.is_closed() {
+            // SeqCst before it wakes them.) In a forked child no drainer ever will.
+            if shared.is_closed() || shared.orphaned_by_fork() {
                 count_shutdown_drop(shared);
                 return Poll::Ready(());
             }
