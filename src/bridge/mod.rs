@@ -65,6 +65,12 @@ mod cache {
     }
 
     impl Loggers {
+        /// Unique in the process.
+        #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+        pub(crate) fn id(&self) -> u64 {
+            self.id
+        }
+
         pub(crate) fn new(kolog: &Kolog) -> Loggers {
             static NEXT_ID: AtomicU64 = AtomicU64::new(1);
             Loggers {
@@ -157,6 +163,8 @@ pub(crate) enum Owned {
     F64(f64),
     Bool(bool),
     Str(String),
+    /// An error with its source chain.
+    Error(std::sync::Arc<tracing::ErrorCopy>),
 }
 
 /// Text a bridge collected from a record: borrowed from it, or copied into the call's scratch
