@@ -577,3 +577,35 @@ mod tracing_bridge {
         });
     }
 }
+
+/// Bug: an error logged through the `log` bridge (`log::error!(error:err = e; ...)`) kept only
+/// its message: its `source()` chain was lost (and `dict_tracebacks` saw a string). Now it is
+/// the same error value as `error = &e` with `info!`, byte for byte. (The only test of this
+/// file that installs the `log` logger: one per process.)
+#[cfg(feature = "log")]
+#[test]
+fn log_errors_keep_their_source_chain_as_info_does() {
+    within(20, "log errors", || {
+        let (k, sink) = sink_kolog(
+            r#"{"max_queue_size": 1000}"#,
+            r#"[{"type": "dict_tracebacks"}]"#,
+        );
+        kolog::bridge::log::init(&k).unwrap();
+        let log = k.logger("root").unwrap();
+        let err = std::io::Error::other(common::DbError(std::io::Error::other("disk gone")));
+        kolog::error!(log, "failed", error = &err as &dyn std::error::Error, n = 1);
+        for _ in 0..2 {
+            // A static statement (interned) and a formatted one (dynamic).
+            log::error!(target: "root", error:err = err, n = 1; "failed");
+            log::error!(target: "root", error:err = err, n = 1; "{}", "failed");
+        }
+        k.flush();
+        let want = r#","level":"ERROR","logger":"root","event":"failed","error":{"type":"dyn core::error::Error","message":"query failed","chain":["disk gone"]},"n":1}"#;
+        let lines: Vec<String> = sink
+            .events()
+            .iter()
+            .map(|l| l[l.find(",\"level\"").expect(l)..].to_owned())
+            .collect();
+        assert_eq!(lines, [want; 5]);
+    });
+}

@@ -20,7 +20,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use smallvec::SmallVec;
 
-use super::{with_scratch, Collected, Loggers, Owned, Text};
+use super::{with_scratch, Collected, ErrorCopy, Loggers, Owned, Text};
 use crate::front::value::FieldValue;
 use crate::record::Source;
 use crate::{Kolog, Level};
@@ -104,86 +104,23 @@ impl Visit for Fields {
     }
 }
 
-/// An error recorded through tracing, copied (the record outlives the reference tracing
-/// lends): its message and its sources' messages, in a chain of the same shape, so that it is
-/// encoded exactly as the error itself would be (`error = &e` with `info!`).
-#[derive(Debug)]
-pub(crate) struct ErrorCopy {
-    message: String,
-    source: Option<Box<ErrorCopy>>,
-}
-
-impl ErrorCopy {
-    /// The sources past this many are left out, as the encoder leaves them out.
-    const MAX_DEPTH: usize = 65;
-
-    fn of(e: &(dyn std::error::Error + 'static)) -> ErrorCopy {
-        let mut messages: SmallVec<[String; 4]> = SmallVec::new();
-        let mut next = Some(e);
-        while let Some(e) = next {
-            if messages.len() == Self::MAX_DEPTH {
-                break;
-            }
-            let mut m = String::new();
-            // A failing Display impl leaves what it wrote, as for `info!`.
-            let _ = fmt::Write::write_fmt(&mut m, format_args!("{e}"));
-            messages.push(m);
-            next = e.source();
-        }
-        let mut copy: Option<ErrorCopy> = None;
-        for message in messages.into_iter().rev() {
-            copy = Some(ErrorCopy {
-                message,
-                source: copy.map(Box::new),
-            });
-        }
-        copy.expect("at least the error itself")
-    }
-}
-
-impl fmt::Display for ErrorCopy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for ErrorCopy {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|s| s as _)
-    }
-}
-
-/// The type name an error field from tracing carries: tracing lends it as
-/// `&dyn Error`, and `info!` names an error it gets that way as this.
-fn error_type_name() -> &'static str {
-    std::any::type_name::<&(dyn std::error::Error + 'static)>().trim_start_matches('&')
-}
-
-/// A field value of an event: collected as the other bridges collect theirs, or an error
-/// (an index into [`EventFields::errors`]).
-#[derive(Clone, Copy)]
-enum Slot {
-    Collected(Collected<'static>),
-    Error(usize),
-}
-
 /// An event's fields for one record: values as they are, text copied into the call's scratch
 /// string (no allocation per event), errors copied.
 struct EventFields<'s> {
     message: Option<Text<'static>>,
-    fields: SmallVec<[(&'static str, Slot); 8]>,
+    fields: SmallVec<[(&'static str, Collected<'static>); 8]>,
     errors: SmallVec<[Arc<ErrorCopy>; 1]>,
     scratch: &'s mut String,
 }
 
 impl EventFields<'_> {
     fn set(&mut self, name: &'static str, v: Collected<'static>) {
-        set(&mut self.fields, name, Slot::Collected(v));
+        set(&mut self.fields, name, v);
     }
 
     fn set_error(&mut self, name: &'static str, e: Arc<ErrorCopy>) {
         self.errors.push(e);
-        set(&mut self.fields, name, Slot::Error(self.errors.len() - 1));
+        self.set(name, Collected::Error(self.errors.len() - 1));
     }
 
     /// Sets `name` to a span's stored value, for this record.
@@ -197,14 +134,6 @@ impl EventFields<'_> {
             Owned::Error(e) => return self.set_error(name, e.clone()),
         };
         self.set(name, v);
-    }
-
-    /// The value of a slot, for the record.
-    fn value<'a>(&'a self, slot: &Slot, scratch: &'a str) -> FieldValue<'a> {
-        match *slot {
-            Slot::Collected(c) => c.get(scratch),
-            Slot::Error(i) => FieldValue::Error(&*self.errors[i], error_type_name()),
-        }
     }
 
     fn text(&mut self, name: &'static str, text: Text<'static>) {
@@ -368,15 +297,17 @@ where
                     let names: SmallVec<[&'static str; 8]> =
                         fields.iter().map(|(k, _)| *k).collect();
                     if let Some(callsite) = site::find(meta, message, &names) {
-                        let values: SmallVec<[FieldValue<'_>; 8]> =
-                            fields.iter().map(|(_, v)| own.value(v, scratch)).collect();
+                        let values: SmallVec<[FieldValue<'_>; 8]> = fields
+                            .iter()
+                            .map(|(_, v)| v.get(scratch, &own.errors))
+                            .collect();
                         logger.__emit(level, callsite, &values);
                         return;
                     }
                 }
                 let fields: SmallVec<[(&str, FieldValue<'_>); 8]> = fields
                     .iter()
-                    .map(|(k, v)| (*k, own.value(v, scratch)))
+                    .map(|(k, v)| (*k, v.get(scratch, &own.errors)))
                     .collect();
                 let source = Source {
                     file: meta.file().unwrap_or(""),
