@@ -275,9 +275,12 @@ fn encode_and_enqueue(
         let formatting = needs_formatting(values);
         // Take the scratch out while user Display/Debug code runs, so a record logged from
         // inside a Display impl finds the thread-local free.
-        let mut scratch = match cell.try_borrow_mut() {
-            Ok(mut local) if formatting => Some(std::mem::take(&mut local.scratch)),
-            _ => None,
+        let mut scratch = if formatting {
+            cell.try_borrow_mut()
+                .ok()
+                .map(|mut local| std::mem::take(&mut local.scratch))
+        } else {
+            None
         };
         let taken = scratch.is_some();
         let scratch = scratch.get_or_insert_with(Scratch::default);
