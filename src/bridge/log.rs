@@ -10,7 +10,9 @@ use log::kv::{self, VisitSource};
 
 use smallvec::SmallVec;
 
-use super::{with_scratch, Collected, Loggers, Text};
+use std::sync::Arc;
+
+use super::{with_scratch, Collected, ErrorCopy, Loggers, Text};
 use crate::front::value::FieldValue;
 use crate::record::Source;
 use crate::{Error, ErrorKind, Kolog, Level, LoggingSystemConfig};
@@ -35,6 +37,8 @@ struct Collect<'kvs, 's> {
     fields: SmallVec<[(Text<'kvs>, Collected<'kvs>); 8]>,
     /// The keys, while every one is a `&'static str`.
     static_keys: Option<SmallVec<[&'static str; 8]>>,
+    /// Errors, copied with their source chains.
+    errors: SmallVec<[Arc<ErrorCopy>; 1]>,
     scratch: &'s mut String,
 }
 
@@ -60,6 +64,10 @@ impl<'kvs> VisitSource<'kvs> for Collect<'kvs, '_> {
             Collected::Value(FieldValue::F64(f))
         } else if let Some(s) = value.to_borrowed_str() {
             Collected::Value(FieldValue::Str(s))
+        } else if let Some(e) = value.to_borrowed_error() {
+            // `key:err = e`: as `info!` takes `error = &e`, with its source chain.
+            self.errors.push(Arc::new(ErrorCopy::of(e)));
+            Collected::Error(self.errors.len() - 1)
         } else {
             Collected::Text(Text::display(self.scratch, value))
         };
@@ -90,6 +98,7 @@ impl log::Log for Bridge {
                 let mut kv = Collect {
                     fields: SmallVec::new(),
                     static_keys: Some(SmallVec::new()),
+                    errors: SmallVec::new(),
                     scratch,
                 };
                 let _ = record.key_values().visit(&mut kv);
@@ -109,14 +118,16 @@ impl log::Log for Bridge {
                     )
                 })();
                 if let Some(callsite) = site {
-                    let values: SmallVec<[FieldValue<'_>; 8]> =
-                        fields.iter().map(|(_, v)| v.get(scratch)).collect();
+                    let values: SmallVec<[FieldValue<'_>; 8]> = fields
+                        .iter()
+                        .map(|(_, v)| v.get(scratch, &kv.errors))
+                        .collect();
                     logger.__emit(level, callsite, &values);
                     return;
                 }
                 let fields: SmallVec<[(&str, FieldValue<'_>); 8]> = fields
                     .iter()
-                    .map(|(k, v)| (k.get(scratch), v.get(scratch)))
+                    .map(|(k, v)| (k.get(scratch), v.get(scratch, &kv.errors)))
                     .collect();
                 let source = Source {
                     file: record.file().unwrap_or(""),

@@ -65,6 +65,12 @@ mod cache {
     }
 
     impl Loggers {
+        /// Unique in the process.
+        #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+        pub(crate) fn id(&self) -> u64 {
+            self.id
+        }
+
         pub(crate) fn new(kolog: &Kolog) -> Loggers {
             static NEXT_ID: AtomicU64 = AtomicU64::new(1);
             Loggers {
@@ -148,6 +154,9 @@ mod cache {
 #[cfg(any(feature = "log", feature = "tracing"))]
 pub(crate) use cache::Loggers;
 
+#[cfg(any(feature = "log", feature = "tracing"))]
+use std::sync::Arc;
+
 /// An owned field value collected from another logging API.
 #[cfg(feature = "tracing")]
 #[derive(Debug, Clone)]
@@ -157,6 +166,8 @@ pub(crate) enum Owned {
     F64(f64),
     Bool(bool),
     Str(String),
+    /// An error with its source chain.
+    Error(std::sync::Arc<ErrorCopy>),
 }
 
 /// Text a bridge collected from a record: borrowed from it, or copied into the call's scratch
@@ -198,25 +209,93 @@ impl<'a> Text<'a> {
     }
 }
 
-/// A field value a bridge collected: a value, or text (see [`Text`]).
+/// A field value a bridge collected: a value, text (see [`Text`]), or an error (an index into
+/// the call's copied errors).
 #[cfg(any(feature = "log", feature = "tracing"))]
 #[derive(Clone, Copy)]
 pub(crate) enum Collected<'a> {
     Value(crate::front::value::FieldValue<'a>),
     Text(Text<'a>),
+    Error(usize),
 }
 
 #[cfg(any(feature = "log", feature = "tracing"))]
 impl<'a> Collected<'a> {
-    pub(crate) fn get<'s>(self, scratch: &'s str) -> crate::front::value::FieldValue<'s>
+    pub(crate) fn get<'s>(
+        self,
+        scratch: &'s str,
+        errors: &'s [Arc<ErrorCopy>],
+    ) -> crate::front::value::FieldValue<'s>
     where
         'a: 's,
     {
+        use crate::front::value::FieldValue;
         match self {
             Collected::Value(v) => v,
-            Collected::Text(t) => crate::front::value::FieldValue::Str(t.get(scratch)),
+            Collected::Text(t) => FieldValue::Str(t.get(scratch)),
+            Collected::Error(i) => FieldValue::Error(&*errors[i], error_type_name()),
         }
     }
+}
+
+/// An error a bridge was lent, copied (the record outlives the reference): its message and its
+/// sources' messages, in a chain of the same shape, so that it is encoded exactly as the error
+/// itself would be (`error = &e` with `info!`).
+#[cfg(any(feature = "log", feature = "tracing"))]
+#[derive(Debug)]
+pub(crate) struct ErrorCopy {
+    message: String,
+    source: Option<Box<ErrorCopy>>,
+}
+
+#[cfg(any(feature = "log", feature = "tracing"))]
+impl ErrorCopy {
+    /// The sources past this many are left out, as the encoder leaves them out.
+    const MAX_DEPTH: usize = 65;
+
+    pub(crate) fn of(e: &(dyn std::error::Error + 'static)) -> ErrorCopy {
+        let mut messages: smallvec::SmallVec<[String; 4]> = smallvec::SmallVec::new();
+        let mut next = Some(e);
+        while let Some(e) = next {
+            if messages.len() == Self::MAX_DEPTH {
+                break;
+            }
+            let mut m = String::new();
+            // A failing Display impl leaves what it wrote, as for `info!`.
+            let _ = std::fmt::Write::write_fmt(&mut m, format_args!("{e}"));
+            messages.push(m);
+            next = e.source();
+        }
+        let mut copy: Option<ErrorCopy> = None;
+        for message in messages.into_iter().rev() {
+            copy = Some(ErrorCopy {
+                message,
+                source: copy.map(Box::new),
+            });
+        }
+        copy.expect("at least the error itself")
+    }
+}
+
+#[cfg(any(feature = "log", feature = "tracing"))]
+impl std::fmt::Display for ErrorCopy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+#[cfg(any(feature = "log", feature = "tracing"))]
+impl std::error::Error for ErrorCopy {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|s| s as _)
+    }
+}
+
+/// The type name of an error field from a bridge: both lend it as `&dyn Error`, and `info!`
+/// names an error it gets that way as this.
+#[cfg(any(feature = "log", feature = "tracing"))]
+fn error_type_name() -> &'static str {
+    std::any::type_name::<&(dyn std::error::Error + 'static)>().trim_start_matches('&')
 }
 
 #[cfg(any(feature = "log", feature = "tracing"))]

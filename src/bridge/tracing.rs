@@ -10,6 +10,7 @@
 //! ```
 
 use std::fmt;
+use std::sync::Arc;
 
 use tracing_core::field::{Field, Visit};
 use tracing_core::span::{Attributes, Id, Record};
@@ -19,7 +20,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use smallvec::SmallVec;
 
-use super::{with_scratch, Collected, Loggers, Owned, Text};
+use super::{with_scratch, Collected, ErrorCopy, Loggers, Owned, Text};
 use crate::front::value::FieldValue;
 use crate::record::Source;
 use crate::{Kolog, Level};
@@ -36,9 +37,13 @@ pub fn layer(kolog: &Kolog) -> KologLayer {
     }
 }
 
-/// A span's fields, kept in its extensions for the events inside it.
+/// A span's fields, kept in its extensions for the events inside it. Stored once per span
+/// whatever the number of kolog layers in the subscriber (they are the span's, not a layer's):
+/// by the first layer that sees the span, which alone records later values into them.
 #[derive(Default)]
 struct Fields {
+    /// The [`Loggers::id`] of the layer that stored them.
+    owner: u64,
     fields: SmallVec<[(&'static str, Owned); 4]>,
 }
 
@@ -70,6 +75,18 @@ impl Visit for Fields {
     fn record_u64(&mut self, field: &Field, value: u64) {
         self.set(field.name(), Owned::U64(value));
     }
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        match i64::try_from(value) {
+            Ok(v) => self.record_i64(field, v),
+            Err(_) => self.set(field.name(), Owned::Str(value.to_string())),
+        }
+    }
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        match u64::try_from(value) {
+            Ok(v) => self.record_u64(field, v),
+            Err(_) => self.set(field.name(), Owned::Str(value.to_string())),
+        }
+    }
     fn record_f64(&mut self, field: &Field, value: f64) {
         self.set(field.name(), Owned::F64(value));
     }
@@ -79,16 +96,20 @@ impl Visit for Fields {
     fn record_str(&mut self, field: &Field, value: &str) {
         self.set(field.name(), Owned::Str(value.to_owned()));
     }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.set(field.name(), Owned::Error(Arc::new(ErrorCopy::of(value))));
+    }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.set(field.name(), Owned::Str(format!("{value:?}")));
     }
 }
 
 /// An event's fields for one record: values as they are, text copied into the call's scratch
-/// string (no allocation per event).
+/// string (no allocation per event), errors copied.
 struct EventFields<'s> {
     message: Option<Text<'static>>,
     fields: SmallVec<[(&'static str, Collected<'static>); 8]>,
+    errors: SmallVec<[Arc<ErrorCopy>; 1]>,
     scratch: &'s mut String,
 }
 
@@ -97,15 +118,22 @@ impl EventFields<'_> {
         set(&mut self.fields, name, v);
     }
 
-    /// A span's stored value, for this record.
-    fn collect(&mut self, v: &Owned) -> Collected<'static> {
-        Collected::Value(match v {
-            Owned::I64(v) => FieldValue::I64(*v),
-            Owned::U64(v) => FieldValue::U64(*v),
-            Owned::F64(v) => FieldValue::F64(*v),
-            Owned::Bool(v) => FieldValue::Bool(*v),
-            Owned::Str(s) => return Collected::Text(Text::copy(self.scratch, s)),
-        })
+    fn set_error(&mut self, name: &'static str, e: Arc<ErrorCopy>) {
+        self.errors.push(e);
+        self.set(name, Collected::Error(self.errors.len() - 1));
+    }
+
+    /// Sets `name` to a span's stored value, for this record.
+    fn set_owned(&mut self, name: &'static str, v: &Owned) {
+        let v = match v {
+            Owned::I64(v) => Collected::Value(FieldValue::I64(*v)),
+            Owned::U64(v) => Collected::Value(FieldValue::U64(*v)),
+            Owned::F64(v) => Collected::Value(FieldValue::F64(*v)),
+            Owned::Bool(v) => Collected::Value(FieldValue::Bool(*v)),
+            Owned::Str(s) => Collected::Text(Text::copy(self.scratch, s)),
+            Owned::Error(e) => return self.set_error(name, e.clone()),
+        };
+        self.set(name, v);
     }
 
     fn text(&mut self, name: &'static str, text: Text<'static>) {
@@ -132,6 +160,20 @@ impl Visit for EventFields<'_> {
         }
         self.set(field.name(), Collected::Value(FieldValue::U64(value)));
     }
+    /// As `info!` takes an `i128`: a number when it fits 64 bits, else its digits.
+    fn record_i128(&mut self, field: &Field, value: i128) {
+        match i64::try_from(value) {
+            Ok(v) => self.record_i64(field, v),
+            Err(_) => self.record_debug(field, &value),
+        }
+    }
+    /// As `info!` takes a `u128`: a number when it fits 64 bits, else its digits.
+    fn record_u128(&mut self, field: &Field, value: u128) {
+        match u64::try_from(value) {
+            Ok(v) => self.record_u64(field, v),
+            Err(_) => self.record_debug(field, &value),
+        }
+    }
     fn record_f64(&mut self, field: &Field, value: f64) {
         if field.name() == "message" {
             return self.record_debug(field, &value);
@@ -147,6 +189,13 @@ impl Visit for EventFields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         let text = Text::copy(self.scratch, value);
         self.text(field.name(), text);
+    }
+    /// As `info!` takes `error = &e`: the message and the source chain.
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        if field.name() == "message" {
+            return self.record_debug(field, &format_args!("{value}"));
+        }
+        self.set_error(field.name(), Arc::new(ErrorCopy::of(value)));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         let text = Text::display(self.scratch, format_args!("{value:?}"));
@@ -169,17 +218,41 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let mut fields = Fields::default();
+        let mut fields = Fields {
+            owner: self.loggers.id(),
+            fields: SmallVec::new(),
+        };
+        // Visited before the span's extensions are locked: a value's Display may log inside
+        // the span's parents, or record on them.
         attrs.record(&mut fields);
         if let Some(span) = ctx.span(id) {
-            span.extensions_mut().insert(fields);
+            let mut extensions = span.extensions_mut();
+            // Another kolog layer of this subscriber stored them already.
+            if extensions.get_mut::<Fields>().is_none() {
+                extensions.insert(fields);
+            }
         }
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        if let Some(span) = ctx.span(id) {
-            if let Some(fields) = span.extensions_mut().get_mut::<Fields>() {
-                values.record(fields);
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        if span
+            .extensions()
+            .get::<Fields>()
+            .is_none_or(|f| f.owner != self.loggers.id())
+        {
+            return;
+        }
+        // Collected with the span's extensions unlocked: a value's Display or Debug may log
+        // an event inside this span (which reads them) or record on it (which writes them).
+        let mut recorded = Fields::default();
+        values.record(&mut recorded);
+        let mut extensions = span.extensions_mut();
+        if let Some(fields) = extensions.get_mut::<Fields>() {
+            for (k, v) in recorded.fields {
+                fields.set(k, v);
             }
         }
     }
@@ -195,6 +268,7 @@ where
                 let mut own = EventFields {
                     message: None,
                     fields: SmallVec::new(),
+                    errors: SmallVec::new(),
                     scratch,
                 };
                 // The enclosing spans' fields (root first), then the event's own: a later
@@ -205,14 +279,14 @@ where
                         if let Some(f) = span.extensions().get::<Fields>() {
                             span_fields |= !f.fields.is_empty();
                             for (k, v) in &f.fields {
-                                let v = own.collect(v);
-                                own.set(k, v);
+                                own.set_owned(k, v);
                             }
                         }
                     }
                 }
                 event.record(&mut own);
                 // Used in place: moving the collected vector out costs a copy of it.
+                let own = &own;
                 let fields = &own.fields;
                 let scratch: &str = own.scratch;
                 let message = own.message.map_or("", |m| m.get(scratch));
@@ -223,14 +297,18 @@ where
                     let names: SmallVec<[&'static str; 8]> =
                         fields.iter().map(|(k, _)| *k).collect();
                     if let Some(callsite) = site::find(meta, message, &names) {
-                        let values: SmallVec<[FieldValue<'_>; 8]> =
-                            fields.iter().map(|(_, v)| v.get(scratch)).collect();
+                        let values: SmallVec<[FieldValue<'_>; 8]> = fields
+                            .iter()
+                            .map(|(_, v)| v.get(scratch, &own.errors))
+                            .collect();
                         logger.__emit(level, callsite, &values);
                         return;
                     }
                 }
-                let fields: SmallVec<[(&str, FieldValue<'_>); 8]> =
-                    fields.iter().map(|(k, v)| (*k, v.get(scratch))).collect();
+                let fields: SmallVec<[(&str, FieldValue<'_>); 8]> = fields
+                    .iter()
+                    .map(|(k, v)| (*k, v.get(scratch, &own.errors)))
+                    .collect();
                 let source = Source {
                     file: meta.file().unwrap_or(""),
                     line: meta.line().unwrap_or(0),

@@ -1189,6 +1189,79 @@ mod tests {
         );
     }
 
+    /// A waker left registered in a ring of a system whose last handle is this thread's ring
+    /// entry (it registered just after the drainer crashed, which woke the waiters it could
+    /// see) is dropped when the thread next registers a ring, for another system; dropping it
+    /// may run code that logs. That code used to run with the thread-local borrowed, and its
+    /// record made `info!` panic ("already borrowed"); now it runs once the borrow is over,
+    /// and its record is written.
+    #[test]
+    fn a_waker_freed_with_a_shut_down_systems_ring_may_log() {
+        struct LogsOnDrop(crate::Logger);
+        impl std::task::Wake for LogsOnDrop {
+            fn wake(self: std::sync::Arc<Self>) {}
+        }
+        impl Drop for LogsOnDrop {
+            fn drop(&mut self) {
+                crate::info!(self.0, "waker dropped", formatted = %"yes");
+            }
+        }
+        let other = crate::Kolog::from_json_str(
+            r#"{"loggers": [{"name": "root", "handlers": [{"type": "null"}]}]}"#,
+        )
+        .unwrap();
+        let sink = crate::Sink::new();
+        other.queue_manager().add_sink("root", sink.clone());
+        std::thread::spawn({
+            let other_log = other.logger("root").unwrap();
+            move || {
+                let k = crate::Kolog::from_json_str(
+                    r#"{"queue": {"max_queue_size": 1, "backpressure_policy": "block"},
+                        "loggers": [{"name": "root", "handlers": [{"type": "null"}]}]}"#,
+                )
+                .unwrap();
+                let log = k.logger("root").unwrap();
+                crate::info!(log, "registers this thread's ring");
+                let shared = crash_drainer(&k);
+                shared
+                    .closed
+                    .store(false, std::sync::atomic::Ordering::SeqCst);
+                let waker =
+                    std::task::Waker::from(std::sync::Arc::new(LogsOnDrop(other_log.clone())));
+                let mut cx = std::task::Context::from_waker(&waker);
+                let pad = "x".repeat(3000);
+                let mut fut = Box::pin(crate::ainfo!(log, "fills the ring", pad = pad.as_str()));
+                assert!(std::future::Future::poll(fut.as_mut(), &mut cx).is_ready());
+                let mut fut = Box::pin(crate::ainfo!(log, "finds it full", pad = pad.as_str()));
+                let crashed = shared.clone();
+                crate::front::emit::BEFORE_REGISTER
+                    .with(|h| *h.borrow_mut() = Some(Box::new(move || crashed.drainer_crashed())));
+                assert!(std::future::Future::poll(fut.as_mut(), &mut cx).is_ready());
+                drop(fut);
+                drop((waker, log, shared, k));
+                // The ring's entry holds the system's last handle, and the ring the waker.
+                crate::info!(other_log, "registers a ring for the other system");
+            }
+        })
+        .join()
+        .unwrap();
+        other.flush();
+        let mut events: Vec<String> = sink
+            .records()
+            .iter()
+            .map(|r| r["event"].as_str().unwrap().to_owned())
+            .collect();
+        // (The waker is dropped by the ring, or, when the system's drop swept the records
+        // left in it, woken and dropped then: either way before or after that record.)
+        events.sort();
+        assert_eq!(
+            events,
+            ["registers a ring for the other system", "waker dropped"]
+        );
+        let s = other.stats();
+        assert_eq!((s.enqueued, s.written, s.dropped), (2, 2, 0), "{s:?}");
+    }
+
     #[test]
     fn a_crashed_drainer_leaves_nobody_waiting() {
         let k = crate::Kolog::from_json_str(

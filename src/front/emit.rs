@@ -43,6 +43,9 @@ struct Local {
     first: Option<Entry>,
     others: Vec<Entry>,
     scratch: Scratch,
+    /// Entries of shut-down queue managers that [`Local::register`] took out, dropped once the
+    /// thread-local is no longer borrowed (see [`release_retired`]).
+    retired: Vec<Entry>,
 }
 
 thread_local! {
@@ -103,10 +106,15 @@ impl Local {
 
     #[cold]
     fn register(&mut self, shared: &Arc<Shared>) -> &mut Producer {
-        // Forget rings of queue managers that were shut down. (Dropped without a sweep: this
-        // runs with the thread-local borrowed, and a sweep wakes waiters, whose wakers may
-        // run arbitrary code. The next sweep, or the system's own drop, frees the rings.)
-        self.others.retain(|e| !e.shared.is_closed());
+        // Forget rings of queue managers that were shut down. (Without a sweep, and dropped
+        // only once the thread-local is free: this runs with it borrowed, and a sweep wakes
+        // waiters, and dropping a system's last handle drops them, both running the wakers'
+        // code. The next sweep, or the system's own drop, frees the rings.)
+        let (closed, open): (Vec<Entry>, Vec<Entry>) = std::mem::take(&mut self.others)
+            .into_iter()
+            .partition(|e| e.shared.is_closed());
+        self.others = open;
+        self.retired.extend(closed);
         let (producer, consumer) = Ring::with_capacity_at_most(shared.ring_bytes);
         shared.registry.register(consumer);
         let entry = Entry {
@@ -115,7 +123,9 @@ impl Local {
             clock: clock::RecordClock::current(),
         };
         if let Some(old) = self.first.replace(entry) {
-            if !old.shared.is_closed() {
+            if old.shared.is_closed() {
+                self.retired.push(old);
+            } else {
                 self.others.push(old);
             }
         }
@@ -257,38 +267,51 @@ fn encode_and_enqueue(
         return None;
     }
     let header = record_header(inner, level, callsite, clock::now());
+    // The thread-local is borrowed only for moments in which no user code runs, and never
+    // with `borrow_mut`: a record logged while it is borrowed all the same (from code that a
+    // waker, a `Display` impl or a destructor runs somewhere below) goes through a ring of its
+    // own, as from a thread that is exiting, instead of panicking.
     let done = LOCAL.try_with(|cell| {
-        if needs_formatting(values) {
-            // Take the scratch out while user Display/Debug code runs, so a record logged from
-            // inside a Display impl finds the thread-local free.
-            let mut scratch = std::mem::take(&mut cell.borrow_mut().scratch);
-            let len = encode::prepare(values, &mut scratch);
-            if shared.is_closed() {
-                // Shutdown began while user code formatted the values.
-                cell.borrow_mut().scratch = scratch;
-                count_shutdown_drop(shared);
-                return None;
-            }
-            let record = Record {
-                len,
-                header,
-                values,
-                scratch: &scratch,
-            };
-            let pending = enqueue(&mut cell.borrow_mut(), shared, &record, wait);
-            cell.borrow_mut().scratch = scratch;
-            pending
+        let formatting = needs_formatting(values);
+        // Take the scratch out while user Display/Debug code runs, so a record logged from
+        // inside a Display impl finds the thread-local free.
+        let mut scratch = if formatting {
+            cell.try_borrow_mut()
+                .ok()
+                .map(|mut local| std::mem::take(&mut local.scratch))
         } else {
-            let mut scratch = Scratch::default();
-            let len = encode::prepare(values, &mut scratch);
+            None
+        };
+        let taken = scratch.is_some();
+        let scratch = scratch.get_or_insert_with(Scratch::default);
+        let len = encode::prepare(values, scratch);
+        let pending = if formatting && shared.is_closed() {
+            // Shutdown began while user code formatted the values.
+            count_shutdown_drop(shared);
+            None
+        } else {
             let record = Record {
                 len,
                 header,
                 values,
-                scratch: &scratch,
+                scratch,
             };
-            enqueue(&mut cell.borrow_mut(), shared, &record, wait)
+            let pending = match cell.try_borrow_mut() {
+                Ok(mut local) => enqueue(&mut local, shared, &record, wait),
+                Err(_) => {
+                    push_one_off(shared, &record);
+                    None
+                }
+            };
+            pending
+        };
+        if taken {
+            if let Ok(mut local) = cell.try_borrow_mut() {
+                local.scratch = std::mem::take(scratch);
+            }
         }
+        release_retired(cell);
+        pending
     });
     match done {
         Ok(pending) => pending,
@@ -321,21 +344,56 @@ fn enqueue_one_off(shared: &Shared, header: Header, values: &[FieldValue<'_>]) {
         values,
         scratch: &scratch,
     };
-    // A record that fits the smallest ring gets one; a larger one gets the configured size,
-    // so that what is too large for a thread's ring is counted as such here too.
-    let bytes = if len + 16 <= MIN_RING_BYTES {
-        MIN_RING_BYTES
-    } else {
-        shared.ring_bytes
-    };
-    let (mut producer, consumer) = Ring::with_capacity_at_most(bytes);
-    shared.registry.register(consumer);
-    match record.push(&mut producer) {
+    push_one_off(shared, &record);
+}
+
+/// Publishes `record` through a ring of its own (see [`enqueue_one_off`]): for a thread whose
+/// ring is gone, or cannot be reached because its thread-local is borrowed (code run below a
+/// producer of this thread is logging). Never waits: the ring is empty.
+#[cold]
+#[inline(never)]
+fn push_one_off(shared: &Shared, record: &Record<'_, '_>) {
+    push_bytes_one_off(shared, record.len, |dst| {
+        encode::write(dst, &record.header, record.values, record.scratch)
+    });
+}
+
+/// Publishes a record of `len` bytes, written by `fill`, through a ring of its own.
+#[cold]
+fn push_bytes_one_off(shared: &Shared, len: usize, fill: impl FnOnce(&mut [u8])) {
+    let mut producer = one_off_producer(shared, len);
+    match producer.push(len, fill) {
         Ok(()) => {}
         Err(PushError::TooLarge) => producer.count_dropped_oversize(),
         // An empty ring with room for the record.
         Err(PushError::Full) => producer.count_dropped_full(),
     }
+}
+
+/// A fresh ring for one record of `len` bytes, registered with `shared` and abandoned when
+/// the producer is dropped: the drainer merges its record in timestamp order with the rest,
+/// then frees it. A record that fits the smallest ring gets one; a larger one gets the
+/// configured size, so that what is too large for a thread's ring is counted as such here too.
+fn one_off_producer(shared: &Shared, len: usize) -> Producer {
+    let bytes = if len + 16 <= MIN_RING_BYTES {
+        MIN_RING_BYTES
+    } else {
+        shared.ring_bytes
+    };
+    let (producer, consumer) = Ring::with_capacity_at_most(bytes);
+    shared.registry.register(consumer);
+    producer
+}
+
+/// Drops, with the thread-local no longer borrowed, the entries [`Local::register`] retired
+/// (dropping one may free a ring, and with it wakers whose drop runs user code).
+#[inline]
+fn release_retired(cell: &RefCell<Local>) {
+    let retired = match cell.try_borrow_mut() {
+        Ok(mut local) if !local.retired.is_empty() => std::mem::take(&mut local.retired),
+        _ => return,
+    };
+    drop(retired);
 }
 
 #[inline]
@@ -357,11 +415,21 @@ pub(crate) fn count_oversize(inner: &LoggerInner) {
         return count_shutdown_drop(shared);
     }
     let counted = LOCAL.try_with(|cell| {
-        cell.borrow_mut().producer(shared).count_dropped_oversize();
+        let counted = match cell.try_borrow_mut() {
+            Ok(mut local) => {
+                local.producer(shared).count_dropped_oversize();
+                true
+            }
+            Err(_) => false,
+        };
+        release_retired(cell);
+        counted
     });
-    if counted.is_err() {
-        // The thread is exiting and its thread-local is gone, as in `encode_and_enqueue`.
-        count_shutdown_drop(shared);
+    if counted != Ok(true) {
+        // The thread-local is gone (the thread is exiting) or borrowed (code run below a
+        // producer of this thread is logging), as in `encode_and_enqueue`: counted in a ring of
+        // its own.
+        one_off_producer(shared, 0).count_dropped_oversize();
     }
 }
 
@@ -494,10 +562,13 @@ fn wait_for_space(producer: &mut Producer, shared: &Shared, len: usize, attempt:
         std::thread::yield_now();
     } else if !shared.orphaned_by_fork() {
         // (In a forked child nothing would free space: the system is closed there, and the
-        // caller's next check counts the record as dropped.)
-        producer
-            .ring()
-            .register_waiter(Waiter::Thread(std::thread::current()));
+        // caller's next check counts the record as dropped.) A thread handle already
+        // registered is dropped here: no user code.
+        drop(
+            producer
+                .ring()
+                .register_waiter(Waiter::Thread(std::thread::current())),
+        );
         shared.wake_drainer();
         if !producer.has_room(len) {
             std::thread::park_timeout(Duration::from_millis(1));
@@ -519,49 +590,90 @@ pub(crate) fn poll_enqueue(
         count_shutdown_drop(shared);
         return Poll::Ready(());
     }
-    let polled = LOCAL.try_with(|cell| {
-        let mut local = cell.borrow_mut();
-        let producer = local.producer(shared);
-        loop {
+    // The waker is cloned, and a clone the ring did not need dropped, with the thread-local
+    // free: both run the executor's code, which may log.
+    let mut waiter = None;
+    loop {
+        let attempt = LOCAL.try_with(|cell| {
+            let Ok(mut local) = cell.try_borrow_mut() else {
+                return Attempt::Busy;
+            };
+            let producer = local.producer(shared);
             encode::restamp(bytes, clock::now());
             match producer.push(bytes.len(), |dst| dst.copy_from_slice(bytes)) {
-                Ok(()) => return Poll::Ready(()),
+                Ok(()) => return Attempt::Done(None),
                 Err(PushError::TooLarge) => {
                     producer.count_dropped_oversize();
-                    return Poll::Ready(());
+                    return Attempt::Done(None);
                 }
                 Err(PushError::Full) => {}
             }
             if crate::drain::on_drainer_thread() {
                 // As in `full`: the drainer cannot wait for itself.
                 producer.count_dropped_full();
-                return Poll::Ready(());
+                return Attempt::Done(None);
             }
+            let Some(waiter) = waiter.take() else {
+                return Attempt::NeedWaker;
+            };
             #[cfg(test)]
             if let Some(hook) = BEFORE_REGISTER.with(|h| h.borrow_mut().take()) {
                 hook();
             }
-            producer
-                .ring()
-                .register_waiter(Waiter::Task(cx.waker().clone()));
+            let unused = producer.ring().register_waiter(waiter);
             // Checked again once registered: a drainer that crashed since the check above
             // woke the waiters it could see, not this one, and will never free room.
             // (`register_waiter` ends with a SeqCst fence; `drainer_crashed` stores `closed`
             // SeqCst before it wakes them.) In a forked child no drainer ever will.
             if shared.is_closed() || shared.orphaned_by_fork() {
                 count_shutdown_drop(shared);
-                return Poll::Ready(());
+                return Attempt::Done(unused);
             }
             shared.wake_drainer();
-            if !producer.has_room(bytes.len()) {
+            if producer.has_room(bytes.len()) {
+                Attempt::Retry(unused)
+            } else {
+                Attempt::Pending(unused)
+            }
+        });
+        let _ = LOCAL.try_with(release_retired);
+        match attempt {
+            Ok(Attempt::Done(unused)) => {
+                drop(unused);
+                return Poll::Ready(());
+            }
+            Ok(Attempt::Pending(unused)) => {
+                drop(unused);
                 return Poll::Pending;
             }
+            Ok(Attempt::Retry(unused)) => drop(unused),
+            Ok(Attempt::NeedWaker) => waiter = Some(Waiter::Task(cx.waker().clone())),
+            // This thread's ring cannot be reached: the thread is exiting and its thread-local
+            // is gone (a thread-local destructor that outlived kolog's is awaiting), or it is
+            // borrowed (code run below a producer of this thread is awaiting). The record goes
+            // through a ring of its own, which is empty: it never waits.
+            Ok(Attempt::Busy) | Err(_) => {
+                encode::restamp(bytes, clock::now());
+                push_bytes_one_off(shared, bytes.len(), |dst| dst.copy_from_slice(bytes));
+                return Poll::Ready(());
+            }
         }
-    });
-    polled.unwrap_or_else(|_| {
-        count_shutdown_drop(shared);
-        Poll::Ready(())
-    })
+    }
+}
+
+/// What one attempt of [`poll_enqueue`] came to; the waiter the ring did not keep (it had one
+/// that wakes the same task) is returned, to be dropped with the thread-local free.
+enum Attempt {
+    /// Published, or counted as dropped.
+    Done(Option<Waiter>),
+    /// The ring is full: a clone of the waker is needed to register.
+    NeedWaker,
+    /// Registered, and the ring is still full.
+    Pending(Option<Waiter>),
+    /// Registered, and room appeared meanwhile: try again.
+    Retry(Option<Waiter>),
+    /// The thread-local is borrowed.
+    Busy,
 }
 
 #[cfg(test)]

@@ -206,7 +206,12 @@ impl Ring {
 
     /// Registers `waiter` to be woken when space is freed. The caller must re-check for space
     /// after this returns, then park or return `Pending`.
-    pub(crate) fn register_waiter(&self, waiter: Waiter) {
+    ///
+    /// Returns `waiter` when an equivalent one is already registered: the caller drops it,
+    /// after releasing whatever it holds (dropping a waker runs the executor's code, which
+    /// may log).
+    #[must_use = "dropping a waker runs the executor's code: drop it with nothing held"]
+    pub(crate) fn register_waiter(&self, waiter: Waiter) -> Option<Waiter> {
         let mut waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
         let known = match &waiter {
             Waiter::Task(w) => waiters
@@ -216,14 +221,19 @@ impl Ring {
                 .iter()
                 .any(|x| matches!(x, Waiter::Thread(y) if y.id() == t.id())),
         };
-        if !known {
+        let unused = if known {
+            Some(waiter)
+        } else {
             waiters.push(waiter);
-        }
+            None
+        };
         self.waiting.store(true, Ordering::Relaxed);
+        drop(waiters);
         // Pairs with the fence in `wake_waiter`: either the producer's re-check of `tail` after
         // this sees the consumer's release, or the consumer sees `waiting` (store-load fences,
         // as in Dekker's algorithm).
         fence(Ordering::SeqCst);
+        unused
     }
 
     /// Wakes every registered waiter. Called by the consumer after it stored a new tail.
@@ -1125,7 +1135,7 @@ mod loom_tests {
             let consumer = loom::thread::spawn(move || {
                 c.drain(|_| {});
             });
-            ring.register_waiter(Waiter::Task(flag_waker(woken)));
+            let _ = ring.register_waiter(Waiter::Task(flag_waker(woken)));
             let room = p.has_room(8);
             consumer.join().unwrap();
             assert!(room || woken.load(Ordering::SeqCst), "lost wake-up");
