@@ -271,7 +271,15 @@ impl QueueManager {
         let handle = slot
             .take()
             .ok_or_else(|| lifecycle("the queue manager is already shut down"))?;
-        self.shared.closed.store(true, Ordering::SeqCst);
+        // Under the lock a factory hands its handlers over under (see `Shared::next_handler`).
+        {
+            let _handover = self
+                .shared
+                .next_handler
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            self.shared.closed.store(true, Ordering::SeqCst);
+        }
         self.shared.deadline.begin();
         self.shared.stop.store(true, Ordering::SeqCst);
         self.shared.wake_drainer();
