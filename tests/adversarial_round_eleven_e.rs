@@ -699,7 +699,7 @@ fn a_non_blocking_stdout_pipe_that_fills_loses_no_record() {
 /// thread join. Now the first of these (or `stats()`) finds the process is not the one that
 /// started the system and closes it there: nothing waits, what the child logs is counted as
 /// dropped (the counts balance), `shutdown()` is a `LIFECYCLE` warning, and the parent goes
-/// on writing. Each of the five first steps in a child of its own; a hang there ends it with
+/// on writing. Each of the six first steps in a child of its own; a hang there ends it with
 /// SIGALRM.
 #[test]
 fn a_forked_child_neither_hangs_nor_panics_and_the_parent_keeps_writing() {
@@ -718,7 +718,7 @@ fn a_forked_child_neither_hangs_nor_panics_and_the_parent_keeps_writing() {
         let log = k.logger("root").unwrap();
         kolog::info!(log, "parent before");
         k.flush();
-        for (i, first) in ["async", "block", "flush", "stats", "shutdown"]
+        for (i, first) in ["async", "block", "flush", "stats", "factory", "shutdown"]
             .into_iter()
             .enumerate()
         {
@@ -761,10 +761,10 @@ fn a_forked_child_neither_hangs_nor_panics_and_the_parent_keeps_writing() {
         k.shutdown().unwrap();
         let s = k.stats();
         common::assert_balanced(&s);
-        assert_eq!((s.enqueued, s.written), (6, 6), "{s:?}");
+        assert_eq!((s.enqueued, s.written), (7, 7), "{s:?}");
         assert_eq!(
             read(&path),
-            format!("parent before\n{}", "parent after\n".repeat(5))
+            format!("parent before\n{}", "parent after\n".repeat(6))
         );
         println!("CHILD-DONE");
         return;
@@ -777,7 +777,7 @@ fn a_forked_child_neither_hangs_nor_panics_and_the_parent_keeps_writing() {
 /// In a forked child: `first` (what finds the fork), then everything else. The parent had
 /// written `written` records; the child's 401 are all dropped.
 fn forked_child_steps(k: &Kolog, log: &kolog::Logger, first: &str, written: u64) {
-    let steps = ["async", "block", "flush", "stats", "shutdown"];
+    let steps = ["async", "block", "flush", "stats", "factory", "shutdown"];
     let order = std::iter::once(first).chain(steps.into_iter().filter(|s| *s != first));
     for step in order {
         match step {
@@ -800,6 +800,17 @@ fn forked_child_steps(k: &Kolog, log: &kolog::Logger, first: &str, written: u64)
                 k.flush();
             }
             "stats" => common::assert_balanced(&k.stats()),
+            // A new configuration: refused (the system is closed here), taking no lock a
+            // thread of the parent may have held at the fork.
+            "factory" => {
+                let Err(e) = kolog::LoggerFactory::from_json_str(
+                    r#"{"loggers": [{"name": "root", "handlers": [{"type": "null"}]}]}"#,
+                    k.queue_manager(),
+                ) else {
+                    panic!("a factory built in a forked child");
+                };
+                assert_eq!(e.code(), "QUEUE::QueueManager::LIFECYCLE::WARNING", "{e}");
+            }
             "shutdown" => {
                 let e = k.shutdown().expect_err("a lifecycle warning");
                 assert_eq!(e.code(), "QUEUE::QueueManager::LIFECYCLE::WARNING", "{e}");

@@ -15,8 +15,11 @@ pub(crate) enum Command {
     RemoveSink { logger: String },
     /// Close these handlers: the route they belong to is gone (see `Route`'s `Drop`).
     RemoveHandlers(Vec<usize>),
-    /// The logger (`kolog`, resolved through the hierarchy) that reports drops.
-    SetInternalLogger(crate::Logger),
+    /// A factory's internal logger (`kolog`, resolved through its hierarchy), which reports
+    /// drops while the factory lives: its route, held weakly, so that the drainer keeps
+    /// neither the route's handlers open nor the system alive (a command left in the queue of
+    /// a drainer that has finished must not hold the `Shared` that holds the queue).
+    AddInternalLogger(std::sync::Weak<super::route::Route>),
     /// Makes the drainer panic (tests of what a crashed drainer leaves behind).
     #[cfg(test)]
     Panic,

@@ -39,21 +39,28 @@ impl LoggerFactory {
     /// built is an error of kind [`ErrorKind::LoggerCreation`] naming the logger, with the
     /// failure (a `Handler`, `Processor` or `Configuration` error) as its `source()`. On a
     /// queue manager that was shut down it is `QUEUE::QueueManager::LIFECYCLE::WARNING`, and
-    /// nothing is built: its handlers would never write, yet a `"w"` file would be emptied.
+    /// nothing is handed over: its handlers would never write, yet a `"w"` file would be
+    /// emptied. Against a `shutdown()` running meanwhile, the factory is either refused so or
+    /// its handlers reach the drainer before its final drain, which installs and closes them.
     pub fn new(
         config: LoggingSystemConfig,
         queue_manager: &QueueManager,
     ) -> Result<LoggerFactory, Error> {
         let shared = queue_manager.shared.clone();
-        if shared.is_closed() {
-            return Err(Error::new(
+        let shut_down = || {
+            Error::new(
                 ErrorKind::QueueManager,
                 "QUEUE",
                 "QueueManager",
                 "LIFECYCLE",
                 "cannot build loggers on a queue manager that is shut down",
             )
-            .with_severity(crate::Severity::Warning));
+            .with_severity(crate::Severity::Warning)
+        };
+        // In a process forked from the one that started the system, it is closed (no drainer
+        // here), and a lock below may have been held by a parent's thread at the fork.
+        if shared.orphaned_by_fork() || shared.is_closed() {
+            return Err(shut_down());
         }
         let mut built = Vec::new();
         let mut owners = Vec::new();
@@ -81,21 +88,36 @@ impl LoggerFactory {
                 .map(|(label, .., writer)| (label.as_str(), &**writer)),
         )
         .map_err(|(i, e)| creation_failed(owners[i], e))?;
-        // Everything built: empty the "w" files now, once each, before any handler writes.
-        write::truncate_at_start(
-            built.iter_mut().map(|(.., writer)| writer),
-            &mut shared.files.lock().unwrap_or_else(|e| e.into_inner()),
-        );
-        let handlers: Vec<_> = built
-            .into_iter()
-            .map(|(label, chain, renderer, writer)| {
-                Handler::new(label, chain, renderer, writer, shared.deadline.clone())
-            })
-            .collect();
-        let mut next = shared
+        // From the check that the system is open to the handover, under the lock `shutdown()`
+        // sets `closed` under: the handlers reach the drainer before its final drain (which
+        // installs and closes them), or nothing is handed over and no file is emptied.
+        let system = shared.clone();
+        let mut next = system
             .next_handler
             .lock()
             .unwrap_or_else(|e| e.into_inner());
+        if shared.is_closed() {
+            return Err(shut_down());
+        }
+        #[cfg(test)]
+        run_hook(&AFTER_CLOSED_CHECK);
+        // Everything built: empty the "w" files now, once each, before any handler writes.
+        let leases =
+            write::truncate_at_start(built.iter_mut().map(|(.., writer)| writer), &shared.files);
+        let handlers: Vec<_> = built
+            .into_iter()
+            .zip(leases)
+            .map(|((label, chain, renderer, writer), lease)| {
+                Handler::new(
+                    label,
+                    chain,
+                    renderer,
+                    writer,
+                    shared.deadline.clone(),
+                    lease,
+                )
+            })
+            .collect();
         let first = *next;
         let mut loggers = HashMap::new();
         for (lc, ids) in routes {
@@ -113,7 +135,6 @@ impl LoggerFactory {
         shared
             .commands
             .push(Command::AddHandlers { first, handlers });
-        drop(next);
         let longest = loggers.keys().map(String::len).max().unwrap_or(0);
         let factory = LoggerFactory {
             shared,
@@ -121,12 +142,17 @@ impl LoggerFactory {
             longest,
             config,
         };
-        if let Ok(internal) = factory.get_logger(INTERNAL_LOGGER) {
+        // The internal logger goes with the handlers, under the same lock: never to a drainer
+        // that has finished. It is the route, held weakly (see `Command::AddInternalLogger`).
+        if let Some(internal) = factory.configured(INTERNAL_LOGGER) {
             factory
                 .shared
                 .commands
-                .push(Command::SetInternalLogger(internal));
+                .push(Command::AddInternalLogger(Arc::downgrade(&internal.route)));
         }
+        drop(next);
+        #[cfg(test)]
+        run_hook(&AFTER_HANDOVER);
         factory.shared.flush();
         Ok(factory)
     }
@@ -166,28 +192,11 @@ impl LoggerFactory {
                 "Logger name must not be empty",
             ));
         }
-        // Walks up one segment at a time; only prefixes no longer than the longest configured
-        // name are hashed, so a name with many segments costs one scan, not one hash of the
-        // whole remaining prefix per segment.
-        let mut candidate = name;
-        let configured = loop {
-            if candidate.len() <= self.longest {
-                if let Some(c) = self.loggers.get(candidate) {
-                    break c;
-                }
-            }
-            match candidate.rfind('.') {
-                Some(i) => candidate = &candidate[..i],
-                None => match self.loggers.get("root") {
-                    Some(c) => break c,
-                    None => {
-                        return Err(Error::configuration(
-                            "LoggerFactory",
-                            format!("Logger `{name}` not found"),
-                        ))
-                    }
-                },
-            }
+        let Some(configured) = self.configured(name) else {
+            return Err(Error::configuration(
+                "LoggerFactory",
+                format!("Logger `{name}` not found"),
+            ));
         };
         Ok(Logger::new(
             name,
@@ -195,6 +204,28 @@ impl LoggerFactory {
             self.shared.clone(),
             configured.context.clone(),
         ))
+    }
+}
+
+impl LoggerFactory {
+    /// The configuration logger `name` resolves to: its own, the nearest configured
+    /// ancestor's, else `root`'s.
+    fn configured(&self, name: &str) -> Option<&Configured> {
+        // Walks up one segment at a time; only prefixes no longer than the longest configured
+        // name are hashed, so a name with many segments costs one scan, not one hash of the
+        // whole remaining prefix per segment.
+        let mut candidate = name;
+        loop {
+            if candidate.len() <= self.longest {
+                if let Some(c) = self.loggers.get(candidate) {
+                    return Some(c);
+                }
+            }
+            match candidate.rfind('.') {
+                Some(i) => candidate = &candidate[..i],
+                None => return self.loggers.get("root"),
+            }
+        }
     }
 }
 
@@ -218,5 +249,181 @@ impl std::fmt::Debug for LoggerFactory {
         f.debug_struct("LoggerFactory")
             .field("loggers", &names)
             .finish()
+    }
+}
+
+#[cfg(test)]
+type Hook = std::cell::RefCell<Option<Box<dyn FnOnce()>>>;
+
+#[cfg(test)]
+thread_local! {
+    /// Run once by [`LoggerFactory::new`] on this thread just after it found the queue manager
+    /// open (tests of a shutdown in between).
+    pub(crate) static AFTER_CLOSED_CHECK: Hook = const { std::cell::RefCell::new(None) };
+    /// Run once by [`LoggerFactory::new`] on this thread once its handlers and internal logger
+    /// are handed to the drainer, before it returns.
+    pub(crate) static AFTER_HANDOVER: Hook = const { std::cell::RefCell::new(None) };
+}
+
+#[cfg(test)]
+fn run_hook(hook: &'static std::thread::LocalKey<Hook>) {
+    if let Some(f) = hook.with(|h| h.borrow_mut().take()) {
+        f();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+    use std::sync::{Arc, Weak};
+    use std::time::{Duration, Instant};
+
+    use super::{LoggerFactory, AFTER_CLOSED_CHECK, AFTER_HANDOVER};
+    use crate::drain::shared::Shared;
+    use crate::{QueueConfig, QueueManager};
+
+    fn temp_file(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("kolog-factory-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("app.log")
+    }
+
+    /// A `root` logger (so the factory has an internal logger) with a truncating file handler.
+    fn doc(path: &Path) -> String {
+        format!(
+            r#"{{"loggers": [{{"name": "root", "handlers": [{{"type": "file",
+                "params": {{"filename": "{}", "mode": "w"}},
+                "renderer": {{"type": "file_plain", "params": {{"fmt": "%(event)s"}}}}}}]}}]}}"#,
+            path.display()
+        )
+    }
+
+    /// Waits (a little) for everything holding the system to let go; returns whether it was
+    /// freed.
+    fn freed(weak: &Weak<Shared>) -> bool {
+        let until = Instant::now() + Duration::from_secs(5);
+        while weak.strong_count() > 0 && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        weak.strong_count() == 0
+    }
+
+    /// A shutdown exactly between the factory's check that the queue manager is open and the
+    /// handover of its handlers (another thread shuts down while the factory is there): the
+    /// factory is either refused (its `"w"` file not emptied) or its handlers are installed
+    /// before the drainer finishes — never handed to a drainer that is gone, never leaked.
+    #[test]
+    fn a_shutdown_between_the_closed_check_and_the_handover() {
+        let path = temp_file("closed-check");
+        std::fs::write(&path, "old\n").unwrap();
+        let qm = Arc::new(QueueManager::start(QueueConfig::default()).unwrap());
+        let weak = Arc::downgrade(&qm.shared);
+        let shutter: Arc<std::sync::Mutex<Option<std::thread::JoinHandle<_>>>> = Arc::default();
+        AFTER_CLOSED_CHECK.with(|h| {
+            let (qm, shutter) = (qm.clone(), shutter.clone());
+            *h.borrow_mut() = Some(Box::new(move || {
+                let t = std::thread::spawn(move || qm.shutdown());
+                // Give the shutdown every chance to finish here (it must not be able to).
+                let until = Instant::now() + Duration::from_millis(300);
+                while !t.is_finished() && Instant::now() < until {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                *shutter.lock().unwrap() = Some(t);
+            }))
+        });
+        let built = LoggerFactory::from_json_str(&doc(&path), &qm);
+        let report = shutter
+            .lock()
+            .unwrap()
+            .take()
+            .unwrap()
+            .join()
+            .unwrap()
+            .unwrap();
+        assert!(
+            qm.shared.commands.is_empty(),
+            "a command was left for a drainer that is gone"
+        );
+        match built {
+            Ok(f) => {
+                assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
+                let log = f.get_logger("app").unwrap();
+                crate::info!(log, "after shutdown");
+                drop((f, log));
+                let s = qm.stats();
+                assert_eq!((s.enqueued, s.dropped_shutdown), (0, 1), "{s:?} {report:?}");
+            }
+            Err(e) => {
+                assert_eq!(e.code(), "QUEUE::QueueManager::LIFECYCLE::WARNING");
+                assert_eq!(std::fs::read_to_string(&path).unwrap(), "old\n");
+            }
+        }
+        drop(qm);
+        assert!(freed(&weak), "the system was never freed");
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    /// A shutdown right after the handover: the factory's handlers are closed by the final
+    /// drain, and nothing the factory handed over keeps the system alive (a command holding a
+    /// logger, which holds the system, left in the system's own command queue).
+    #[test]
+    fn a_shutdown_right_after_the_handover_leaves_no_reference_cycle() {
+        let path = temp_file("after-handover");
+        let qm = Arc::new(QueueManager::start(QueueConfig::default()).unwrap());
+        let weak = Arc::downgrade(&qm.shared);
+        AFTER_HANDOVER.with(|h| {
+            let qm = qm.clone();
+            *h.borrow_mut() = Some(Box::new(move || {
+                qm.shutdown().unwrap();
+            }))
+        });
+        let f = LoggerFactory::from_json_str(&doc(&path), &qm).unwrap();
+        assert!(qm.is_shut_down());
+        assert!(
+            qm.shared.commands.is_empty(),
+            "a command was left for a drainer that is gone"
+        );
+        let log = f.get_logger("app").unwrap();
+        crate::info!(log, "after shutdown");
+        assert_eq!(qm.stats().dropped_shutdown, 1);
+        drop((f, log, qm));
+        assert!(freed(&weak), "the system was never freed");
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+
+    /// An older factory's internal logger is not kept by the drainer once the factory is gone,
+    /// and a newer one's route is freed when the newer factory goes, even while the older one
+    /// lives (its handlers closed).
+    #[test]
+    fn the_drainer_keeps_no_dropped_factorys_route() {
+        let (pa, pb) = (temp_file("route-a"), temp_file("route-b"));
+        let qm = QueueManager::start(QueueConfig::default()).unwrap();
+        let a = LoggerFactory::from_json_str(&doc(&pa), &qm).unwrap();
+        let b = LoggerFactory::from_json_str(&doc(&pb), &qm).unwrap();
+        let route_a = Arc::downgrade(&a.loggers["root"].route);
+        let route_b = Arc::downgrade(&b.loggers["root"].route);
+        qm.flush();
+        drop(b);
+        qm.flush();
+        qm.flush();
+        assert_eq!(
+            route_b.strong_count(),
+            0,
+            "the newer factory's route is kept alive"
+        );
+        assert_eq!(route_a.strong_count(), 1);
+        drop(a);
+        qm.flush();
+        qm.flush();
+        assert_eq!(
+            route_a.strong_count(),
+            0,
+            "the older factory's route is kept alive"
+        );
+        qm.shutdown().unwrap();
+        for p in [pa, pb] {
+            let _ = std::fs::remove_dir_all(p.parent().unwrap());
+        }
     }
 }

@@ -47,6 +47,9 @@ pub(crate) struct Handler {
     shared: Vec<(u32, u64)>,
     /// The drainer's records counted as failed, for records several handlers took.
     failed_shared: SharedFailed,
+    /// The handler's registration of its file (see `write::LiveFiles`), given back once the
+    /// file is closed.
+    file: Option<crate::write::FileLease>,
 }
 
 /// Records routed to several handlers (numbered by the drainer, in delivery order) already
@@ -403,6 +406,7 @@ impl Handler {
         renderer: Renderer,
         writer: Box<dyn Writer>,
         deadline: Arc<DrainDeadline>,
+        file: Option<crate::write::FileLease>,
     ) -> Handler {
         let discards = writer.discards();
         let threaded =
@@ -424,6 +428,7 @@ impl Handler {
             label,
             shared: Vec::new(),
             failed_shared: SharedFailed::default(),
+            file,
         }
     }
 
@@ -623,14 +628,17 @@ impl Handler {
     /// Writes what is buffered and releases the destination. Returns how many records failed.
     pub(crate) fn close(&mut self) -> u64 {
         let failed = self.write_batch();
-        failed
+        let failed = failed
             + match &mut self.destination {
                 Destination::Inline(writer, failures) => {
                     failures.close(writer.as_mut());
                     0
                 }
                 Destination::Thread(lane) => lane.close(),
-            }
+            };
+        // The file is closed: a later factory may truncate it.
+        self.file = None;
+        failed
     }
 
     /// Closes the destination and drops the processors of a handler no route uses any more;
@@ -703,6 +711,7 @@ mod tests {
             renderer,
             Box::new(writer),
             Arc::new(DrainDeadline::new(std::time::Duration::from_secs(5))),
+            None,
         )
     }
 

@@ -215,8 +215,11 @@ pub(crate) struct Drainer {
     /// hold their addresses).
     retiring: Vec<Arc<LoggerCore>>,
     flushed: u64,
-    /// kolog's own logger, for the periodic drop report.
-    internal: Option<crate::Logger>,
+    /// The internal loggers (`kolog`) of the factories built on the system, oldest first, held
+    /// weakly: a factory's is dropped once the factory and its loggers are gone (checked once
+    /// per pass), and its handlers are then closed like any other route's. Drops are reported
+    /// through the newest one alive.
+    internal: Vec<std::sync::Weak<route::Route>>,
     /// Drops already reported, and when the report was made.
     reported_drops: u64,
     last_report: Instant,
@@ -298,7 +301,7 @@ impl Drainer {
             keys: Vec::new(),
             retiring: Vec::new(),
             flushed: 0,
-            internal: None,
+            internal: Vec::new(),
             reported_drops: 0,
             timeout: Timeout::default(),
             last_report: Instant::now(),
@@ -370,6 +373,10 @@ impl Drainer {
         while let Some(cmd) = self.shared.commands.pop() {
             self.apply(cmd);
         }
+        // Internal loggers of factories that are gone (one check per factory, per pass).
+        if !self.internal.is_empty() {
+            self.internal.retain(|r| r.strong_count() > 0);
+        }
         self.shared.registry.adopt(&mut self.rings);
         let cutoff = match cutoff {
             Cutoff::Now => clock::drainer_now(),
@@ -412,7 +419,7 @@ impl Drainer {
                 }
                 publish_unwritten(&self.shared, failed);
             }
-            Command::SetInternalLogger(logger) => self.internal = Some(logger),
+            Command::AddInternalLogger(route) => self.internal.push(route),
             #[cfg(test)]
             Command::Panic => panic!("injected drainer panic"),
         }
@@ -499,20 +506,25 @@ impl Drainer {
             return;
         }
         self.reported_drops = stats.dropped;
-        let Some(logger) = self.internal.clone() else {
+        let Some(route) = self
+            .internal
+            .iter()
+            .rev()
+            .find_map(std::sync::Weak::upgrade)
+        else {
             crate::error::report(format_args!(
                 "kolog: dropped {new} records in the last {:.1} s",
                 (now - since).as_secs_f64()
             ));
             return;
         };
-        if !logger.enabled(crate::Level::Warning) {
+        if crate::Level::Warning < route.level() {
             return;
         }
-        let core = logger.inner.core();
+        let name = factory::INTERNAL_LOGGER;
         let wall_now = clock::to_unix_nanos(clock::drainer_now());
         let since_unix = wall_now.saturating_sub((now - since).as_nanos() as u64);
-        let mut ev = EventDict::new(wall_now, crate::Level::Warning, &core.name, &CALLSITE);
+        let mut ev = EventDict::new(wall_now, crate::Level::Warning, name, &CALLSITE);
         ev.event = Cow::Owned(format!(
             "dropped {new} records since {}",
             crate::render::rfc3339(since_unix)
@@ -521,7 +533,7 @@ impl Drainer {
         ev.insert("dropped_full", Value::U64(stats.dropped_full));
         ev.insert("dropped_oldest", Value::U64(stats.dropped_oldest));
         ev.insert("dropped_oversize", Value::U64(stats.dropped_oversize));
-        self.deliver_own(Some(&core.name), &core.route.handlers, &mut ev);
+        self.deliver_own(Some(name), &route.handlers, &mut ev);
     }
 
     /// Delivers a record the drainer makes itself (a drop or recovery report) to `handlers`
@@ -576,10 +588,7 @@ impl Drainer {
                 continue;
             }
             any = true;
-            let internal = self.internal.clone();
-            let name = internal
-                .as_ref()
-                .map_or(factory::INTERNAL_LOGGER, |l| &*l.inner.core().name);
+            let name = factory::INTERNAL_LOGGER;
             let wall_now = clock::to_unix_nanos(clock::drainer_now());
             let mut ev = EventDict::new(wall_now, crate::Level::Warning, name, &CALLSITE);
             ev.event = Cow::Owned(format!(

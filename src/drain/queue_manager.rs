@@ -283,7 +283,15 @@ impl QueueManager {
                 "shutdown() in a process forked from the one that started kolog: the drainer is the parent's; records logged here were counted as dropped",
             ));
         }
-        self.shared.closed.store(true, Ordering::SeqCst);
+        // Under the lock a factory hands its handlers over under (see `Shared::next_handler`).
+        {
+            let _handover = self
+                .shared
+                .next_handler
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            self.shared.closed.store(true, Ordering::SeqCst);
+        }
         self.shared.deadline.begin();
         self.shared.stop.store(true, Ordering::SeqCst);
         self.shared.wake_drainer();

@@ -1,7 +1,5 @@
 //! State shared by a queue manager's producers, its drainer and its handles.
 
-use std::collections::HashSet;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::Thread;
@@ -94,11 +92,14 @@ pub(crate) struct Shared {
     /// Written by the drainer on every pass: on their own cache lines.
     pub counters: CachePadded<DrainCounters>,
     /// Next free index in the drainer's handler table; held while handlers are handed over so
-    /// they arrive in index order.
+    /// they arrive in index order. `shutdown()` sets `closed` under it, and a factory checks
+    /// `closed` and hands its handlers over under it: a factory's handlers either reach the
+    /// drainer before its final drain (which installs and closes them) or are never built.
     pub next_handler: Mutex<usize>,
-    /// The paths of the file handlers built on this system, so that a later factory's
-    /// truncating handler does not empty a file they write (see `write::truncate_at_start`).
-    pub files: Mutex<HashSet<PathBuf>>,
+    /// The files the system's open handlers write, so that a later factory's truncating
+    /// handler does not empty a file they write (see `write::truncate_at_start`); a handler
+    /// gives its file back when it closes.
+    pub files: Arc<Mutex<crate::write::LiveFiles>>,
     /// The rings, handed over by the drainer when it finishes. A producer that passed the
     /// `closed` check just before shutdown may publish after the final drain; such records
     /// are counted as `dropped_shutdown` by [`Shared::sweep_stranded`].
@@ -128,7 +129,7 @@ impl Shared {
             drainer: OnceLock::new(),
             counters: CachePadded::default(),
             next_handler: Mutex::new(0),
-            files: Mutex::default(),
+            files: Arc::default(),
             stranded: Mutex::new(Vec::new()),
             pid: std::process::id(),
             orphaned: AtomicBool::new(false),

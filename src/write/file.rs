@@ -17,7 +17,7 @@ use crate::config::FileParams;
 use crate::{Error, ErrorKind};
 
 /// How often the writer checks that its path still names the open file.
-const IDENTITY_CHECK: Duration = Duration::from_secs(1);
+pub(crate) const IDENTITY_CHECK: Duration = Duration::from_secs(1);
 
 /// Checks, without creating anything, that `path` can be a log file: a name without NUL
 /// bytes, not ending in `/` or `/.`, no longer than its file system allows, whose directory
@@ -197,6 +197,12 @@ impl OpenFile {
             return false;
         }
         self.checked = Instant::now();
+        self.is_replaced(path)
+    }
+
+    /// Whether `path` no longer names this file (deleted, moved away or replaced), checked
+    /// now.
+    pub(crate) fn is_replaced(&self, path: &Path) -> bool {
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;

@@ -3,13 +3,18 @@
 //! they are mapped (a full disk fails the batch instead of raising SIGBUS); on flush and on
 //! close the file is truncated to its real length. A crash leaves a zero-filled tail after the
 //! records written since the last flush, which the next open in append mode trims, so the file
-//! holds only complete lines.
+//! holds only complete lines. As the `file` writer, it checks at most once a second that its
+//! path still names the file it has open, and starts a new one if the file was deleted or
+//! moved away.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use memmap2::MmapMut;
+
+use super::file::IDENTITY_CHECK;
 
 use super::{WriteError, Writer};
 
@@ -25,6 +30,8 @@ pub(crate) struct MmapWriter {
     window_start: u64,
     /// Logical length of the file: bytes of records written.
     len: u64,
+    /// When the path was last checked to name the open file.
+    checked: Instant,
 }
 
 /// Length of `file` without a trailing run of NUL bytes (the unwritten tail of a crashed
@@ -87,10 +94,40 @@ impl MmapWriter {
             map: None,
             window_start: 0,
             len: 0,
+            checked: Instant::now(),
+        }
+    }
+
+    /// Whether `path` no longer names the open file (deleted or moved away); checked at most
+    /// once a second.
+    fn replaced(&mut self) -> bool {
+        let Some(file) = &self.file else {
+            return false;
+        };
+        if self.checked.elapsed() < IDENTITY_CHECK {
+            return false;
+        }
+        self.checked = Instant::now();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            match (std::fs::metadata(&self.path), file.metadata()) {
+                (Ok(p), Ok(f)) => p.ino() != f.ino() || p.dev() != f.dev(),
+                _ => true,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = file;
+            !self.path.exists()
         }
     }
 
     fn open(&mut self) -> io::Result<()> {
+        if self.replaced() {
+            // Trimmed and released; the next file starts at the path.
+            let _ = self.finish();
+        }
         if self.file.is_some() {
             return Ok(());
         }
@@ -105,6 +142,7 @@ impl MmapWriter {
         file.set_len(self.len)?;
         self.file = Some(file);
         self.map = None;
+        self.checked = Instant::now();
         Ok(())
     }
 
@@ -238,6 +276,34 @@ mod tests {
         w.close().unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), expected);
         let _ = std::fs::remove_file(path);
+    }
+
+    /// As the `file` writer: a deleted or moved log file is noticed (at most a second later)
+    /// and a new one started, instead of writing on into a file nobody will read.
+    #[test]
+    fn a_deleted_or_moved_file_is_replaced() {
+        for moved in [false, true] {
+            let path = temp(&format!("replaced-{moved}"));
+            let elsewhere = path.with_extension("moved");
+            let mut w = MmapWriter::new(path.clone(), true);
+            w.write(b"one\n", &[4]).unwrap();
+            w.flush().unwrap();
+            if moved {
+                std::fs::rename(&path, &elsewhere).unwrap();
+            } else {
+                std::fs::remove_file(&path).unwrap();
+            }
+            // As if a second had passed.
+            w.checked -= IDENTITY_CHECK;
+            w.write(b"two\n", &[4]).unwrap();
+            w.close().unwrap();
+            assert_eq!(std::fs::read(&path).unwrap(), b"two\n");
+            if moved {
+                assert_eq!(std::fs::read(&elsewhere).unwrap(), b"one\n");
+                let _ = std::fs::remove_file(elsewhere);
+            }
+            let _ = std::fs::remove_file(path);
+        }
     }
 
     #[test]

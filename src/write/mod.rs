@@ -8,7 +8,6 @@ pub(crate) mod mmap;
 pub(crate) mod rotating;
 pub(crate) mod sink;
 
-use std::collections::{HashMap, HashSet};
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
@@ -68,9 +67,48 @@ pub(crate) trait Writer: Send {
     }
 }
 
-/// The identity of a handler's file, to find two handlers on one file: the canonical directory
-/// joined with the file name (`a.log`, `./a.log` and `dir/../a.log` are one file); the path as
-/// written if the directory cannot be resolved.
+/// The identity of a handler's file, to find two handlers on one file however its name is
+/// spelled. `keys`: the path with its directory made canonical (`a.log`, `./a.log`,
+/// `dir/../a.log` and an absolute spelling are one file; the path as written if the directory
+/// cannot be resolved), and, when the file exists, its canonical path (symlinks to it
+/// resolved). `id`: the (device, inode) of the file the path names now, if it exists (a
+/// symlink or a hard link to the file is the same file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FileIdentity {
+    keys: Vec<PathBuf>,
+    id: Option<(u64, u64)>,
+}
+
+impl FileIdentity {
+    pub(crate) fn of(path: &Path) -> FileIdentity {
+        let mut keys = vec![file_key(path)];
+        if let Ok(full) = std::fs::canonicalize(path) {
+            if full != keys[0] {
+                keys.push(full);
+            }
+        }
+        FileIdentity {
+            keys,
+            id: file_id(path),
+        }
+    }
+
+    /// Whether `self` and `other` name one file: a key in common, or the same existing file.
+    pub(crate) fn same(&self, other: &FileIdentity) -> bool {
+        self.keys.iter().any(|k| other.keys.contains(k))
+            || (self.id.is_some() && self.id == other.id)
+    }
+
+    /// Whether `self` names the file a handler registered as `other` writes, looking at what
+    /// `other`'s names name now (the file may have been created, or rotated, since it was
+    /// registered).
+    fn same_now(&self, other: &FileIdentity) -> bool {
+        self.keys.iter().any(|k| other.keys.contains(k))
+            || (self.id.is_some() && other.keys.iter().any(|k| file_id(k) == self.id))
+    }
+}
+
+/// A handler's file name with its directory made canonical (see [`FileIdentity`]).
 pub(crate) fn file_key(path: &Path) -> PathBuf {
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -79,6 +117,85 @@ pub(crate) fn file_key(path: &Path) -> PathBuf {
     match (path.file_name(), std::fs::canonicalize(parent)) {
         (Some(name), Ok(dir)) => dir.join(name),
         _ => path.to_path_buf(),
+    }
+}
+
+/// The (device, inode) of the file `path` names (following symlinks), if it exists.
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+/// The files the handlers of a queue manager write, each with the number of open (not yet
+/// closed) handlers writing it: a later factory's truncating handler must not empty a file
+/// one of them writes (see [`truncate_at_start`]). A handler holds a [`FileLease`] on its file
+/// and gives it back when it closes, so once every handler of a file has closed, a later
+/// factory truncates it as configured.
+#[derive(Default)]
+pub(crate) struct LiveFiles {
+    files: Vec<(FileIdentity, usize)>,
+}
+
+impl LiveFiles {
+    /// The entry of the file `file` names, if a handler writes it.
+    fn find(&self, file: &FileIdentity) -> Option<usize> {
+        self.files
+            .iter()
+            .position(|(registered, _)| file.same_now(registered))
+    }
+
+    /// Whether a handler writes the file `file` names.
+    pub(crate) fn contains(&self, file: &FileIdentity) -> bool {
+        self.find(file).is_some()
+    }
+
+    /// Registers a handler writing `file`; returns the entry's identity, for the release.
+    fn acquire(&mut self, file: &FileIdentity) -> FileIdentity {
+        match self.find(file) {
+            Some(i) => {
+                self.files[i].1 += 1;
+                self.files[i].0.clone()
+            }
+            None => {
+                self.files.push((file.clone(), 1));
+                file.clone()
+            }
+        }
+    }
+
+    fn release(&mut self, file: &FileIdentity) {
+        if let Some(i) = self.files.iter().position(|(f, _)| f == file) {
+            self.files[i].1 -= 1;
+            if self.files[i].1 == 0 {
+                self.files.swap_remove(i);
+            }
+        }
+    }
+}
+
+/// A handler's registration of its file in the queue manager's [`LiveFiles`], given back when
+/// dropped (the handler closed its file, or was never installed).
+pub(crate) struct FileLease {
+    files: std::sync::Weak<std::sync::Mutex<LiveFiles>>,
+    file: FileIdentity,
+}
+
+impl Drop for FileLease {
+    fn drop(&mut self) {
+        if let Some(files) = self.files.upgrade() {
+            files
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .release(&self.file);
+        }
     }
 }
 
@@ -92,13 +209,20 @@ pub(crate) fn file_key(path: &Path) -> PathBuf {
 pub(crate) fn check_shared_files<'a>(
     writers: impl IntoIterator<Item = (&'a str, &'a dyn Writer)>,
 ) -> Result<(), (usize, Error)> {
-    let mut seen: HashMap<PathBuf, Vec<(&str, bool)>> = HashMap::new();
+    let mut seen: Vec<(FileIdentity, Vec<(&str, bool)>)> = Vec::new();
     for (i, (label, writer)) in writers.into_iter().enumerate() {
         let Some((path, _)) = writer.file() else {
             continue;
         };
         let rotates = writer.rotates();
-        let used = seen.entry(file_key(path)).or_default();
+        let file = FileIdentity::of(path);
+        let used = match seen.iter().position(|(f, _)| f.same(&file)) {
+            Some(j) => &mut seen[j].1,
+            None => {
+                seen.push((file, Vec::new()));
+                &mut seen.last_mut().expect("just pushed").1
+            }
+        };
         if let Some((other, _)) = used.iter().find(|(_, r)| rotates || *r) {
             return Err((
                 i,
@@ -121,36 +245,54 @@ pub(crate) fn check_shared_files<'a>(
 }
 
 /// Empties the files of the truncating writers among `writers` (a factory's, just built),
-/// each path once, before any of them writes, so that they all append: a file shared by
+/// each file once, before any of them writes, so that they all append: a file shared by
 /// several handlers in `"w"` mode is truncated when they start, not at each handler's first
-/// write, which would cut off the lines another handler had written. `files` holds the paths
-/// the system's handlers already write (from earlier factories on the same queue manager):
-/// those are not emptied under them. The writers' paths are added to it. Only existing
-/// regular files are emptied (a missing one is created by the first write; a FIFO or device is
-/// never opened here). A writer whose file could not be emptied truncates it at its own open,
-/// as it would have.
+/// write, which would cut off the lines another handler had written. `files` holds the files
+/// the system's open handlers already write (from earlier factories on the same queue
+/// manager): those are not emptied under them, however the name is spelled (see
+/// [`FileIdentity`]). Each file writer gets a lease on its file in `files` (in the order of
+/// `writers`; `None` for other writers), which its handler gives back when it closes. Only
+/// existing regular files are emptied (a missing one is created by the first write; a FIFO or
+/// device is never opened here). A writer whose file could not be emptied truncates it at its
+/// own open, as it would have.
 pub(crate) fn truncate_at_start<'a>(
     writers: impl IntoIterator<Item = &'a mut Box<dyn Writer>>,
-    files: &mut HashSet<PathBuf>,
-) {
-    let mut emptied = HashSet::new();
+    files: &std::sync::Arc<std::sync::Mutex<LiveFiles>>,
+) -> Vec<Option<FileLease>> {
+    let mut live = files.lock().unwrap_or_else(|e| e.into_inner());
+    let mut emptied: Vec<FileIdentity> = Vec::new();
     let mut started = Vec::new();
+    let mut leases = Vec::new();
     for writer in writers {
         let Some((path, pending)) = writer.file() else {
+            leases.push(None);
             continue;
         };
-        let path = path.to_path_buf();
+        let file = FileIdentity::of(path);
         if pending
-            && (files.contains(&path)
-                || emptied.contains(&path)
-                || file::empty_if_regular(&path).is_ok())
+            && (live.contains(&file)
+                || emptied.iter().any(|e| e.same(&file))
+                || file::empty_if_regular(path).is_ok())
         {
-            emptied.insert(path.clone());
+            emptied.push(file.clone());
             writer.truncated();
         }
-        started.push(path);
+        started.push(file);
+        leases.push(Some(()));
     }
-    files.extend(started);
+    let mut started = started.into_iter();
+    leases
+        .into_iter()
+        .map(|l| {
+            l.map(|()| {
+                let file = started.next().expect("one per file writer");
+                FileLease {
+                    files: std::sync::Arc::downgrade(files),
+                    file: live.acquire(&file),
+                }
+            })
+        })
+        .collect()
 }
 
 /// Blocks SIGPIPE and SIGXFSZ in the calling thread (kolog's drainer and I/O threads, which

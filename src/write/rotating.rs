@@ -9,7 +9,14 @@
 //! Time (`rotation_interval`): when the interval since the file was opened has elapsed, the
 //! file is renamed with the UTC time it was opened, `app.log.2024-01-01_12-00-00` (Python's
 //! `TimedRotatingFileHandler` suffix), keeping the newest `backup_count` (0 keeps all).
+//!
+//! Faults: a live file moved away or deleted by someone else is noticed at the next rotation
+//! check (or within a second, as by the `file` writer) and a new one started. A rotation that
+//! fails leaves the records going into the live file, is reported once and retried a second
+//! later. A backup name taken by something that cannot be removed or moved (a directory) is
+//! reported once and skipped.
 
+use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -20,6 +27,10 @@ use super::{WriteError, Writer};
 use crate::config::RotatingFileParams;
 use crate::Error;
 
+/// After a rotation failed, how long the writer waits before it tries again (writing on into
+/// the live file meanwhile).
+const ROTATION_RETRY: Duration = Duration::from_secs(1);
+
 pub(crate) struct RotatingWriter {
     path: PathBuf,
     max_bytes: u64,
@@ -29,6 +40,13 @@ pub(crate) struct RotatingWriter {
     file: Option<OpenFile>,
     opened: Instant,
     opened_unix: u64,
+    /// After a failed rotation: not tried again before then.
+    retry_at: Option<Instant>,
+    /// Rotations that failed since the last one that succeeded (the first is reported).
+    failed_rotations: u64,
+    /// Names among the backups that cannot be removed or moved (a directory), already
+    /// reported: each is reported once.
+    reported: HashSet<PathBuf>,
 }
 
 impl RotatingWriter {
@@ -44,6 +62,9 @@ impl RotatingWriter {
             file: None,
             opened: Instant::now(),
             opened_unix: 0,
+            retry_at: None,
+            failed_rotations: 0,
+            reported: HashSet::new(),
         })
     }
 
@@ -65,63 +86,181 @@ impl RotatingWriter {
 
     /// Whether to rotate before a record of `len` bytes, when the file will hold `current`
     /// bytes. An empty file is never rotated, so a record larger than `max_bytes` goes alone
-    /// into a fresh file.
+    /// into a fresh file. Within a second of a failed rotation, none is due.
     fn due(&self, current: u64, len: u64) -> Option<Rotation> {
         if current == 0 {
             return None;
         }
-        if self.interval.is_some_and(|i| self.opened.elapsed() >= i) {
-            return Some(Rotation::Time);
+        let how = if self.interval.is_some_and(|i| self.opened.elapsed() >= i) {
+            Rotation::Time
+        } else if self.max_bytes > 0 && self.backup_count > 0 && current + len >= self.max_bytes {
+            Rotation::Size
+        } else {
+            return None;
+        };
+        if self.retry_at.is_some_and(|t| Instant::now() < t) {
+            return None;
         }
-        if self.max_bytes > 0 && self.backup_count > 0 && current + len >= self.max_bytes {
-            return Some(Rotation::Size);
-        }
-        None
+        Some(how)
     }
 
+    /// Rotates, and opens the next live file. A live file that was moved away or deleted by
+    /// someone else (logrotate without `copytruncate`) counts as rotated: a new one is opened,
+    /// and what was written into the old one stays there. A rotation that fails (a backup
+    /// name taken by a directory, a directory that refuses renames) leaves the records going
+    /// into the live file, past `max_bytes`: it is reported once, and tried again
+    /// [`ROTATION_RETRY`] later. Only a live file that cannot be opened again is an error.
     fn rotate(&mut self, how: Rotation) -> io::Result<()> {
+        if self
+            .file
+            .as_ref()
+            .is_some_and(|f| f.is_replaced(&self.path))
+        {
+            self.file = None;
+            return self.open();
+        }
         self.file = None;
-        match how {
-            Rotation::Size => {
-                let numbered = |i: u32| numbered(&self.path, i);
-                let _ = fs::remove_file(numbered(self.backup_count));
-                // The backups that exist, newest last: each moves up one, the highest first.
-                // (Looking for every number up to `backup_count` would take hours for a large
-                // one.)
-                let mut existing = self.numbered_backups()?;
-                existing.retain(|&i| i < self.backup_count);
-                existing.sort_unstable();
-                for &i in existing.iter().rev() {
-                    fs::rename(numbered(i), numbered(i + 1))?;
+        let rotated = match how {
+            Rotation::Size => self.rotate_size(),
+            Rotation::Time => self.rotate_time(),
+        };
+        match rotated {
+            Ok(()) => {
+                if self.failed_rotations > 0 {
+                    crate::error::report(format_args!(
+                        "kolog: rotating_file `{}` rotated again after {} failed attempts",
+                        self.path.display(),
+                        self.failed_rotations
+                    ));
                 }
-                fs::rename(&self.path, numbered(1))?;
+                self.failed_rotations = 0;
+                self.retry_at = None;
+                self.open()
             }
-            Rotation::Time => {
-                // The next suffix after the highest one of this stamp, never a name pruning
-                // freed: suffixes grow in creation order within a second.
-                let stamp = stamp(self.opened_unix);
-                let backups = self.timed_backups()?;
-                let target = match backups.iter().filter(|b| b.stamp == stamp).max() {
-                    None => timed(&self.path, &stamp, 0),
-                    Some(last) => timed(&self.path, &stamp, last.suffix + 1),
-                };
-                fs::rename(&self.path, target)?;
-                if self.backup_count > 0 {
-                    self.prune_timed()?;
+            Err(e) => {
+                if self.failed_rotations == 0 {
+                    crate::error::report(format_args!(
+                        "kolog: rotating_file `{}` could not rotate: {e}; records go on into the live file, and rotation is tried again every {} s",
+                        self.path.display(),
+                        ROTATION_RETRY.as_secs()
+                    ));
+                }
+                self.failed_rotations += 1;
+                self.retry_at = Some(Instant::now() + ROTATION_RETRY);
+                // The same live file, appended to; its age still counts from when it was
+                // opened (a time rotation is due again at the retry).
+                let (opened, opened_unix) = (self.opened, self.opened_unix);
+                self.open()?;
+                self.opened = opened;
+                self.opened_unix = opened_unix;
+                Ok(())
+            }
+        }
+    }
+
+    /// Size rotation: the live file becomes `app.log.1` and the backups in its way move up one
+    /// (`.1` → `.2` …), the one that would pass `backup_count` deleted. Names taken by
+    /// something that cannot be moved or removed (a directory) are skipped: the backups
+    /// rotate around them, in order, and are pruned to the names left. Only the backups in
+    /// the way move: a gap (left by a rotation that failed, or by someone deleting a backup)
+    /// stops the shift, so retrying a failed rotation does not prune a backup each time.
+    fn rotate_size(&mut self) -> io::Result<()> {
+        let count = self.backup_count;
+        let mut files = BTreeSet::new();
+        let mut blocked = BTreeSet::new();
+        for (n, is_dir) in self.numbered_backups()? {
+            if n > count {
+                continue;
+            }
+            if is_dir {
+                self.report_unremovable(&numbered(&self.path, n), "it is a directory");
+                blocked.insert(n);
+            } else {
+                files.insert(n);
+            }
+        }
+        let next_free = |blocked: &BTreeSet<u32>, mut i: u32| loop {
+            if i >= count {
+                return None;
+            }
+            i += 1;
+            if !blocked.contains(&i) {
+                return Some(i);
+            }
+        };
+        // The backups in the way: from the first free name up, while each next free name
+        // holds one.
+        let mut chain = Vec::new();
+        let mut at = next_free(&blocked, 0);
+        while let Some(n) = at.filter(|n| files.contains(n)) {
+            chain.push(n);
+            at = next_free(&blocked, n);
+        }
+        for &n in chain.iter().rev() {
+            let from = numbered(&self.path, n);
+            let moved = match next_free(&blocked, n) {
+                Some(to) => fs::rename(&from, numbered(&self.path, to)),
+                None => fs::remove_file(&from),
+            };
+            match moved {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    // Left where it is; the others rotate around it.
+                    self.report_unremovable(&from, &e.to_string());
+                    blocked.insert(n);
                 }
             }
         }
-        self.open()
+        match next_free(&blocked, 0) {
+            Some(first) => fs::rename(&self.path, numbered(&self.path, first)),
+            None => Err(io::Error::other(format!(
+                "every backup name up to `{}` is taken by something that cannot be removed",
+                numbered(&self.path, count).display()
+            ))),
+        }
     }
 
-    /// The time-rotated backups of this file (`app.log.<stamp>` and `app.log.<stamp>.<n>`).
-    fn timed_backups(&self) -> io::Result<Vec<TimedBackup>> {
+    /// Time rotation: the live file is renamed with the time it was opened, and the newest
+    /// `backup_count` time-rotated files are kept.
+    fn rotate_time(&mut self) -> io::Result<()> {
+        // The next suffix after the highest one of this stamp, never a name pruning freed:
+        // suffixes grow in creation order within a second.
+        let stamp = stamp(self.opened_unix);
+        let backups = self.timed_backups()?;
+        let target = match backups.iter().filter(|(b, _)| b.stamp == stamp).max() {
+            None => timed(&self.path, &stamp, 0),
+            Some((last, _)) => timed(&self.path, &stamp, last.suffix + 1),
+        };
+        fs::rename(&self.path, target)?;
+        if self.backup_count > 0 {
+            // The rotation is done; a directory that cannot be read now is pruned at the next.
+            let _ = self.prune_timed();
+        }
+        Ok(())
+    }
+
+    /// Reports, once per name, a backup that cannot be removed or moved.
+    #[cold]
+    fn report_unremovable(&mut self, path: &Path, why: &str) {
+        if self.reported.insert(path.to_path_buf()) {
+            crate::error::report(format_args!(
+                "kolog: rotating_file `{}`: cannot remove or move `{}` ({why}); its backups skip that name",
+                self.path.display(),
+                path.display()
+            ));
+        }
+    }
+
+    /// The time-rotated backups of this file (`app.log.<stamp>` and `app.log.<stamp>.<n>`),
+    /// each with whether it is a directory.
+    fn timed_backups(&self) -> io::Result<Vec<(TimedBackup, bool)>> {
         self.backups(TimedBackup::parse)
     }
 
     /// The numbers of this file's size-rotated backups (`app.log.<n>`, `n` ≥ 1 written as
-    /// `numbered` writes it).
-    fn numbered_backups(&self) -> io::Result<Vec<u32>> {
+    /// `numbered` writes it), each with whether it is a directory.
+    fn numbered_backups(&self) -> io::Result<Vec<(u32, bool)>> {
         self.backups(|rest, _| {
             let n: u32 = rest.parse().ok()?;
             (n >= 1 && rest == n.to_string()).then_some(n)
@@ -129,8 +268,8 @@ impl RotatingWriter {
     }
 
     /// What `parse` makes of the files beside this one whose name continues it with a `.`
-    /// (given what follows, and the file's path).
-    fn backups<T>(&self, parse: impl Fn(&str, PathBuf) -> Option<T>) -> io::Result<Vec<T>> {
+    /// (given what follows, and the file's path), each with whether it is a directory.
+    fn backups<T>(&self, parse: impl Fn(&str, PathBuf) -> Option<T>) -> io::Result<Vec<(T, bool)>> {
         let (Some(dir), Some(name)) = (self.path.parent(), self.path.file_name()) else {
             return Ok(Vec::new());
         };
@@ -147,20 +286,34 @@ impl RotatingWriter {
             .filter_map(|e| {
                 let n = e.file_name();
                 let rest = n.as_encoded_bytes().strip_prefix(prefix)?;
-                parse(std::str::from_utf8(rest).ok()?, e.path())
+                let parsed = parse(std::str::from_utf8(rest).ok()?, e.path())?;
+                Some((parsed, e.file_type().is_ok_and(|t| t.is_dir())))
             })
             .collect())
     }
 
     /// Keeps the newest `backup_count` time-rotated files, by stamp and then suffix (numeric:
-    /// `.10` is newer than `.9`).
-    fn prune_timed(&self) -> io::Result<()> {
-        let mut rotated = self.timed_backups()?;
+    /// `.10` is newer than `.9`). A directory with a backup's name is not one of them (it is
+    /// reported once and left alone); a backup that cannot be removed is reported and
+    /// skipped, and the others are still pruned.
+    fn prune_timed(&mut self) -> io::Result<()> {
+        let mut rotated = Vec::new();
+        for (backup, is_dir) in self.timed_backups()? {
+            if is_dir {
+                self.report_unremovable(&backup.path, "it is a directory");
+            } else {
+                rotated.push(backup);
+            }
+        }
         rotated.sort();
         let keep = self.backup_count as usize;
         if rotated.len() > keep {
             for old in &rotated[..rotated.len() - keep] {
-                fs::remove_file(&old.path)?;
+                match fs::remove_file(&old.path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => self.report_unremovable(&old.path, &e.to_string()),
+                }
             }
         }
         Ok(())
@@ -300,8 +453,8 @@ impl Writer for RotatingWriter {
                 if let Some(how) = self.due(current, (end - start) as u64) {
                     self.write_run(&buf[run_start..start])?;
                     written = i;
-                    self.rotate(how)?;
                     run_start = start;
+                    self.rotate(how)?;
                 }
                 start = end;
             }
@@ -368,6 +521,96 @@ mod tests {
                 "2024-01-01_12-00-01",
             ]
         );
+    }
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("kolog-rotating-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn writer(path: &Path, max_bytes: u64, backup_count: u32) -> RotatingWriter {
+        RotatingWriter::build(&RotatingFileParams {
+            filename: path.to_owned(),
+            max_bytes,
+            backup_count,
+            rotation_interval: None,
+            mode: "a".into(),
+            encoding: "utf-8".into(),
+        })
+        .unwrap()
+    }
+
+    fn read(path: &Path) -> String {
+        fs::read_to_string(path).unwrap_or_default()
+    }
+
+    /// Only the backups in the way move: a missing `.1` (a rotation that failed after the
+    /// shift, someone deleting it) is where the live file goes, and no backup is pruned for
+    /// it. Retrying a rotation whose last step failed then costs no backup.
+    #[test]
+    fn a_gap_in_the_backups_stops_the_shift() {
+        let dir = temp_dir("gap");
+        let path = dir.join("app.log");
+        fs::write(numbered(&path, 2), "two\n").unwrap();
+        fs::write(numbered(&path, 3), "three\n").unwrap();
+        let mut w = writer(&path, 10, 3);
+        w.write(b"live one\n", &[9]).unwrap();
+        w.write(b"live two\n", &[9]).unwrap();
+        assert_eq!(read(&path), "live two\n");
+        assert_eq!(read(&numbered(&path, 1)), "live one\n");
+        assert_eq!(read(&numbered(&path, 2)), "two\n");
+        assert_eq!(read(&numbered(&path, 3)), "three\n");
+        // No gap: everything shifts, the oldest is pruned.
+        w.write(b"live 333\n", &[9]).unwrap();
+        assert_eq!(read(&path), "live 333\n");
+        assert_eq!(read(&numbered(&path, 1)), "live two\n");
+        assert_eq!(read(&numbered(&path, 2)), "live one\n");
+        assert_eq!(read(&numbered(&path, 3)), "two\n");
+        assert!(!numbered(&path, 4).exists());
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    /// The live file moved away by someone else just before a size rotation: the rotation
+    /// starts a new live file instead of failing on the missing name, and renames nothing.
+    #[test]
+    fn a_live_file_moved_away_counts_as_rotated() {
+        let dir = temp_dir("moved");
+        let path = dir.join("app.log");
+        let mut w = writer(&path, 20, 2);
+        w.write(b"first 1\n", &[8]).unwrap();
+        fs::rename(&path, dir.join("elsewhere")).unwrap();
+        // Still within the once-a-second check: this one goes to the moved file.
+        w.write(b"first 2\n", &[8]).unwrap();
+        w.write(b"second\n", &[7]).unwrap();
+        assert_eq!(read(&dir.join("elsewhere")), "first 1\nfirst 2\n");
+        assert_eq!(read(&path), "second\n");
+        assert!(!numbered(&path, 1).exists());
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    /// A failed rotation (every backup name a directory) keeps writing into the live file and
+    /// tries again only after [`ROTATION_RETRY`].
+    #[test]
+    fn a_failed_rotation_is_retried_a_second_later() {
+        let dir = temp_dir("retry");
+        let path = dir.join("app.log");
+        fs::create_dir(numbered(&path, 1)).unwrap();
+        let mut w = writer(&path, 10, 1);
+        for _ in 0..5 {
+            w.write(b"record\n", &[7]).unwrap();
+        }
+        assert_eq!(read(&path), "record\n".repeat(5));
+        assert_eq!(w.failed_rotations, 1, "tried once, then waits");
+        fs::remove_dir(numbered(&path, 1)).unwrap();
+        w.retry_at = Some(Instant::now());
+        w.write(b"after\n", &[6]).unwrap();
+        assert_eq!(read(&path), "after\n");
+        assert_eq!(read(&numbered(&path, 1)), "record\n".repeat(5));
+        assert_eq!((w.failed_rotations, w.retry_at), (0, None));
+        let _ = fs::remove_dir_all(dir);
     }
 
     #[test]
