@@ -535,22 +535,9 @@ const CHILD: &str = "KOLOG_R11D_CHILD";
 
 /// Runs `test` alone in a child process (same `KOLOG_IO_THREAD`), returns its stderr.
 fn run_child(test: &str) -> String {
-    let test = test.to_owned();
-    let out = within(120, "child", move || {
-        std::process::Command::new(std::env::current_exe().unwrap())
-            .args([test.as_str(), "--exact", "--nocapture", "--test-threads=1"])
-            .env(CHILD, &test)
-            .output()
-            .unwrap()
-    });
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success(),
-        "{:?}\n{}{stderr}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout)
-    );
-    stderr
+    let out = common::run_child(test, CHILD, &[], &[], 120);
+    common::assert_child_succeeded(&out);
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 fn is_child(test: &str) -> bool {
