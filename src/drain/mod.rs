@@ -8,6 +8,7 @@ pub(crate) mod handler;
 pub(crate) mod queue_manager;
 pub(crate) mod route;
 pub(crate) mod shared;
+pub(crate) mod wait;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -330,7 +331,7 @@ impl Drainer {
 
     /// The drainer thread's body: runs until shutdown, then drains within the timeout.
     pub(crate) fn run(mut self) -> ShutdownReport {
-        ON_DRAINER.with(|d| d.set(true));
+        wait::set_drainer_of(&self.shared);
         let mut idle = 0u32;
         loop {
             let ticket = self.shared.flush.requested.load(Ordering::SeqCst);
@@ -683,16 +684,7 @@ const fn own_callsite(message: &'static str, line: u32) -> Callsite {
     }
 }
 
-thread_local! {
-    /// Set on drainer threads: code they run (custom processors) must not wait for a flush,
-    /// which would wait for the drainer itself.
-    static ON_DRAINER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Whether this is a drainer thread.
-pub(crate) fn on_drainer_thread() -> bool {
-    ON_DRAINER.try_with(|d| d.get()).unwrap_or(false)
-}
+pub(crate) use self::wait::{drainer_of, on_drainer_thread};
 
 /// Hashes addresses, or small keys made of them (a callsite's address is its identity; the
 /// `log` bridge keys statements by the addresses of their static strings). Cheap, and good

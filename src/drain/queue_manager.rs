@@ -29,7 +29,8 @@ pub struct Stats {
     pub filtered: u64,
     /// Dropped because the ring was full: under `drop`; under `block`, an `ainfo!` future
     /// dropped while it waited for room, or a record logged into a full ring by code the
-    /// drainer runs (a custom processor), which cannot wait for itself.
+    /// drainer runs (a custom processor), which cannot wait for itself (nor for a system
+    /// whose drainer waits for it).
     pub dropped_full: u64,
     /// Dropped to make room for newer records (`drop_oldest` policy).
     pub dropped_oldest: u64,
@@ -58,7 +59,8 @@ pub struct ShutdownReport {
     pub filtered: u64,
     /// Dropped because the ring was full: under `drop`; under `block`, an `ainfo!` future
     /// dropped while it waited for room, or a record logged into a full ring by code the
-    /// drainer runs (a custom processor), which cannot wait for itself.
+    /// drainer runs (a custom processor), which cannot wait for itself (nor for a system
+    /// whose drainer waits for it).
     pub dropped_full: u64,
     /// Dropped to make room for newer records (`drop_oldest` policy).
     pub dropped_oldest: u64,
@@ -304,6 +306,9 @@ impl QueueManager {
             ));
         }
         drop(slot);
+        // A processor of another system shutting this one down: recorded, so that this
+        // system's processors waiting for that one give up instead of waiting for ever.
+        let _wait = super::wait::DrainerWait::begin(&self.shared);
         handle.join().map_err(|_| {
             Error::new(
                 ErrorKind::QueueManager,

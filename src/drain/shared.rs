@@ -246,19 +246,28 @@ impl Shared {
     }
 
     /// Waits until every record enqueued before the call has been written. Returns at once
-    /// on a drainer thread (a custom processor flushing, or reading a sink), which would
-    /// otherwise wait for itself.
+    /// on this system's drainer thread (a custom processor flushing, or reading a sink), which
+    /// would otherwise wait for itself. On another system's drainer it waits, unless this
+    /// system's drainer waits (directly or through others) for that one: then it returns (see
+    /// [`super::wait`]).
     pub(crate) fn flush(&self) {
         if self.orphaned_by_fork()
             || self.drainer_done.load(Ordering::Acquire)
-            || super::on_drainer_thread()
+            || super::drainer_of(self)
         {
             return;
         }
+        let wait = super::wait::DrainerWait::begin(self);
         let ticket = self.flush.requested.fetch_add(1, Ordering::SeqCst) + 1;
         self.wake_drainer();
         let mut done = self.flush.done.lock().unwrap_or_else(|e| e.into_inner());
         while *done < ticket && !self.drainer_done.load(Ordering::Acquire) {
+            if wait
+                .as_ref()
+                .is_some_and(super::wait::DrainerWait::deadlocked)
+            {
+                return;
+            }
             let (d, _) = self
                 .flush
                 .cond

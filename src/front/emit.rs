@@ -505,16 +505,27 @@ fn full(
             true
         }),
         // Code the drainer runs (a custom processor) that logs into a full ring would wait for
-        // the drainer, that is for itself: the record is dropped and counted instead.
-        BackpressurePolicy::Block if crate::drain::on_drainer_thread() => {
+        // the drainer, that is for itself: the record is dropped and counted instead. (An
+        // async record from any drainer thread too: nothing there can wait for its future.)
+        BackpressurePolicy::Block
+            if crate::drain::drainer_of(shared)
+                || (wait == Wait::Return && crate::drain::on_drainer_thread()) =>
+        {
             producer.count_dropped_full()
         }
         BackpressurePolicy::Block if wait == Wait::Return => return Some(record.to_vec()),
         BackpressurePolicy::Block => {
             let len = record.len;
+            // On another system's drainer: it waits as any producer does, unless this system's
+            // drainer waits (through others) for that one (see `drain::wait`).
+            let drainer_wait = crate::drain::wait::DrainerWait::begin(shared);
             retry(producer, record, |p, attempt| {
                 if shared.is_closed() {
                     count_shutdown_drop(shared);
+                    return false;
+                }
+                if attempt >= 32 && drainer_wait.as_ref().is_some_and(|w| w.deadlocked()) {
+                    p.count_dropped_full();
                     return false;
                 }
                 wait_for_space(p, shared, len, attempt);
