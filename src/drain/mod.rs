@@ -856,8 +856,11 @@ impl Router<'_> {
             &core.name,
             callsite,
         );
+        // A logger's context keys are distinct (`bind!` replaces a key it binds again, and a
+        // configured context is a JSON object): appended without looking each one up, which
+        // would cost the drainer time quadratic in the context's size on every record.
         for (k, v) in &core.context {
-            ev.insert(k.as_str(), crate::record::context_value(v));
+            ev.push(k.as_str(), crate::record::context_value(v));
         }
         let mut values = Values::new(values);
         let mut names = callsite.fields.iter();

@@ -115,13 +115,34 @@ impl Logger {
 
     /// A new logger with `fields` merged into this one's context (later keys win); this logger
     /// is unchanged. Used by [`bind!`](crate::bind).
+    ///
+    /// The context's keys stay distinct (the drainer relies on it): a key bound again keeps
+    /// its place and takes the new value.
     pub fn bind_fields(&self, fields: &[(&str, FieldValue<'_>)]) -> Logger {
         let mut context = self.context().to_vec();
+        // Many keys at once are found through a map, in linear time.
+        let mut at: Option<std::collections::HashMap<String, usize>> =
+            (fields.len() > 16).then(|| {
+                context
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (k, _))| (k.clone(), i))
+                    .collect()
+            });
         for (k, v) in fields {
             let v = field_to_json(v);
-            match context.iter_mut().find(|(key, _)| key == k) {
-                Some(slot) => slot.1 = v,
-                None => context.push(((*k).to_owned(), v)),
+            let slot = match &at {
+                Some(at) => at.get(*k).copied(),
+                None => context.iter().position(|(key, _)| key == k),
+            };
+            match slot {
+                Some(i) => context[i].1 = v,
+                None => {
+                    if let Some(at) = &mut at {
+                        at.insert((*k).to_owned(), context.len());
+                    }
+                    context.push(((*k).to_owned(), v));
+                }
             }
         }
         Logger::new(
@@ -403,4 +424,40 @@ fn lossy(args: std::fmt::Arguments<'_>) -> String {
     let mut s = String::new();
     let _ = std::fmt::Write::write_fmt(&mut s, args);
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FieldValue;
+
+    /// Binding many keys at once (found through a map) merges exactly as binding a few (found
+    /// by a scan): a key bound again, already in the context or earlier in the same call,
+    /// keeps its first place and takes its last value; the keys stay distinct.
+    #[test]
+    fn binding_many_keys_at_once_merges_as_binding_a_few() {
+        let k = crate::Kolog::from_json_str(
+            r#"{"loggers": [{"name": "root", "context": {"a": 0, "b": 0}, "handlers": [{"type": "null"}]}]}"#,
+        )
+        .unwrap();
+        let log = k.logger("app").unwrap();
+        let names: Vec<String> = (0..40).map(|i| format!("k{}", i % 25)).collect();
+        let mut fields: Vec<(&str, FieldValue<'_>)> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.as_str(), FieldValue::U64(i as u64)))
+            .collect();
+        fields.insert(3, ("b", FieldValue::Str("rebound")));
+        let many = log.bind_fields(&fields);
+        let mut few = log.clone();
+        for chunk in fields.chunks(4) {
+            few = few.bind_fields(chunk);
+        }
+        assert_eq!(many.context(), few.context());
+        let keys: Vec<&str> = many.context().iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys.len(), 2 + 25);
+        assert_eq!(&keys[..4], ["a", "b", "k0", "k1"]);
+        assert_eq!(many.context()[1].1, "rebound");
+        // `k0` was bound at 0 and again at 25.
+        assert_eq!(many.context()[2].1, 25);
+    }
 }

@@ -432,6 +432,20 @@ pub(crate) struct LoggerJson<'a> {
     pub context_json: &'a [u8],
 }
 
+/// Whether no key of `context` repeats. (A logger's never does, see `Logger::bind_fields`.)
+/// A large context is checked through a set: comparing each pair of keys would cost time
+/// quadratic in its size, for every logger and level a statement's records come from.
+fn distinct_keys(context: &[(String, serde_json::Value)]) -> bool {
+    if context.len() <= 16 {
+        return context
+            .iter()
+            .enumerate()
+            .all(|(i, (k, _))| !context[..i].iter().any(|(j, _)| j == k));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(context.len());
+    context.iter().all(|(k, _)| seen.insert(k.as_str()))
+}
+
 /// Bound context pre-rendered for the direct path: `,"<key>":<value>` per entry, exactly as
 /// the event path renders context fields.
 pub(crate) fn context_json(context: &[(String, serde_json::Value)]) -> Vec<u8> {
@@ -485,10 +499,7 @@ impl JsonTemplate {
         let context = logger.context;
         let distinct = fields.iter().enumerate().all(|(i, f)| {
             !fields[..i].contains(f) && !context.iter().any(|(k, _)| k.as_str() == *f)
-        }) && context
-            .iter()
-            .enumerate()
-            .all(|(i, (k, _))| !context[..i].iter().any(|(j, _)| j == k));
+        }) && distinct_keys(context);
         let mut prefix = std::mem::take(&mut self.prefix);
         prefix.clear();
         prefix.extend_from_slice(level_piece(level));
