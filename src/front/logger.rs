@@ -346,11 +346,12 @@ impl std::fmt::Debug for Logger {
     }
 }
 
-/// Returned by the async macros (`ainfo!` ...): completes once the record is enqueued. Under
-/// `Block` with a full ring it waits for space through its waker, never blocking the thread.
-/// Dropping it before completion discards the record whole (nothing half-written) and counts
-/// it in `dropped_full`.
-#[must_use = "the record is enqueued when the future is awaited"]
+/// Returned by the async macros (`ainfo!` ...): completes once the record is enqueued. The
+/// macro enqueues the record at once when the ring has room (the future is then already
+/// complete); under `Block` with a full ring the future waits for space through its waker,
+/// never blocking the thread. Dropping it before completion discards the record whole
+/// (nothing half-written) and counts it in `dropped_full`.
+#[must_use = "a record that found its ring full is enqueued only when the future is awaited"]
 pub struct EnqueueFuture {
     pending: Option<(Arc<LoggerInner>, Vec<u8>)>,
 }
