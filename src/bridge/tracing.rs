@@ -411,7 +411,12 @@ mod site {
                         same_names(c.fields, names).then_some(*c)
                     }
                     Known::Seen(seen) if **seen == *message => {
-                        let callsite = intern(meta, message, names)?;
+                        // With the process's table full the callsite stays dynamic: not
+                        // `Seen`, which would take the table's lock on every later event.
+                        let Some(callsite) = intern(meta, message, names) else {
+                            *entry = Known::Dynamic;
+                            return None;
+                        };
                         *entry = Known::Site(callsite);
                         Some(callsite)
                     }
