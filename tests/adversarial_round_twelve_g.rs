@@ -929,22 +929,25 @@ fn plain_fmt_precision_follows_python() {
     let k = Kolog::from_json_str(&format!(
         r#"{{"loggers": [{{"name": "root", "level": "INFO", "handlers": [
             {{"type": "file", "params": {{"filename": "{}", "mode": "w"}}, "renderer": {{"type": "file_plain",
-              "params": {{"fmt": "%(name).3s|%(level)-8.3s|%(event).5s|%(asctime).3s|%(event).0s|", "datefmt": "%Y-%m"}}}}}},
+              "params": {{"fmt": "%(name).3s|%(level)-8.3s|%(event).5s|%(asctime).3s|%(event).0s|", "datefmt": "%Y-%m"}}}}}}]}},
+            {{"name": "ev", "level": "INFO", "handlers": [
             {{"type": "file", "params": {{"filename": "{}", "mode": "w"}}, "renderer": {{"type": "file_plain",
               "params": {{"fmt": "%(name).3s|%(level)-8.3s|%(n).4d|%(n)08.3d|%(s).0s|%(s)5.2r|%(event).5s|%(m)+.3d|%(b).2d|%(s)-7.10s|%(n).1s|"}}}}}}]}}]}}"#,
         direct.display(),
         event.display(),
     ))
     .unwrap();
-    let log = k.logger("root.ünïcode").unwrap();
-    kolog::warning!(
-        log,
-        "日本語テキスト",
-        n = -7,
-        s = "héllo",
-        m = 2.9,
-        b = true
-    );
+    for name in ["root.ünïcode", "ev.ünïcode"] {
+        let log = k.logger(name).unwrap();
+        kolog::warning!(
+            log,
+            "日本語テキスト",
+            n = -7,
+            s = "héllo",
+            m = 2.9,
+            b = true
+        );
+    }
     k.shutdown().unwrap();
     let line = std::fs::read_to_string(&direct).unwrap();
     // The date (`%Y-%m`) cut to three characters, as any text: the year's first three digits.
@@ -956,7 +959,7 @@ fn plain_fmt_precision_follows_python() {
     );
     assert_eq!(
         std::fs::read_to_string(&event).unwrap(),
-        "roo|WAR     |-0007|-0000007||   'h|日本語テキ|+002|01|héllo  |-|\n"
+        "ev.|WAR     |-0007|-0000007||   'h|日本語テキ|+002|01|héllo  |-|\n"
     );
     // Bounded like a width, so a line stays bounded.
     let e = Kolog::from_json_str(
