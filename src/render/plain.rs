@@ -3,9 +3,9 @@
 //!
 //! `fmt` keys: `asctime` (the date, per `datefmt`), `level`/`levelname`, `name` (the logger),
 //! `event`/`message`, and any field name (empty when absent). Conversions `s`, `d`, `r` (see
-//! [`Conv`]), Python's flags `-` (left-align), `0`, `+`, ` `, `#` (see [`Spec`]) and a width:
-//! `%(level)-8s`, `%(lineno)04d`. `%%` is a literal `%`. Values and the
-//! literal text of `fmt` and `datefmt` keep one record on one line: `\n`, `\r` and other
+//! [`Conv`]), Python's flags `-` (left-align), `0`, `+`, ` `, `#` (see [`Spec`]), a width
+//! and a precision: `%(level)-8s`, `%(lineno)04d`, `%(name).10s`. `%%` is a literal `%`.
+//! Values and the literal text of `fmt` and `datefmt` keep one record on one line: `\n`, `\r` and other
 //! control characters are escaped (`\n`, `\r`, `\u{1b}`; a tab in literal text is kept); a
 //! string value, a key or a nested value's JSON text with spaces, `=` or quotes
 //! is written quoted (`key="a b"`, `"a b"=1`, `o="{\"a\":1}"`).
@@ -42,13 +42,15 @@ enum Conv {
 
 /// How one `%(key)...` is written: Python's flags (`-` left-aligns; `0` pads a `d` number with
 /// zeros after its sign; `+` and ` ` give a `d` number a sign or a space; `#` changes
-/// nothing for these conversions), the width and the conversion.
+/// nothing for these conversions), the width, the precision (`.3`: text cut to that many
+/// characters, a `d` number given at least that many digits) and the conversion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Spec {
     left: bool,
     zero: bool,
     sign: Option<u8>,
     width: usize,
+    precision: Option<usize>,
     conv: Conv,
 }
 
@@ -129,7 +131,25 @@ fn parse(fmt: &str) -> Result<Vec<Segment>, Error> {
             0
         };
         j += digits;
-        // `j` follows ASCII (`)`, `-`, digits): a character boundary.
+        // Python's precision: `.` and digits (none meaning 0).
+        let precision = if b.get(j) == Some(&b'.') {
+            j += 1;
+            let digits = b[j..].iter().take_while(|c| c.is_ascii_digit()).count();
+            let p = if digits > 0 {
+                fmt[j..j + digits]
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|p| *p <= 1024)
+                    .ok_or_else(|| err(format!("precision too large at byte {j}")))?
+            } else {
+                0
+            };
+            j += digits;
+            Some(p)
+        } else {
+            None
+        };
+        // `j` follows ASCII (`)`, `-`, `.`, digits): a character boundary.
         let conv = match fmt[j..].chars().next() {
             Some('s') => Conv::S,
             Some('d') => Conv::D,
@@ -158,6 +178,7 @@ fn parse(fmt: &str) -> Result<Vec<Segment>, Error> {
                 zero,
                 sign,
                 width,
+                precision,
                 conv,
             },
         });
@@ -297,6 +318,9 @@ fn push_padded(
     }
     let from = out.len();
     let number = text(out);
+    if let Some(p) = spec.precision {
+        apply_precision(out, from, p, number);
+    }
     if number {
         if let Some(sign) = spec.sign {
             if out.get(from) != Some(&b'-') {
@@ -319,6 +343,26 @@ fn push_padded(
         out.splice(at..at, std::iter::repeat_n(b'0', pad));
     } else if pad > 0 {
         out.splice(start..start, std::iter::repeat_n(b' ', pad));
+    }
+}
+
+/// Python's precision `p` on the text rendered from `from` on: a `%d` number (`-` and digits)
+/// gets zeros after its sign up to `p` digits; other text is cut after `p` characters.
+#[cold]
+fn apply_precision(out: &mut Vec<u8>, from: usize, p: usize, number: bool) {
+    if number {
+        let digits_at = from + usize::from(out.get(from) == Some(&b'-'));
+        let digits = out.len() - digits_at;
+        if digits < p {
+            out.splice(digits_at..digits_at, std::iter::repeat_n(b'0', p - digits));
+        }
+    } else if let Some((cut, _)) = out[from..]
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| (**b & 0xC0) != 0x80)
+        .nth(p)
+    {
+        out.truncate(from + cut);
     }
 }
 

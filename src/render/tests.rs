@@ -904,3 +904,197 @@ fn plain_nested_values_are_quoted_on_both_paths() {
         String::from_utf8_lossy(&expected)
     );
 }
+
+/// Every `datefmt` directive at generated and edge timestamps (leap days, the ends of years,
+/// noon and midnight for `%I`/`%p`, the largest year a `u64` of nanoseconds reaches), UTC and
+/// in zones with and without daylight saving time, against Python's `datetime.strftime` (run
+/// with the same `TZ`). Skipped, with a note, where there is no python3.
+#[test]
+fn datefmt_matches_python_strftime() {
+    use super::time::DateFormat;
+    use super::tz::Zone;
+    use std::io::Write as _;
+    const FMT: &str = "%Y|%y|%m|%d|%H|%I|%M|%S|%f|%j|%b|%B|%a|%A|%p|%z|%Z|%s|%%|%Y-%m-%dT%H:%M:%S";
+    let mut stamps: Vec<u64> = vec![
+        0,
+        951_782_400_000_000_000,   // 2000-02-29
+        951_868_799_999_999_999,   // 2000-02-29T23:59:59.999999999
+        4_107_542_400_000_000_000, // 2100-03-01 (2100 is no leap year)
+        1_704_110_400_123_456_000,
+        1_704_067_200_000_001_000, // 2024-01-01T00:00:00.000001
+        1_735_689_599_999_999_000, // 2024-12-31T23:59:59.999999
+        1_711_846_800_000_000_000, // 2024-03-31T01:00:00Z, Paris goes to summer time
+        1_730_595_600_000_000_000, // 2024-11-03T01:00:00Z
+        2_147_483_647_000_000_000,
+        u64::MAX,
+    ];
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    for _ in 0..300 {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        // Up to 2037 (zone files' transitions end there; see `render::tz`).
+        stamps.push(state % 2_145_916_800_000_000_000);
+    }
+    for tz in [
+        "UTC",
+        "Europe/Paris",
+        "America/New_York",
+        "Asia/Kolkata",
+        "Australia/Lord_Howe",
+    ] {
+        let zone = (tz != "UTC").then(|| Zone::from_tz(tz));
+        let mut got = String::new();
+        for &t in &stamps {
+            if tz != "UTC" && t > 2_145_916_800_000_000_000 {
+                continue;
+            }
+            let mut d = DateFormat::parse_in(FMT, zone.clone()).unwrap();
+            let mut out = Vec::new();
+            d.format(t, &mut out);
+            got.push_str(std::str::from_utf8(&out).unwrap());
+            got.push('\n');
+        }
+        let script = format!(
+            r#"
+import datetime, sys
+for line in sys.stdin:
+    t = int(line)
+    if "{tz}" != "UTC" and t > 2_145_916_800_000_000_000:
+        continue
+    s, ns = divmod(t, 10**9)
+    utc = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(seconds=s, microseconds=ns // 1000)
+    d = utc if "{tz}" == "UTC" else utc.astimezone()
+    f = "{FMT}".replace("%s", str(s)).replace("%Z", d.tzname() if "{tz}" != "UTC" else "UTC")
+    print(d.strftime(f))
+"#
+        );
+        let Ok(mut child) = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(&script)
+            .env("TZ", tz)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+        else {
+            eprintln!("no python3: datefmt comparison skipped");
+            return;
+        };
+        let input: String = stamps.iter().map(|t| format!("{t}\n")).collect();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let want = String::from_utf8(out.stdout).unwrap();
+        for (g, w) in got.lines().zip(want.lines()) {
+            assert_eq!(g, w, "TZ={tz}");
+        }
+        assert_eq!(got.lines().count(), want.lines().count());
+    }
+}
+
+/// Removes ANSI SGR sequences (`ESC [ ... m`).
+fn strip_sgr(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == 0x1b && b.get(i + 1) == Some(&b'[') {
+            let mut j = i + 2;
+            while j < b.len() && (b[j].is_ascii_digit() || b[j] == b';') {
+                j += 1;
+            }
+            if b.get(j) == Some(&b'm') {
+                i = j + 1;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
+
+/// With colours on, the coloured renderer's output with its escape sequences removed is the
+/// plain renderer's output byte for byte, for generated formats (the level padded, aligned
+/// left or right, cut by a precision, in `repr` quotes, printed twice; other keys beside it)
+/// and records of every
+/// level, on the event path and the direct path; and only the level is coloured.
+#[test]
+fn colored_output_without_its_escapes_is_the_plain_output() {
+    use super::json::{JsonTemplate, LoggerJson};
+    use super::plain::PlainRenderer;
+    use crate::front::value::FieldValue;
+    use crate::record::decode;
+
+    static COL_CS: Callsite = Callsite {
+        message: "m \u{1b}[31m x",
+        fields: &["s", "n"],
+        file: "src/main.rs",
+        line: 1,
+        module_path: "app",
+        kind: CallsiteKind::Event,
+        function: None,
+    };
+    let mut rng = Rng(0xC0FF_EE12_3456_789A);
+    let levels = [
+        Level::Trace,
+        Level::Debug,
+        Level::Info,
+        Level::Warning,
+        Level::Error,
+        Level::Critical,
+    ];
+    let mut direct_checked = 0;
+    for case in 0..300 {
+        let mut fmt = String::new();
+        for _ in 0..1 + rng.next() % 4 {
+            let key = ["level", "levelname", "name", "event", "asctime", "s", "n"]
+                [(rng.next() % 7) as usize];
+            let flags = ["", "-", "0", "-0", "+", " "][(rng.next() % 6) as usize];
+            let width = ["", "1", "8", "12"][(rng.next() % 4) as usize];
+            let precision = ["", "", ".", ".0", ".2", ".5"][(rng.next() % 6) as usize];
+            let conv = ["s", "r", "d"][(rng.next() % 3) as usize];
+            fmt.push_str(&format!("[%({key}){flags}{width}{precision}{conv}]"));
+        }
+        let mut colored = PlainRenderer::new(Some(&fmt), None, true, true).unwrap();
+        let mut plain = PlainRenderer::new(Some(&fmt), None, true, false).unwrap();
+        let level = levels[case % levels.len()];
+        let s = rng.string();
+        let values = [FieldValue::Str(&s), FieldValue::I64(-(case as i64))];
+        let bytes = encode_record(level, &values);
+        let (_, encoded) = decode::header(&bytes).unwrap();
+        let ev = event_path(T, level, "app.ü", &COL_CS, &[], encoded);
+        let (mut c, mut p) = (Vec::new(), Vec::new());
+        colored.render(&ev, &mut c);
+        plain.render(&ev, &mut p);
+        assert_eq!(strip_sgr(&c), p, "{fmt:?}");
+        let levels_printed = fmt.matches("%(level").count();
+        assert_eq!(
+            c.windows(4).filter(|w| *w == b"\x1b[0m").count(),
+            levels_printed,
+            "{fmt:?}"
+        );
+
+        // The direct path, where the format prints no field and the date once.
+        let logger = LoggerJson {
+            id: 1,
+            name: b"\"app.\xc3\xbc\"",
+            plain_name: "app.ü",
+            context: &[],
+            context_json: b"",
+        };
+        let mut template = JsonTemplate::new(&COL_CS);
+        if template.prepare_plain(level, &logger, 0, None, &colored) {
+            let line = template.plain_line(0).unwrap();
+            let mut direct = Vec::new();
+            assert!(colored.render_encoded(&mut direct, T, line, encoded));
+            assert_eq!(direct, c, "{fmt:?}");
+            direct_checked += 1;
+        }
+    }
+    assert!(direct_checked > 30, "{direct_checked}");
+}
