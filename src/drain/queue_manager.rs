@@ -176,6 +176,7 @@ impl QueueManager {
             ));
         }
         crate::clock::init();
+        crate::ring::fork_guard::install();
         let shared = Shared::new(config);
         let drainer = Drainer::new(shared.clone());
         let crashed = shared.clone();
