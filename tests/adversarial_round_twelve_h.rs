@@ -119,3 +119,187 @@ fn a_fork_while_parent_threads_hold_kolog_locks_leaves_a_child_that_does_not_han
     common::assert_child_succeeded(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("CHILD-DONE"));
 }
+
+/// Threads go on logging (plain values, formatted values, records too large for the ring,
+/// `ainfo!` polled once) through and after `shutdown()`, threads start and exit meanwhile, and
+/// other threads read `stats()`: from the end of the drain on, every read balances; once the
+/// loggers have exited the rings are all freed, and the final counts add up.
+#[test]
+fn stats_balance_at_every_read_while_threads_log_through_shutdown_and_rings_are_freed() {
+    common::within(300, "logging through shutdown", || {
+        for round in 0..6 {
+            let policy = ["block", "drop", "drop_oldest"][round % 3];
+            let k = Arc::new(
+                Kolog::from_json_str(&format!(
+                    r#"{{"queue": {{"max_queue_size": 8, "backpressure_policy": "{policy}"}},
+                    "loggers": [{{"name": "root", "handlers": [{{"type": "null"}}]}}]}}"#
+                ))
+                .unwrap(),
+            );
+            let log = k.logger("root").unwrap();
+            let done = Arc::new(AtomicBool::new(false));
+            let shut = Arc::new(AtomicBool::new(false));
+            let mut loggers = Vec::new();
+            for t in 0..6 {
+                let (log, done) = (log.clone(), done.clone());
+                loggers.push(std::thread::spawn(move || {
+                    let big = "x".repeat(5000);
+                    let mut i = 0u64;
+                    while !done.load(Ordering::Relaxed) {
+                        match (i + t) % 5 {
+                            0 => kolog::info!(log, "plain", i = i),
+                            1 => kolog::info!(log, "formatted", i = %i),
+                            2 => kolog::info!(log, "big", b = big.as_str()),
+                            3 => {
+                                let mut cx =
+                                    std::task::Context::from_waker(std::task::Waker::noop());
+                                let mut f = std::pin::pin!(kolog::ainfo!(log, "async", i = i));
+                                let _ = std::future::Future::poll(f.as_mut(), &mut cx);
+                            }
+                            _ => {
+                                let log = log.clone();
+                                std::thread::spawn(move || kolog::info!(log, "short", i = i))
+                                    .join()
+                                    .unwrap();
+                            }
+                        }
+                        i += 1;
+                    }
+                }));
+            }
+            let mut readers = Vec::new();
+            for _ in 0..2 {
+                let (k, done, shut) = (k.clone(), done.clone(), shut.clone());
+                readers.push(std::thread::spawn(move || {
+                    let mut reads = 0u64;
+                    while !done.load(Ordering::Relaxed) {
+                        let after = shut.load(Ordering::Acquire);
+                        let s = k.stats();
+                        if after {
+                            common::assert_balanced(&s);
+                            reads += 1;
+                        }
+                    }
+                    reads
+                }));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            let report = k.shutdown().unwrap();
+            assert_eq!(
+                report.enqueued,
+                report.written
+                    + report.filtered
+                    + report.failed
+                    + report.dropped_oldest
+                    + report.dropped_timeout,
+                "{report:?}"
+            );
+            shut.store(true, Ordering::Release);
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            done.store(true, Ordering::Relaxed);
+            for t in loggers {
+                t.join().unwrap();
+            }
+            for r in readers {
+                r.join().unwrap();
+            }
+            let s = k.stats();
+            common::assert_balanced(&s);
+            assert_eq!(s.live_rings, 0, "round {round} ({policy}): {s:?}");
+            assert_eq!(
+                (s.written, s.enqueued),
+                (report.written, report.enqueued),
+                "round {round}: {s:?}"
+            );
+        }
+    });
+}
+
+/// The two systems of [`two_systems_shutting_each_other_down_from_processors_do_not_hang`],
+/// the barrier their processors meet at, and what each processor's `shutdown()` of the other
+/// returned (Ok or the error's code).
+static MUTUAL: std::sync::Mutex<Option<[Arc<Kolog>; 2]>> = std::sync::Mutex::new(None);
+static MUTUAL_MET: std::sync::Barrier = std::sync::Barrier::new(2);
+static MUTUAL_RESULTS: std::sync::Mutex<[Option<Result<u64, String>>; 2]> =
+    std::sync::Mutex::new([None, None]);
+
+fn shut_peer(from: usize, ev: &kolog::EventDict<'_>) -> kolog::process::Action {
+    if ev.event == "shut" {
+        let peer = MUTUAL.lock().unwrap().as_ref().unwrap()[1 - from].clone();
+        // Both drainers are now in a processor; each joins the other's drainer.
+        MUTUAL_MET.wait();
+        let r = peer
+            .shutdown()
+            .map(|r| r.written)
+            .map_err(|e| e.code().to_owned());
+        MUTUAL_RESULTS.lock().unwrap()[from] = Some(r);
+    }
+    kolog::process::Action::Keep
+}
+
+/// Each of two systems' processors shuts the other down (a processor holding another
+/// system, dropped or shut down when a record asks for it): each drainer joined the other's,
+/// which waited in the join back, for ever, although the shutdown's wait is recorded in the
+/// wait graph (its join never looked at it). Now a shutdown called on a drainer thread gives
+/// up when the drainer it waits for waits back (the `LIFECYCLE` warning; the drain has begun
+/// and a later `shutdown()` returns the report): for each system exactly one shutdown, from
+/// the other's processor or from the test, returns its report, with the one record written.
+#[test]
+fn two_systems_shutting_each_other_down_from_processors_do_not_hang() {
+    kolog::register_processor("r12h_shut_0", |_| {
+        Ok(Box::new(|ev: &mut kolog::EventDict<'_>| shut_peer(0, ev)))
+    });
+    kolog::register_processor("r12h_shut_1", |_| {
+        Ok(Box::new(|ev: &mut kolog::EventDict<'_>| shut_peer(1, ev)))
+    });
+    let make = |p: &str| {
+        Arc::new(
+            Kolog::from_json_str(&format!(
+                r#"{{"loggers": [{{"name": "root", "handlers": [{{"type": "null",
+                "processors": [{{"type": "{p}"}}]}}]}}]}}"#
+            ))
+            .unwrap(),
+        )
+    };
+    let systems = [make("r12h_shut_0"), make("r12h_shut_1")];
+    *MUTUAL.lock().unwrap() = Some(systems.clone());
+    for k in &systems {
+        let log = k.logger("root").unwrap();
+        kolog::info!(log, "shut");
+    }
+    common::within(60, "mutual shutdown", || loop {
+        if MUTUAL_RESULTS.lock().unwrap().iter().all(Option::is_some) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    });
+    let finals = common::within(60, "shutdown after the mutual one", move || {
+        let finals: Vec<_> = systems
+            .iter()
+            .map(|k| {
+                k.shutdown()
+                    .map(|r| r.written)
+                    .map_err(|e| e.code().to_owned())
+            })
+            .collect();
+        MUTUAL.lock().unwrap().take();
+        finals
+    });
+    let from_processors = MUTUAL_RESULTS.lock().unwrap().clone();
+    for (i, fin) in finals.into_iter().enumerate() {
+        // System i was shut down by system 1 - i's processor.
+        let by_peer = from_processors[1 - i].clone().expect("the processor ran");
+        let oks: Vec<u64> = [&by_peer, &fin]
+            .into_iter()
+            .filter_map(|r| r.as_ref().ok().copied())
+            .collect();
+        assert_eq!(
+            oks,
+            [1],
+            "system {i}: by peer {by_peer:?}, by the test {fin:?}"
+        );
+        for r in [by_peer, fin].into_iter().filter_map(Result::err) {
+            assert_eq!(r, "QUEUE::QueueManager::LIFECYCLE::WARNING", "system {i}");
+        }
+    }
+}

@@ -308,8 +308,34 @@ impl QueueManager {
         }
         drop(slot);
         // A processor of another system shutting this one down: recorded, so that this
-        // system's processors waiting for that one give up instead of waiting for ever.
-        let _wait = super::wait::DrainerWait::begin(&self.shared);
+        // system's processors waiting for that one give up instead of waiting for ever; and
+        // it gives up itself when this system's drainer waits (through others) for its own,
+        // as when two systems' processors shut each other down.
+        if let Some(wait) = super::wait::DrainerWait::begin(&self.shared) {
+            let mut done = self
+                .shared
+                .flush
+                .done
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            while !self.shared.drainer_done.load(Ordering::Acquire) {
+                if wait.deadlocked() {
+                    drop(done);
+                    *self.drainer.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+                    return Err(lifecycle(
+                        "shutdown() called by code another system's drainer runs, whose drainer waits for this one, cannot wait for the drain: it has begun, and the next shutdown() returns the report",
+                    ));
+                }
+                // The drainer wakes the flushers when it finishes (or crashes).
+                done = self
+                    .shared
+                    .flush
+                    .cond
+                    .wait_timeout(done, std::time::Duration::from_millis(10))
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+        }
         handle.join().map_err(|_| {
             Error::new(
                 ErrorKind::QueueManager,
