@@ -303,3 +303,134 @@ fn two_systems_shutting_each_other_down_from_processors_do_not_hang() {
         }
     }
 }
+
+/// The three systems of [`three_systems_flooding_each_other_in_a_ring_neither_hang_nor_lose_count`].
+static RING3: std::sync::Mutex<Option<[kolog::Logger; 3]>> = std::sync::Mutex::new(None);
+static RING3_MET: std::sync::Barrier = std::sync::Barrier::new(3);
+const RING3_FLOOD: u64 = 300;
+
+fn flood_next(from: usize, ev: &kolog::EventDict<'_>) -> kolog::process::Action {
+    if ev.event == "original" {
+        let next = RING3.lock().unwrap().as_ref().unwrap()[(from + 1) % 3].clone();
+        RING3_MET.wait();
+        for i in 0..RING3_FLOOD {
+            kolog::info!(
+                next,
+                "forwarded",
+                i,
+                pad = "................................................................"
+            );
+        }
+    }
+    kolog::process::Action::Keep
+}
+
+/// A → B → C → A: each system's processor floods the next one under `block` with the smallest
+/// rings, all at once. The cycle is three edges long; no drainer may hang, and every record is
+/// either written or counted in `dropped_full`.
+#[test]
+fn three_systems_flooding_each_other_in_a_ring_neither_hang_nor_lose_count() {
+    for i in 0..3usize {
+        kolog::register_processor(&format!("r12h_ring3_{i}"), move |_| {
+            Ok(Box::new(move |ev: &mut kolog::EventDict<'_>| {
+                flood_next(i, ev)
+            }))
+        });
+    }
+    let systems: Arc<Vec<Kolog>> = Arc::new(
+        (0..3)
+            .map(|i| {
+                Kolog::from_json_str(&format!(
+                    r#"{{"queue": {{"max_queue_size": 1, "backpressure_policy": "block"}},
+                    "loggers": [{{"name": "root", "handlers": [{{"type": "null",
+                    "processors": [{{"type": "r12h_ring3_{i}"}}]}}]}}]}}"#
+                ))
+                .unwrap()
+            })
+            .collect(),
+    );
+    *RING3.lock().unwrap() = Some([0, 1, 2].map(|i| systems[i].logger("peer").unwrap()));
+    let loaded = systems.clone();
+    common::within(120, "three systems flooding each other", move || {
+        for k in loaded.iter() {
+            kolog::info!(k.logger("app").unwrap(), "original");
+        }
+        for _ in 0..2 {
+            for k in loaded.iter() {
+                k.flush();
+            }
+        }
+    });
+    RING3.lock().unwrap().take();
+    for k in systems.iter() {
+        let s = k.stats();
+        common::assert_balanced(&s);
+        assert_eq!(s.enqueued + s.dropped, 1 + RING3_FLOOD, "{s:?}");
+        assert_eq!(s.dropped, s.dropped_full, "{s:?}");
+        assert_eq!(s.enqueued, s.written, "{s:?}");
+    }
+}
+
+/// Threads build factories, each with a `"w"` file of its own that holds an old line, while
+/// another thread shuts the queue manager down: each factory is either refused (the
+/// `LIFECYCLE` warning, its file untouched) or built (its file emptied, and its one record
+/// written or counted as dropped at shutdown); the report's counts match the files exactly.
+#[test]
+fn factories_racing_shutdown_are_refused_untouched_or_installed_and_written() {
+    let dir = common::temp_dir("r12h-factories");
+    common::within(300, "factories racing shutdown", move || {
+        for round in 0..20 {
+            let qm = Arc::new(kolog::QueueManager::start(kolog::QueueConfig::default()).unwrap());
+            let paths: Vec<_> = (0..8)
+                .map(|t| dir.join(format!("r{round}-t{t}.log")))
+                .collect();
+            for p in &paths {
+                std::fs::write(p, "old\n").unwrap();
+            }
+            let go = Arc::new(std::sync::Barrier::new(paths.len() + 1));
+            let builders: Vec<_> = paths
+                .iter()
+                .map(|p| {
+                    let (qm, go, p) = (qm.clone(), go.clone(), p.clone());
+                    std::thread::spawn(move || {
+                        go.wait();
+                        match kolog::LoggerFactory::from_json_str(&common::root_json_file(&p), &qm)
+                        {
+                            Ok(f) => {
+                                kolog::info!(f.get_logger("root").unwrap(), "new");
+                                true
+                            }
+                            Err(e) => {
+                                assert_eq!(e.code(), "QUEUE::QueueManager::LIFECYCLE::WARNING");
+                                false
+                            }
+                        }
+                    })
+                })
+                .collect();
+            go.wait();
+            for _ in 0..round * 50 {
+                std::hint::spin_loop();
+            }
+            let report = qm.shutdown().unwrap();
+            let built: Vec<bool> = builders.into_iter().map(|t| t.join().unwrap()).collect();
+            let mut lines = 0;
+            for (p, built) in paths.iter().zip(built) {
+                let text = std::fs::read_to_string(p).unwrap();
+                if built {
+                    assert!(
+                        text.is_empty() || text.lines().count() == 1 && text.contains("\"new\""),
+                        "{text:?}"
+                    );
+                    lines += text.lines().count() as u64;
+                } else {
+                    assert_eq!(text, "old\n", "a refused factory emptied its file");
+                }
+            }
+            assert_eq!(report.written, lines, "round {round}: {report:?}");
+            assert_eq!(report.enqueued, report.written, "{report:?}");
+            let s = qm.stats();
+            common::assert_balanced(&s);
+        }
+    });
+}

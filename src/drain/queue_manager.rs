@@ -274,18 +274,22 @@ impl QueueManager {
             )
             .with_severity(crate::Severity::Warning)
         };
-        let mut slot = self.drainer.lock().unwrap_or_else(|e| e.into_inner());
-        let handle = slot
-            .take()
-            .ok_or_else(|| lifecycle("the queue manager is already shut down"))?;
         if self.shared.orphaned_by_fork() {
             // The drainer thread is the parent's: joining it here would not return its report
-            // (std panics). The parent's system is not affected.
-            std::mem::forget(handle);
+            // (std panics). The parent's system is not affected. The slot is not waited for:
+            // a thread of the parent may have held it at the fork (a shutdown waiting for the
+            // handover lock); the handle is forgotten where it can be taken, and by `drop`.
+            if let Ok(mut slot) = self.drainer.try_lock() {
+                std::mem::forget(slot.take());
+            }
             return Err(lifecycle(
                 "shutdown() in a process forked from the one that started kolog: the drainer is the parent's; records logged here were counted as dropped",
             ));
         }
+        let mut slot = self.drainer.lock().unwrap_or_else(|e| e.into_inner());
+        let handle = slot
+            .take()
+            .ok_or_else(|| lifecycle("the queue manager is already shut down"))?;
         // Under the lock a factory hands its handlers over under (see `Shared::next_handler`).
         {
             let _handover = self
@@ -357,6 +361,11 @@ impl QueueManager {
 impl Drop for QueueManager {
     fn drop(&mut self) {
         let _ = self.shutdown();
+        if self.shared.orphaned_by_fork() {
+            // The parent's drainer thread, which does not exist here: never detached.
+            let slot = self.drainer.get_mut().unwrap_or_else(|e| e.into_inner());
+            std::mem::forget(slot.take());
+        }
     }
 }
 
