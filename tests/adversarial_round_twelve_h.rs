@@ -434,3 +434,191 @@ fn factories_racing_shutdown_are_refused_untouched_or_installed_and_written() {
         }
     });
 }
+
+/// A thread-local registered before kolog's, so destroyed after it: its destructor logs once
+/// the thread's ring is gone (the one-off ring path).
+struct LogsOnExit(Option<(kolog::Logger, u64, u64)>);
+
+impl Drop for LogsOnExit {
+    fn drop(&mut self) {
+        if let Some((log, t, i)) = self.0.take() {
+            kolog::info!(log, "r", t, i);
+            kolog::info!(log, "r", t, i = i + 1, shown = %"formatted");
+        }
+    }
+}
+
+thread_local! {
+    static ON_EXIT: std::cell::RefCell<LogsOnExit> = const { std::cell::RefCell::new(LogsOnExit(None)) };
+}
+
+/// Many threads log a run of records into their own ring, then two more from a thread-local
+/// destructor that runs after kolog's (through one-off rings): each thread's records are
+/// written in the order they were logged, none lost or doubled, and the one-off rings are
+/// freed.
+#[test]
+fn records_logged_from_late_thread_local_destructors_keep_per_thread_order() {
+    let dir = common::temp_dir("r12h-one-off-order");
+    let path = dir.join("app.log");
+    let k = Arc::new(Kolog::from_json_str(&common::root_json_file(&path)).unwrap());
+    let log = k.logger("root").unwrap();
+    const THREADS: u64 = 16;
+    const EACH: u64 = 200;
+    let s = common::within(120, "one-off rings", move || {
+        for round in 0..5u64 {
+            let threads: Vec<_> = (0..THREADS)
+                .map(|t| {
+                    let log = log.clone();
+                    std::thread::spawn(move || {
+                        let t = round * THREADS + t;
+                        // Registered before kolog's thread-local: destroyed after it.
+                        ON_EXIT.with(|e| e.borrow_mut().0 = Some((log.clone(), t, EACH)));
+                        for i in 0..EACH {
+                            kolog::info!(log, "r", t, i);
+                        }
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+        }
+        k.flush();
+        // The drainer frees the rings of exited threads after the pass that emptied them.
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let s = k.stats();
+            if s.live_rings == 0 || std::time::Instant::now() > until {
+                return s;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    });
+    common::assert_balanced(&s);
+    let total = 5 * THREADS * (EACH + 2);
+    assert_eq!(
+        (s.enqueued, s.written, s.dropped),
+        (total, total, 0),
+        "{s:?}"
+    );
+    assert_eq!(s.live_rings, 0, "{s:?}");
+    let mut next = std::collections::HashMap::new();
+    for v in common::json_lines(&path) {
+        let (t, i) = (v["t"].as_u64().unwrap(), v["i"].as_u64().unwrap());
+        let n = next.entry(t).or_insert(0u64);
+        assert_eq!(i, *n, "thread {t}: record {i} after {}", *n as i64 - 1);
+        *n += 1;
+    }
+    assert!(next.values().all(|&n| n == EACH + 2), "{next:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The systems of [`a_flush_cycle_with_a_ring_cycle_then_plain_forwarding_loses_nothing`].
+static MIXED: std::sync::Mutex<Option<[Arc<Kolog>; 2]>> = std::sync::Mutex::new(None);
+static MIXED_MET: std::sync::Barrier = std::sync::Barrier::new(2);
+
+fn mixed(from: usize, ev: &kolog::EventDict<'_>) -> kolog::process::Action {
+    let peer = || MIXED.lock().unwrap().as_ref().unwrap()[1 - from].clone();
+    match (from, ev.event.as_ref()) {
+        // A flushes B while B floods A.
+        (0, "cycle") => {
+            let b = peer();
+            MIXED_MET.wait();
+            b.flush();
+        }
+        (1, "cycle") => {
+            let a = peer();
+            let log = a.logger("fromb").unwrap();
+            MIXED_MET.wait();
+            for i in 0..200u64 {
+                kolog::info!(
+                    log,
+                    "flood",
+                    i,
+                    pad = "................................................"
+                );
+            }
+        }
+        // Afterwards A forwards into B, whose drainer waits for nobody.
+        (0, "forward") => {
+            let b = peer();
+            let log = b.logger("froma").unwrap();
+            for i in 0..1000u64 {
+                kolog::info!(
+                    log,
+                    "forwarded",
+                    i,
+                    pad = "................................................"
+                );
+            }
+        }
+        _ => {}
+    }
+    kolog::process::Action::Keep
+}
+
+/// A's processor flushes B while B's processor floods A's smallest ring (a flush edge and a
+/// ring edge forming one cycle): neither hangs. Then, with both drainers free, A's processor
+/// forwards 1,000 records into B under `block`: no edge left from the cycle may make it give
+/// any up.
+#[test]
+fn a_flush_cycle_with_a_ring_cycle_then_plain_forwarding_loses_nothing() {
+    kolog::register_processor("r12h_mixed_0", |_| {
+        Ok(Box::new(|ev: &mut kolog::EventDict<'_>| mixed(0, ev)))
+    });
+    kolog::register_processor("r12h_mixed_1", |_| {
+        Ok(Box::new(|ev: &mut kolog::EventDict<'_>| mixed(1, ev)))
+    });
+    let make = |p: &str| {
+        Arc::new(
+            Kolog::from_json_str(&format!(
+                r#"{{"queue": {{"max_queue_size": 1, "backpressure_policy": "block"}},
+                "loggers": [{{"name": "root", "handlers": [{{"type": "null",
+                "processors": [{{"type": "{p}"}}]}}]}}]}}"#
+            ))
+            .unwrap(),
+        )
+    };
+    let systems = [make("r12h_mixed_0"), make("r12h_mixed_1")];
+    *MIXED.lock().unwrap() = Some(systems.clone());
+    let s2 = systems.clone();
+    let (first, second) = common::within(120, "a mixed cycle", move || {
+        for k in s2.iter() {
+            kolog::info!(k.logger("app").unwrap(), "cycle");
+        }
+        for _ in 0..2 {
+            for k in s2.iter() {
+                k.flush();
+            }
+        }
+        let first = [s2[0].stats(), s2[1].stats()];
+        kolog::info!(s2[0].logger("app").unwrap(), "forward");
+        s2[0].flush();
+        s2[1].flush();
+        (first, [s2[0].stats(), s2[1].stats()])
+    });
+    MIXED.lock().unwrap().take();
+    for s in first.iter().chain(&second) {
+        common::assert_balanced(s);
+    }
+    // A: its two records and B's 200 (some maybe given up); B: its record.
+    assert_eq!(
+        first[0].enqueued + first[0].dropped_full,
+        201,
+        "{:?}",
+        first[0]
+    );
+    assert_eq!(first[1].enqueued, 1, "{:?}", first[1]);
+    // The forwarding phase: nothing more given up anywhere.
+    assert_eq!(
+        second[0].dropped_full, first[0].dropped_full,
+        "{:?}",
+        second[0]
+    );
+    assert_eq!(
+        (second[1].enqueued, second[1].written, second[1].dropped),
+        (1001, 1001, 0),
+        "{:?}",
+        second[1]
+    );
+}
