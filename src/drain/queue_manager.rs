@@ -125,10 +125,20 @@ pub(crate) fn stats(shared: &Shared) -> Stats {
         0
     };
     drop(finished);
-    let dropped_shutdown = dropped_shutdown + unconsumed;
+    let mut dropped_shutdown = dropped_shutdown + unconsumed;
+    let mut enqueued = rings.enqueued.saturating_sub(stranded + unconsumed);
+    if shared.orphaned.load(Ordering::Acquire) {
+        // In a forked child: records the parent's drainer had taken out of the rings at the
+        // fork but not yet counted. The parent writes them; here they can only end as
+        // `dropped_shutdown`, like the records left in the rings, so the counts balance.
+        let outcomes = written + filtered + failed + rings.dropped_oldest + dropped_timeout;
+        let in_hand = enqueued.saturating_sub(outcomes);
+        enqueued -= in_hand;
+        dropped_shutdown += in_hand;
+    }
     let dropped_full = rings.dropped_full + cancelled;
     Stats {
-        enqueued: rings.enqueued.saturating_sub(stranded + unconsumed),
+        enqueued,
         written,
         failed,
         filtered,
