@@ -624,3 +624,58 @@ fn a_flush_cycle_with_a_ring_cycle_then_plain_forwarding_loses_nothing() {
         second[1]
     );
 }
+
+/// The audit system of [`a_system_shut_down_while_another_drainer_waits_for_it`].
+static TARGET: std::sync::Mutex<Option<kolog::Logger>> = std::sync::Mutex::new(None);
+
+/// A's processor forwards every record into B (the smallest ring, `block`) while the test
+/// shuts B down: A's drainer, waiting for room in B, must stop waiting once B is closed, and
+/// every forwarded record is written by B or counted as `dropped_shutdown` there.
+#[test]
+fn a_system_shut_down_while_another_drainer_waits_for_it() {
+    kolog::register_processor("r12h_forward", |_| {
+        Ok(Box::new(|ev: &mut kolog::EventDict<'_>| {
+            let log = TARGET.lock().unwrap().clone().unwrap();
+            if let Some(kolog::record::Value::U64(i)) = ev.get("i") {
+                let i = *i;
+                kolog::info!(
+                    log,
+                    "forwarded",
+                    i,
+                    pad = "................................................"
+                );
+            }
+            kolog::process::Action::Keep
+        }))
+    });
+    let make = |q: usize, p: &str| {
+        Kolog::from_json_str(&format!(
+            r#"{{"queue": {{"max_queue_size": {q}, "backpressure_policy": "block"}},
+            "loggers": [{{"name": "root", "handlers": [{{"type": "null"{p}}}]}}]}}"#
+        ))
+        .unwrap()
+    };
+    let b = make(1, "");
+    *TARGET.lock().unwrap() = Some(b.logger("audit").unwrap());
+    let a = make(10_000, r#", "processors": [{"type": "r12h_forward"}]"#);
+    let (ra, rb) = common::within(60, "shutting down a waited-for system", move || {
+        let log = a.logger("app").unwrap();
+        for i in 0..5000u64 {
+            kolog::info!(log, "r", i);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        b.shutdown().unwrap();
+        let ra = a.shutdown().unwrap();
+        let sb = b.stats();
+        common::assert_balanced(&sb);
+        (ra, sb)
+    });
+    TARGET.lock().unwrap().take();
+    assert_eq!(
+        (ra.enqueued, ra.written, ra.dropped),
+        (5000, 5000, 0),
+        "{ra:?}"
+    );
+    assert_eq!(rb.written + rb.dropped_shutdown, 5000, "{rb:?}");
+    assert_eq!(rb.dropped, rb.dropped_shutdown, "{rb:?}");
+}
