@@ -426,4 +426,63 @@ mod tests {
             let _ = std::fs::remove_dir_all(p.parent().unwrap());
         }
     }
+
+    /// A fork taken while a thread of the parent is in `shutdown()`, waiting for the handover
+    /// lock a factory holds (here: this thread, in the factory, forks): the child's
+    /// `shutdown()` took the queue manager's drainer slot, which the parent's shutting-down
+    /// thread held at the fork, and hung for ever (SIGALRM here). It is now refused with the
+    /// `LIFECYCLE` warning before any lock is taken.
+    #[test]
+    fn a_fork_while_a_shutdown_waits_for_the_handover_lock() {
+        let path = temp_file("fork-handover");
+        let qm = Arc::new(QueueManager::start(QueueConfig::default()).unwrap());
+        let status: Arc<std::sync::Mutex<Option<i32>>> = Arc::default();
+        let shutter: Arc<std::sync::Mutex<Option<std::thread::JoinHandle<_>>>> = Arc::default();
+        AFTER_CLOSED_CHECK.with(|h| {
+            let (qm, status, shutter) = (qm.clone(), status.clone(), shutter.clone());
+            *h.borrow_mut() = Some(Box::new(move || {
+                let other = qm.clone();
+                let t = std::thread::spawn(move || other.shutdown());
+                // The shutdown now holds the drainer slot, waiting for this factory's lock.
+                std::thread::sleep(Duration::from_millis(200));
+                // SAFETY: the child only calls kolog's shutdown and ends with _exit.
+                let pid = unsafe { libc::fork() };
+                assert!(pid >= 0);
+                if pid == 0 {
+                    // SAFETY: alarm has no preconditions.
+                    unsafe { libc::alarm(10) };
+                    let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        let e = qm.shutdown().expect_err("a lifecycle warning");
+                        assert_eq!(e.code(), "QUEUE::QueueManager::LIFECYCLE::WARNING");
+                    }))
+                    .is_ok();
+                    // SAFETY: ends the forked child without running the parent's exit handlers.
+                    unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+                }
+                let mut st = 0;
+                // SAFETY: `pid` is this process's child.
+                assert_eq!(unsafe { libc::waitpid(pid, &mut st, 0) }, pid);
+                *status.lock().unwrap() = Some(st);
+                *shutter.lock().unwrap() = Some(t);
+            }))
+        });
+        let built = LoggerFactory::from_json_str(&doc(&path), &qm);
+        let report = shutter
+            .lock()
+            .unwrap()
+            .take()
+            .unwrap()
+            .join()
+            .unwrap()
+            .unwrap();
+        assert!(built.is_ok());
+        assert_eq!(report.dropped, 0, "{report:?}");
+        let st = status.lock().unwrap().take().unwrap();
+        assert!(
+            libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0,
+            "the forked child: status {st} (signal {})",
+            libc::WTERMSIG(st)
+        );
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
 }

@@ -243,6 +243,7 @@ impl Drop for Drainer {
         for r in self.rings.iter_mut() {
             r.unbound();
         }
+        let _fork = crate::ring::fork_guard::section();
         let mut stranded = self
             .shared
             .stranded
@@ -658,11 +659,14 @@ impl Drainer {
         for r in self.rings.iter_mut() {
             r.unbound();
         }
-        *self
-            .shared
-            .stranded
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = std::mem::take(&mut self.rings);
+        {
+            let _fork = crate::ring::fork_guard::section();
+            *self
+                .shared
+                .stranded
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = std::mem::take(&mut self.rings);
+        }
         self.shared.drainer_done.store(true, Ordering::SeqCst);
         while self.shared.retired.pop().is_some() {}
         self.shared.wake_flushers(None);

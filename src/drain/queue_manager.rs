@@ -125,10 +125,20 @@ pub(crate) fn stats(shared: &Shared) -> Stats {
         0
     };
     drop(finished);
-    let dropped_shutdown = dropped_shutdown + unconsumed;
+    let mut dropped_shutdown = dropped_shutdown + unconsumed;
+    let mut enqueued = rings.enqueued.saturating_sub(stranded + unconsumed);
+    if shared.orphaned.load(Ordering::Acquire) {
+        // In a forked child: records the parent's drainer had taken out of the rings at the
+        // fork but not yet counted. The parent writes them; here they can only end as
+        // `dropped_shutdown`, like the records left in the rings, so the counts balance.
+        let outcomes = written + filtered + failed + rings.dropped_oldest + dropped_timeout;
+        let in_hand = enqueued.saturating_sub(outcomes);
+        enqueued -= in_hand;
+        dropped_shutdown += in_hand;
+    }
     let dropped_full = rings.dropped_full + cancelled;
     Stats {
-        enqueued: rings.enqueued.saturating_sub(stranded + unconsumed),
+        enqueued,
         written,
         failed,
         filtered,
@@ -176,6 +186,7 @@ impl QueueManager {
             ));
         }
         crate::clock::init();
+        crate::ring::fork_guard::install();
         let shared = Shared::new(config);
         let drainer = Drainer::new(shared.clone());
         let crashed = shared.clone();
@@ -273,18 +284,22 @@ impl QueueManager {
             )
             .with_severity(crate::Severity::Warning)
         };
-        let mut slot = self.drainer.lock().unwrap_or_else(|e| e.into_inner());
-        let handle = slot
-            .take()
-            .ok_or_else(|| lifecycle("the queue manager is already shut down"))?;
         if self.shared.orphaned_by_fork() {
             // The drainer thread is the parent's: joining it here would not return its report
-            // (std panics). The parent's system is not affected.
-            std::mem::forget(handle);
+            // (std panics). The parent's system is not affected. The slot is not waited for:
+            // a thread of the parent may have held it at the fork (a shutdown waiting for the
+            // handover lock); the handle is forgotten where it can be taken, and by `drop`.
+            if let Ok(mut slot) = self.drainer.try_lock() {
+                std::mem::forget(slot.take());
+            }
             return Err(lifecycle(
                 "shutdown() in a process forked from the one that started kolog: the drainer is the parent's; records logged here were counted as dropped",
             ));
         }
+        let mut slot = self.drainer.lock().unwrap_or_else(|e| e.into_inner());
+        let handle = slot
+            .take()
+            .ok_or_else(|| lifecycle("the queue manager is already shut down"))?;
         // Under the lock a factory hands its handlers over under (see `Shared::next_handler`).
         {
             let _handover = self
@@ -307,8 +322,34 @@ impl QueueManager {
         }
         drop(slot);
         // A processor of another system shutting this one down: recorded, so that this
-        // system's processors waiting for that one give up instead of waiting for ever.
-        let _wait = super::wait::DrainerWait::begin(&self.shared);
+        // system's processors waiting for that one give up instead of waiting for ever; and
+        // it gives up itself when this system's drainer waits (through others) for its own,
+        // as when two systems' processors shut each other down.
+        if let Some(wait) = super::wait::DrainerWait::begin(&self.shared) {
+            let mut done = self
+                .shared
+                .flush
+                .done
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            while !self.shared.drainer_done.load(Ordering::Acquire) {
+                if wait.deadlocked() {
+                    drop(done);
+                    *self.drainer.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+                    return Err(lifecycle(
+                        "shutdown() called by code another system's drainer runs, whose drainer waits for this one, cannot wait for the drain: it has begun, and the next shutdown() returns the report",
+                    ));
+                }
+                // The drainer wakes the flushers when it finishes (or crashes).
+                done = self
+                    .shared
+                    .flush
+                    .cond
+                    .wait_timeout(done, std::time::Duration::from_millis(10))
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+        }
         handle.join().map_err(|_| {
             Error::new(
                 ErrorKind::QueueManager,
@@ -330,6 +371,11 @@ impl QueueManager {
 impl Drop for QueueManager {
     fn drop(&mut self) {
         let _ = self.shutdown();
+        if self.shared.orphaned_by_fork() {
+            // The parent's drainer thread, which does not exist here: never detached.
+            let slot = self.drainer.get_mut().unwrap_or_else(|e| e.into_inner());
+            std::mem::forget(slot.take());
+        }
     }
 }
 

@@ -111,6 +111,14 @@ pub(crate) struct Shared {
     pub orphaned: AtomicBool,
 }
 
+/// The stranded rings, locked (see [`Shared::sweep_stranded`]), inside a fork-guarded section
+/// (see `ring::fork_guard`).
+pub(crate) struct Stranded<'a> {
+    // Field order: the lock is released before the section is left.
+    _rings: MutexGuard<'a, Vec<Consumer>>,
+    _fork: crate::ring::fork_guard::Section,
+}
+
 impl Shared {
     pub(crate) fn new(config: QueueConfig) -> Arc<Shared> {
         let deadline = Arc::new(DrainDeadline::new(config.drain_timeout));
@@ -176,11 +184,14 @@ impl Shared {
             return false;
         }
         if !self.orphaned.swap(true, Ordering::SeqCst) {
+            // Nobody to wake: no thread of this process waits for the drainer (each checks
+            // this first), and the waiters left in the rings and on the flush barrier are the
+            // parent's threads, absent here (waking an async one would run its executor's
+            // code, whose locks a parent thread may have held at the fork, as it may have held
+            // the flush barrier's).
             self.closed.store(true, Ordering::SeqCst);
             self.stop.store(true, Ordering::SeqCst);
             self.drainer_done.store(true, Ordering::SeqCst);
-            self.wake_flushers(None);
-            self.registry.wake_all_waiters();
             crate::error::report(format_args!(
                 "kolog: this process was forked from the one that started kolog, whose drainer stayed there; records logged here are not written (counted as dropped)"
             ));
@@ -203,10 +214,11 @@ impl Shared {
     /// record enqueued is accounted for. Rings registered after the drainer finished are
     /// taken over here too. Returns the stranded rings, still locked (no other sweep can
     /// change the counts while the caller reads them), or `None` while the drainer runs.
-    pub(crate) fn sweep_stranded(&self) -> Option<MutexGuard<'_, Vec<Consumer>>> {
+    pub(crate) fn sweep_stranded(&self) -> Option<Stranded<'_>> {
         if !self.drainer_done.load(Ordering::Acquire) {
             return None;
         }
+        let fork = crate::ring::fork_guard::section();
         let mut rings = self.stranded.lock().unwrap_or_else(|e| e.into_inner());
         self.registry.adopt(&mut rings);
         let n = self.discard(&mut rings);
@@ -218,7 +230,10 @@ impl Shared {
                 .dropped_shutdown
                 .fetch_add(n, Ordering::Relaxed);
         }
-        Some(rings)
+        Some(Stranded {
+            _rings: rings,
+            _fork: fork,
+        })
     }
 
     /// Releases every record published in `rings` without processing it; returns how many.

@@ -16,6 +16,17 @@
 //! the new tail, clearing the bit. The producer evicts only with a CAS from a tail without the
 //! bit, so it never frees bytes the consumer is copying; it waits at most for one bounded copy.
 
+#[cfg(all(unix, not(loom)))]
+pub(crate) mod fork_guard;
+#[cfg(not(all(unix, not(loom))))]
+pub(crate) mod fork_guard {
+    //! No `fork()` here (or under loom): nothing to guard.
+    pub(crate) struct Section;
+    pub(crate) fn section() -> Section {
+        Section
+    }
+    pub(crate) fn install() {}
+}
 pub(crate) mod registry;
 pub(crate) mod sync;
 

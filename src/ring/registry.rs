@@ -79,6 +79,7 @@ impl Registry {
     /// Hands a new ring's consumer to the drainer (lock-free).
     pub(crate) fn register(&self, consumer: Consumer) {
         let ring = consumer.ring().clone();
+        let _fork = super::fork_guard::section();
         self.live
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -104,6 +105,7 @@ impl Registry {
         if !rings.iter().any(|c| c.ring().is_abandoned()) {
             return;
         }
+        let _fork = super::fork_guard::section();
         let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
         // Freed rings by address, sorted: one pass over the live list however many threads
         // exited (a pass per ring was quadratic under thread churn).
@@ -123,6 +125,7 @@ impl Registry {
 
     /// Wakes the producers waiting for space in any live ring (the drainer is gone).
     pub(crate) fn wake_all_waiters(&self) {
+        let _fork = super::fork_guard::section();
         let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
         for r in &live.rings {
             r.wake_waiter();
@@ -131,6 +134,7 @@ impl Registry {
 
     /// Totals over freed and live rings, and the number of live rings.
     pub(crate) fn totals(&self) -> (RingTotals, usize) {
+        let _fork = super::fork_guard::section();
         let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
         let mut t = live.retired;
         for r in &live.rings {
