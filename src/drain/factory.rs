@@ -280,7 +280,7 @@ mod tests {
 
     use super::{LoggerFactory, AFTER_CLOSED_CHECK, AFTER_HANDOVER};
     use crate::drain::shared::Shared;
-    use crate::{QueueConfig, QueueManager};
+    use crate::{Error, QueueConfig, QueueManager, ShutdownReport};
 
     fn temp_file(name: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("kolog-factory-{}-{name}", std::process::id()));
@@ -309,6 +309,14 @@ mod tests {
         weak.strong_count() == 0
     }
 
+    /// The report of the `shutdown()` a hook started on a thread of its own.
+    fn join_shutter(
+        shutter: &std::sync::Mutex<Option<std::thread::JoinHandle<Result<ShutdownReport, Error>>>>,
+    ) -> ShutdownReport {
+        let t = shutter.lock().unwrap().take().expect("the hook ran");
+        t.join().unwrap().unwrap()
+    }
+
     /// A shutdown exactly between the factory's check that the queue manager is open and the
     /// handover of its handlers (another thread shuts down while the factory is there): the
     /// factory is either refused (its `"w"` file not emptied) or its handlers are installed
@@ -333,14 +341,7 @@ mod tests {
             }))
         });
         let built = LoggerFactory::from_json_str(&doc(&path), &qm);
-        let report = shutter
-            .lock()
-            .unwrap()
-            .take()
-            .unwrap()
-            .join()
-            .unwrap()
-            .unwrap();
+        let report = join_shutter(&shutter);
         assert!(
             qm.shared.commands.is_empty(),
             "a command was left for a drainer that is gone"
@@ -467,14 +468,7 @@ mod tests {
             }))
         });
         let built = LoggerFactory::from_json_str(&doc(&path), &qm);
-        let report = shutter
-            .lock()
-            .unwrap()
-            .take()
-            .unwrap()
-            .join()
-            .unwrap()
-            .unwrap();
+        let report = join_shutter(&shutter);
         assert!(built.is_ok());
         assert_eq!(report.dropped, 0, "{report:?}");
         let st = status.lock().unwrap().take().unwrap();
