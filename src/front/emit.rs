@@ -624,6 +624,12 @@ pub(crate) fn poll_enqueue(
                 producer.count_dropped_full();
                 return Attempt::Done(None);
             }
+            // In a forked child no drainer will ever free room, and the ring's waiter lock may
+            // have been held by a thread of the parent at the fork (cold: the ring is full).
+            if shared.orphaned_by_fork() {
+                count_shutdown_drop(shared);
+                return Attempt::Done(None);
+            }
             let Some(waiter) = waiter.take() else {
                 return Attempt::NeedWaker;
             };
@@ -635,8 +641,8 @@ pub(crate) fn poll_enqueue(
             // Checked again once registered: a drainer that crashed since the check above
             // woke the waiters it could see, not this one, and will never free room.
             // (`register_waiter` ends with a SeqCst fence; `drainer_crashed` stores `closed`
-            // SeqCst before it wakes them.) In a forked child no drainer ever will.
-            if shared.is_closed() || shared.orphaned_by_fork() {
+            // SeqCst before it wakes them.)
+            if shared.is_closed() {
                 count_shutdown_drop(shared);
                 return Attempt::Done(unused);
             }
