@@ -1103,9 +1103,9 @@ mod tests {
         assert_eq!(earliest(&[Some(8), Some(2), Some(2)]), Some((1, 2, 2)));
     }
 
-    /// A drainer that panics (a bug) leaves nobody waiting: blocked producers, `flush()` and
-    /// async producers return, what is logged afterwards is counted as dropped, and
-    /// `shutdown()` reports the panic.
+    /// Records published after the final drain (by producers that passed the `closed` check
+    /// just before shutdown, one of them on a thread whose ring is registered only after the
+    /// drainer finished) are counted as `dropped_shutdown`, once.
     #[test]
     fn records_published_after_the_final_drain_are_counted_as_dropped_at_shutdown() {
         let k = crate::Kolog::from_json_str(
@@ -1270,6 +1270,9 @@ mod tests {
         assert_eq!((s.enqueued, s.written, s.dropped), (2, 2, 0), "{s:?}");
     }
 
+    /// A drainer that panics (a bug) leaves nobody waiting: blocked producers, `flush()` and
+    /// async producers return, what is logged afterwards is counted as dropped, and
+    /// `shutdown()` reports the panic.
     #[test]
     fn a_crashed_drainer_leaves_nobody_waiting() {
         let k = crate::Kolog::from_json_str(
