@@ -425,7 +425,7 @@ fn configuration_files_that_cannot_be_used_are_clear_errors() {
 }
 
 /// A UTF-8 byte order mark (what Notepad writes) starts the file, not the document: JSON
-/// and YAML files with one load as without it.
+/// and YAML files and strings with one load as without it.
 #[test]
 fn configuration_files_with_a_byte_order_mark_load() {
     let dir = temp_dir("bom");
@@ -441,6 +441,20 @@ fn configuration_files_with_a_byte_order_mark_load() {
             "{name}"
         );
     }
+    // The same text as a string (read by the program itself), for JSON as for YAML.
+    let with_mark = format!("\u{feff}{good}");
+    for k in [
+        Kolog::from_json_str(&with_mark).unwrap(),
+        Kolog::from_yaml_str(&with_mark).unwrap(),
+    ] {
+        assert_eq!(k.logger("x").unwrap().level(), kolog::Level::Warning);
+    }
+    let qm = kolog::QueueManager::start(kolog::QueueConfig::default()).unwrap();
+    let factory = kolog::LoggerFactory::from_json_str(&with_mark, &qm).unwrap();
+    assert_eq!(
+        factory.get_logger("x").unwrap().level(),
+        kolog::Level::Warning
+    );
     // Only a leading mark: one inside the document is content (here, outside a string).
     let path = dir.join("inner.json");
     std::fs::write(&path, format!("{{\u{feff}{}", &good[1..])).unwrap();

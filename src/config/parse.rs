@@ -624,6 +624,9 @@ pub(super) fn queue_from_value(v: &Value) -> Result<QueueConfig, Error> {
 }
 
 pub(super) fn from_json_str(s: &str) -> Result<LoggingSystemConfig, Error> {
+    // A leading byte order mark (a string read from a file Notepad wrote) is not part of the
+    // document, as for YAML strings and configuration files.
+    let s = s.strip_prefix('\u{feff}').unwrap_or(s);
     let v = super::unique_keys::from_str(s)
         .map_err(|e| parsing_error("JSON", e.to_string()).with_source(e))?;
     system(&v).map_err(|inv| validation_error(inv, Some(s)))
