@@ -16,6 +16,17 @@ fn is_child(test: &str) -> bool {
     std::env::var(CHILD).as_deref() == Ok(test)
 }
 
+/// Runs `test` alone in a child process with `env` set, failing after `secs` if it hangs;
+/// asserts that it succeeded and got to its end (printed `CHILD-DONE`).
+fn run_child_to_the_end(test: &str, env: &[(&str, &str)], secs: u64) {
+    let out = common::run_child(test, CHILD, env, &[], secs);
+    common::assert_child_succeeded(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("CHILD-DONE"),
+        "{test} {env:?}"
+    );
+}
+
 /// A tmpfs of `kib` KiB mounted on a fresh directory, unmounted when dropped. `None` (with a
 /// note printed) where mounting is not allowed.
 struct Tmpfs(PathBuf);
@@ -133,15 +144,11 @@ fn run_disk_full(test: &str, writer: &str) {
         return;
     };
     let dir = fs.0.to_str().unwrap().to_owned();
-    let out = common::run_child(
+    run_child_to_the_end(
         test,
-        CHILD,
         &[("KOLOG_R11E_DIR", &dir), ("KOLOG_FILE_WRITER", writer)],
-        &[],
         120,
     );
-    common::assert_child_succeeded(&out);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("CHILD-DONE"));
 }
 
 /// The `file` writer on a full file system: exact counts, whole lines, recovery.
@@ -257,9 +264,7 @@ fn an_endless_configuration_file_is_refused_not_read_into_memory() {
         println!("CHILD-DONE");
         return;
     }
-    let out = common::run_child(TEST, CHILD, &[], &[], 120);
-    common::assert_child_succeeded(&out);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("CHILD-DONE"));
+    run_child_to_the_end(TEST, &[], 120);
 }
 
 /// A `rotating_file` handler filling a 64 KiB file system: files of 63 lines (two pages
@@ -307,9 +312,7 @@ fn a_rotating_handler_filling_the_file_system_fails_records_exactly_and_recovers
         return;
     };
     let dir = fs.0.to_str().unwrap().to_owned();
-    let out = common::run_child(TEST, CHILD, &[("KOLOG_R11E_DIR", &dir)], &[], 120);
-    common::assert_child_succeeded(&out);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("CHILD-DONE"));
+    run_child_to_the_end(TEST, &[("KOLOG_R11E_DIR", &dir)], 120);
 }
 
 /// A program that restores SIGPIPE's default action (CLI programs do, to end quietly under
@@ -348,12 +351,7 @@ fn a_fifo_reader_going_away_does_not_kill_a_process_with_default_sigpipe() {
         return;
     }
     for io_thread in ["1", "0"] {
-        let out = common::run_child(TEST, CHILD, &[("KOLOG_IO_THREAD", io_thread)], &[], 120);
-        common::assert_child_succeeded(&out);
-        assert!(
-            String::from_utf8_lossy(&out.stdout).contains("CHILD-DONE"),
-            "KOLOG_IO_THREAD={io_thread}"
-        );
+        run_child_to_the_end(TEST, &[("KOLOG_IO_THREAD", io_thread)], 120);
     }
 }
 
@@ -397,12 +395,7 @@ fn a_file_size_limit_fails_records_instead_of_killing_the_process() {
         return;
     }
     for writer in ["plain", "mmap"] {
-        let out = common::run_child(TEST, CHILD, &[("KOLOG_FILE_WRITER", writer)], &[], 120);
-        common::assert_child_succeeded(&out);
-        assert!(
-            String::from_utf8_lossy(&out.stdout).contains("CHILD-DONE"),
-            "{writer}"
-        );
+        run_child_to_the_end(TEST, &[("KOLOG_FILE_WRITER", writer)], 120);
     }
 }
 
@@ -563,9 +556,7 @@ fn a_stream_on_a_full_file_system_counts_whole_records_and_starts_the_next_on_a_
         return;
     };
     let dir = fs.0.to_str().unwrap().to_owned();
-    let out = common::run_child(TEST, CHILD, &[("KOLOG_R11E_DIR", &dir)], &[], 120);
-    common::assert_child_succeeded(&out);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("CHILD-DONE"));
+    run_child_to_the_end(TEST, &[("KOLOG_R11E_DIR", &dir)], 120);
 }
 
 /// Log file names no file can ever have: one ending in `/` or `/.` (a directory's name,
@@ -687,9 +678,7 @@ fn a_non_blocking_stdout_pipe_that_fills_loses_no_record() {
         println!("CHILD-DONE");
         return;
     }
-    let out = common::run_child(TEST, CHILD, &[], &[], 120);
-    common::assert_child_succeeded(&out);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("CHILD-DONE"));
+    run_child_to_the_end(TEST, &[], 120);
 }
 
 /// A process forked after kolog started (a daemon forking, a pre-fork server, a test
@@ -769,9 +758,7 @@ fn a_forked_child_neither_hangs_nor_panics_and_the_parent_keeps_writing() {
         println!("CHILD-DONE");
         return;
     }
-    let out = common::run_child(TEST, CHILD, &[], &[], 300);
-    common::assert_child_succeeded(&out);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("CHILD-DONE"));
+    run_child_to_the_end(TEST, &[], 300);
 }
 
 /// In a forked child: `first` (what finds the fork), then everything else. The parent had
