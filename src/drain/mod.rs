@@ -1139,6 +1139,16 @@ mod tests {
         assert_eq!((s.enqueued, s.dropped_shutdown), (1, 3), "{s:?}");
     }
 
+    /// A system with the smallest ring (4 KiB) under `block`, its `root` logger on a `null`
+    /// handler.
+    fn smallest_block_system() -> crate::Kolog {
+        crate::Kolog::from_json_str(
+            r#"{"queue": {"max_queue_size": 1, "backpressure_policy": "block"},
+                "loggers": [{"name": "root", "handlers": [{"type": "null"}]}]}"#,
+        )
+        .unwrap()
+    }
+
     /// Makes `k`'s drainer panic (an injected command) and waits for it: `flush()` returns
     /// although the drainer is gone. Returns the system's shared state.
     fn crash_drainer(k: &crate::Kolog) -> std::sync::Arc<super::Shared> {
@@ -1157,11 +1167,7 @@ mod tests {
     /// no drainer will ever free room or wake it.
     #[test]
     fn an_async_producer_registering_as_the_drainer_crashes_is_not_left_pending() {
-        let k = crate::Kolog::from_json_str(
-            r#"{"queue": {"max_queue_size": 1, "backpressure_policy": "block"},
-                "loggers": [{"name": "root", "handlers": [{"type": "null"}]}]}"#,
-        )
-        .unwrap();
+        let k = smallest_block_system();
         let log = k.logger("root").unwrap();
         // Registers this thread's ring; written before the crash (whether the drainer would
         // take it before the injected panic is up to the scheduler).
@@ -1223,11 +1229,7 @@ mod tests {
         std::thread::spawn({
             let other_log = other.logger("root").unwrap();
             move || {
-                let k = crate::Kolog::from_json_str(
-                    r#"{"queue": {"max_queue_size": 1, "backpressure_policy": "block"},
-                        "loggers": [{"name": "root", "handlers": [{"type": "null"}]}]}"#,
-                )
-                .unwrap();
+                let k = smallest_block_system();
                 let log = k.logger("root").unwrap();
                 crate::info!(log, "registers this thread's ring");
                 let shared = crash_drainer(&k);
