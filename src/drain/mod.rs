@@ -343,12 +343,15 @@ impl Drainer {
             let ticket = self.shared.flush.requested.load(Ordering::SeqCst);
             let closing = self.shared.stop.load(Ordering::SeqCst);
             let n = self.step(Cutoff::Now);
+            // Before a flush completes: the rings of threads that exited before it was
+            // requested, drained by now, are freed when it returns (`live_rings` counts
+            // only rings that may still be written).
+            self.shared.registry.reclaim(&mut self.rings);
             if ticket > self.flushed {
                 self.complete_flush(ticket);
             } else {
                 self.report_recoveries();
             }
-            self.shared.registry.reclaim(&mut self.rings);
             if self.last_report.elapsed() >= DROP_REPORT_INTERVAL {
                 clock::recalibrate();
                 self.report_drops();

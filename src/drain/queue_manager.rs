@@ -41,6 +41,8 @@ pub struct Stats {
     /// Dropped because `shutdown` ran out of `drain_timeout` before writing them.
     pub dropped_timeout: u64,
     /// Rings currently allocated (one per thread that logged and has not been reclaimed).
+    /// After [`QueueManager::flush`] returns, the rings of threads that exited before it was
+    /// called are reclaimed.
     pub live_rings: usize,
 }
 
