@@ -259,10 +259,18 @@ fn a_file_handler_on_a_fifo_without_a_reader_neither_hangs_nor_loses_count() {
 
 /// A destination that stops taking bytes (a named pipe whose reader never reads; a hung
 /// network file system) holds its handler's write for ever; `shutdown()` still returns
-/// within `drain_timeout`, counting what it could not write as failed.
+/// within `drain_timeout`, counting what it could not write as failed. The write waits on the
+/// handler's I/O thread, which the drainer gives up: run with one whatever `KOLOG_IO_THREAD`
+/// says (with writes on the drainer thread, the drainer itself waits; see README).
 #[test]
 fn shutdown_returns_within_drain_timeout_when_a_destination_stops_taking_bytes() {
     use std::os::unix::fs::OpenOptionsExt as _;
+    const TEST: &str =
+        "shutdown_returns_within_drain_timeout_when_a_destination_stops_taking_bytes";
+    if child_case().as_deref() != Some(TEST) {
+        run_child_with_io_threads(TEST, 60);
+        return;
+    }
     let dir = common::temp_dir("r6-stalled-fifo");
     let fifo = dir.join("pipe");
     let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
@@ -642,6 +650,20 @@ fn run_child(test: &str, seconds: u64) -> std::process::Output {
     out
 }
 
+/// [`run_child`] with `KOLOG_IO_THREAD` removed too: file and stream handlers write on I/O
+/// threads of their own (the default), for tests of what only an I/O thread can do.
+fn run_child_with_io_threads(test: &str, seconds: u64) -> std::process::Output {
+    let out = common::run_child(
+        test,
+        "KOLOG_R6_CHILD",
+        &[],
+        &["NO_COLOR", "KOLOG_IO_THREAD"],
+        seconds,
+    );
+    common::assert_child_succeeded(&out);
+    out
+}
+
 fn rss_kib() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
     let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
@@ -870,7 +892,8 @@ fn the_log_bridges_flush_waits_for_what_was_logged() {
 /// A `stream` handler whose stdout is a pipe that stops being read (a stalled log collector):
 /// once the pipe's buffer is full the write waits, on the handler's I/O thread, and
 /// `shutdown()` still returns once `drain_timeout` has run out, with every record accounted
-/// for (the unwritten ones in `failed`).
+/// for (the unwritten ones in `failed`). Run with I/O threads whatever `KOLOG_IO_THREAD` says
+/// (with writes on the drainer thread, the drainer itself waits; see README).
 #[test]
 fn shutdown_returns_within_drain_timeout_when_stdout_stops_being_read() {
     const TEST: &str = "shutdown_returns_within_drain_timeout_when_stdout_stops_being_read";
@@ -912,7 +935,8 @@ fn shutdown_returns_within_drain_timeout_when_stdout_stops_being_read() {
         );
         return;
     }
-    let out = run_child(TEST, 30);
+    // The write waits on the stream handler's I/O thread, which the drainer gives up.
+    let out = run_child_with_io_threads(TEST, 30);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("REPORT enqueued=5000 accounted=5000 failed_some=true timed_out=true"),

@@ -23,4 +23,15 @@ pub(crate) enum Command {
     /// Makes the drainer panic (tests of what a crashed drainer leaves behind).
     #[cfg(test)]
     Panic,
+    /// Makes the drainer tell the test it got here (`reached`), then wait for `go` before it
+    /// goes on with the pass (the records logged meanwhile are all in its next pass).
+    #[cfg(test)]
+    Stall {
+        reached: std::sync::mpsc::Sender<()>,
+        go: std::sync::mpsc::Receiver<()>,
+    },
+    /// Makes the drainer panic as it dispatches the record after the next `n` (a crash in
+    /// the middle of a pass).
+    #[cfg(test)]
+    PanicAtRecord(u64),
 }

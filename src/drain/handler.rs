@@ -408,9 +408,23 @@ impl Handler {
         deadline: Arc<DrainDeadline>,
         file: Option<crate::write::FileLease>,
     ) -> Handler {
+        let io_thread = std::env::var_os("KOLOG_IO_THREAD").is_none_or(|v| v != "0");
+        Handler::with_io_thread(label, chain, renderer, writer, deadline, file, io_thread)
+    }
+
+    /// [`Handler::new`], with an I/O thread for a writer that offloads its writes if
+    /// `io_thread` (`KOLOG_IO_THREAD` decides for `new`).
+    fn with_io_thread(
+        label: String,
+        chain: Chain,
+        renderer: Renderer,
+        writer: Box<dyn Writer>,
+        deadline: Arc<DrainDeadline>,
+        file: Option<crate::write::FileLease>,
+        io_thread: bool,
+    ) -> Handler {
         let discards = writer.discards();
-        let threaded =
-            writer.offload() && std::env::var_os("KOLOG_IO_THREAD").is_none_or(|v| v != "0");
+        let threaded = writer.offload() && io_thread;
         let inline = |writer| Destination::Inline(writer, Failures::new(&label));
         let destination = if threaded {
             IoLane::spawn(&label, writer, deadline).map_or_else(inline, Destination::Thread)
@@ -705,13 +719,15 @@ mod tests {
             lines: lines.clone(),
             flushes: flushes.clone(),
         };
-        Handler::new(
+        // With an I/O thread whatever `KOLOG_IO_THREAD` says: the tests here are about it.
+        Handler::with_io_thread(
             "test[0]".into(),
             Chain::build(&[]).unwrap(),
             renderer,
             Box::new(writer),
             Arc::new(DrainDeadline::new(std::time::Duration::from_secs(5))),
             None,
+            true,
         )
     }
 

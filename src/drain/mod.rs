@@ -229,6 +229,9 @@ pub(crate) struct Drainer {
     /// and the number the last such record got.
     failed_shared: SharedFailed,
     shared_numbers: u64,
+    /// Records to dispatch before an injected panic (see [`Command::PanicAtRecord`]).
+    #[cfg(test)]
+    panic_at: Option<u64>,
 }
 
 impl Drop for Drainer {
@@ -309,6 +312,8 @@ impl Drainer {
             last_report: Instant::now(),
             failed_shared: SharedFailed::default(),
             shared_numbers: 0,
+            #[cfg(test)]
+            panic_at: None,
         }
     }
 
@@ -338,12 +343,15 @@ impl Drainer {
             let ticket = self.shared.flush.requested.load(Ordering::SeqCst);
             let closing = self.shared.stop.load(Ordering::SeqCst);
             let n = self.step(Cutoff::Now);
+            // Before a flush completes: the rings of threads that exited before it was
+            // requested, drained by now, are freed when it returns (`live_rings` counts
+            // only rings that may still be written).
+            self.shared.registry.reclaim(&mut self.rings);
             if ticket > self.flushed {
                 self.complete_flush(ticket);
             } else {
                 self.report_recoveries();
             }
-            self.shared.registry.reclaim(&mut self.rings);
             if self.last_report.elapsed() >= DROP_REPORT_INTERVAL {
                 clock::recalibrate();
                 self.report_drops();
@@ -424,6 +432,13 @@ impl Drainer {
             Command::AddInternalLogger(route) => self.internal.push(route),
             #[cfg(test)]
             Command::Panic => panic!("injected drainer panic"),
+            #[cfg(test)]
+            Command::Stall { reached, go } => {
+                let _ = reached.send(());
+                let _ = go.recv();
+            }
+            #[cfg(test)]
+            Command::PanicAtRecord(n) => self.panic_at = Some(n),
         }
     }
 
@@ -442,6 +457,8 @@ impl Drainer {
             timeout,
             failed_shared,
             shared_numbers,
+            #[cfg(test)]
+            panic_at,
             ..
         } = self;
         let copy = shared.policy == BackpressurePolicy::DropOldest;
@@ -454,6 +471,8 @@ impl Drainer {
             counts: &mut counts,
             failed_shared,
             shared_numbers,
+            #[cfg(test)]
+            panic_at,
         };
         let mut timed_out = 0;
         let mut take = |payload: &[u8]| {
@@ -556,6 +575,8 @@ impl Drainer {
             counts: &mut counts,
             failed_shared: &self.failed_shared,
             shared_numbers: &mut self.shared_numbers,
+            #[cfg(test)]
+            panic_at: &mut None,
         };
         match logger {
             Some(name) => router.route(name, handlers, ev),
@@ -754,6 +775,8 @@ struct Router<'d> {
     counts: &'d mut PassCounts,
     failed_shared: &'d SharedFailed,
     shared_numbers: &'d mut u64,
+    #[cfg(test)]
+    panic_at: &'d mut Option<u64>,
 }
 
 /// Sets the key/value pairs that follow in `values` (about `pairs` of them) in `ev`, which holds
@@ -820,6 +843,14 @@ fn name_of<'v>(v: &'v Option<Value<'_>>) -> &'v str {
 
 impl Router<'_> {
     fn dispatch(&mut self, payload: &[u8]) {
+        #[cfg(test)]
+        if let Some(n) = self.panic_at.as_mut() {
+            if *n == 0 {
+                *self.panic_at = None;
+                panic!("injected drainer panic in the middle of a pass");
+            }
+            *n -= 1;
+        }
         let Some((h, values)) = decode::header(payload) else {
             self.counts.failed += 1;
             return;
@@ -1314,6 +1345,135 @@ mod tests {
         );
         let e = k.shutdown().unwrap_err();
         assert_eq!(e.code(), "QUEUE::QueueManager::WORKER::CRITICAL");
+    }
+
+    /// Runs `f` on a thread of its own and returns its result; fails the test if it takes
+    /// longer than a generous hang guard (a regression hangs instead of failing).
+    fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let t = std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        match rx.recv_timeout(std::time::Duration::from_secs(120)) {
+            Ok(v) => v,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                std::panic::resume_unwind(t.join().unwrap_err())
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("hung"),
+        }
+    }
+
+    /// Stalls `k`'s drainer at the start of its next pass, has `log_all` log (on threads of
+    /// its own, so each has a ring), then lets the drainer go on with a panic injected as it
+    /// dispatches record `at` (0-based) of the pass, and waits for the crash. Returns the
+    /// stats then.
+    fn crash_in_the_middle_of_a_pass(
+        k: &crate::Kolog,
+        at: u64,
+        log_all: impl FnOnce(),
+    ) -> crate::Stats {
+        let shared = k.queue_manager().shared.clone();
+        let (reached, stalled) = std::sync::mpsc::channel();
+        let (go, wait) = std::sync::mpsc::channel();
+        shared
+            .commands
+            .push(super::Command::Stall { reached, go: wait });
+        shared.wake_drainer();
+        stalled.recv().unwrap();
+        log_all();
+        // Applied in the same round of commands as the stall, before the pass.
+        shared.commands.push(super::Command::PanicAtRecord(at));
+        go.send(()).unwrap();
+        // Returns once the drainer is gone.
+        k.flush();
+        assert!(shared
+            .drainer_done
+            .load(std::sync::atomic::Ordering::SeqCst));
+        k.stats()
+    }
+
+    /// The records a drainer took out of the rings in the pass it panicked in, and had not
+    /// counted yet, are counted as `dropped_shutdown` (as the records it left in the rings
+    /// are): the counts balance exactly, with nothing enqueued left without an outcome. Two
+    /// threads' rings, so the pass takes two runs (the first thread's three records, then the
+    /// second's) and the panic comes in the second run. They used to be missing from every
+    /// count: three records enqueued, none written, failed or dropped.
+    #[test]
+    fn records_in_hand_when_the_drainer_panics_mid_pass_are_counted() {
+        within(|| {
+            let k = crate::Kolog::from_json_str(
+                r#"{"queue": {"backpressure_policy": "block"},
+                    "loggers": [{"name": "root", "handlers": [{"type": "null", "renderer": {"type": "file_json"}}]}]}"#,
+            )
+            .unwrap();
+            let log = k.logger("root").unwrap();
+            let s = crash_in_the_middle_of_a_pass(&k, 4, || {
+                for t in 0..2u64 {
+                    let log = log.clone();
+                    std::thread::spawn(move || {
+                        for i in 0..3u64 {
+                            crate::info!(log, "before the crash", t, i);
+                        }
+                    })
+                    .join()
+                    .unwrap();
+                }
+            });
+            assert_eq!(
+                (s.enqueued, s.written, s.filtered, s.failed),
+                (0, 0, 0, 0),
+                "{s:?}"
+            );
+            assert_eq!((s.dropped, s.dropped_shutdown), (6, 6), "{s:?}");
+            // Again (counted once), and after a record logged on a live ring.
+            crate::info!(log, "after the crash");
+            let s = k.stats();
+            assert_eq!(
+                (s.enqueued, s.written, s.dropped, s.dropped_shutdown),
+                (0, 0, 7, 7),
+                "{s:?}"
+            );
+            let e = k.shutdown().unwrap_err();
+            assert_eq!(e.code(), "QUEUE::QueueManager::WORKER::CRITICAL");
+            let s = k.stats();
+            assert_eq!((s.enqueued, s.dropped_shutdown), (0, 7), "{s:?}");
+        });
+    }
+
+    /// Under `drop_oldest` the drainer copies a run of records out of the ring before it
+    /// dispatches them: those after the one it panicked on were taken and never dispatched.
+    /// Written before the crash: the record of an earlier pass. Every other record is counted
+    /// as `dropped_shutdown`.
+    #[test]
+    fn copied_records_when_the_drainer_panics_mid_pass_are_counted() {
+        within(|| {
+            let k = crate::Kolog::from_json_str(
+                r#"{"queue": {"backpressure_policy": "drop_oldest"},
+                    "loggers": [{"name": "root", "handlers": [{"type": "null", "renderer": {"type": "file_json"}}]}]}"#,
+            )
+            .unwrap();
+            let log = k.logger("root").unwrap();
+            crate::info!(log, "written before the crash");
+            k.flush();
+            assert_eq!(k.stats().written, 1);
+            let s = crash_in_the_middle_of_a_pass(&k, 1, || {
+                for i in 0..5u64 {
+                    crate::info!(log, "before the crash", i);
+                }
+            });
+            assert_eq!(
+                (
+                    s.enqueued,
+                    s.written,
+                    s.filtered,
+                    s.failed,
+                    s.dropped_oldest
+                ),
+                (1, 1, 0, 0, 0),
+                "{s:?}"
+            );
+            assert_eq!((s.dropped, s.dropped_shutdown), (5, 5), "{s:?}");
+        });
     }
 
     #[test]

@@ -41,6 +41,8 @@ pub struct Stats {
     /// Dropped because `shutdown` ran out of `drain_timeout` before writing them.
     pub dropped_timeout: u64,
     /// Rings currently allocated (one per thread that logged and has not been reclaimed).
+    /// After [`QueueManager::flush`] returns, the rings of threads that exited before it was
+    /// called are reclaimed.
     pub live_rings: usize,
 }
 
@@ -124,13 +126,19 @@ pub(crate) fn stats(shared: &Shared) -> Stats {
     } else {
         0
     };
+    // (Set before `drainer_done`: seen whenever the sweep above saw the drainer finished.)
+    let crashed = finished.is_some() && shared.crashed.load(Ordering::Acquire);
     drop(finished);
     let mut dropped_shutdown = dropped_shutdown + unconsumed;
     let mut enqueued = rings.enqueued.saturating_sub(stranded + unconsumed);
-    if shared.orphaned.load(Ordering::Acquire) {
+    if crashed || shared.orphaned.load(Ordering::Acquire) {
         // In a forked child: records the parent's drainer had taken out of the rings at the
         // fork but not yet counted. The parent writes them; here they can only end as
         // `dropped_shutdown`, like the records left in the rings, so the counts balance.
+        // After the drainer panicked (a bug), the same for the records it had taken out of
+        // the rings in the pass it panicked in: that pass's counts were never published, and
+        // nothing will publish them (what its handlers had buffered may still have reached
+        // their destinations as they were dropped).
         let outcomes = written + filtered + failed + rings.dropped_oldest + dropped_timeout;
         let in_hand = enqueued.saturating_sub(outcomes);
         enqueued -= in_hand;

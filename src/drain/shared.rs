@@ -88,6 +88,9 @@ pub(crate) struct Shared {
     /// Started with `stop`.
     pub deadline: Arc<DrainDeadline>,
     pub drainer_done: AtomicBool,
+    /// Set (before `drainer_done`) when the drainer thread panicked: `stats()` then counts
+    /// the records it had taken out of the rings and not counted (see `queue_manager::stats`).
+    pub crashed: AtomicBool,
     pub drainer: OnceLock<Thread>,
     /// Written by the drainer on every pass: on their own cache lines.
     pub counters: CachePadded<DrainCounters>,
@@ -134,6 +137,7 @@ impl Shared {
             stop: AtomicBool::new(false),
             deadline,
             drainer_done: AtomicBool::new(false),
+            crashed: AtomicBool::new(false),
             drainer: OnceLock::new(),
             counters: CachePadded::default(),
             next_handler: Mutex::new(0),
@@ -162,6 +166,7 @@ impl Shared {
     #[cold]
     pub(crate) fn drainer_crashed(&self) {
         self.closed.store(true, Ordering::SeqCst);
+        self.crashed.store(true, Ordering::SeqCst);
         self.drainer_done.store(true, Ordering::SeqCst);
         self.wake_flushers(None);
         self.registry.wake_all_waiters();
