@@ -229,6 +229,8 @@ pub(crate) struct Drainer {
     /// and the number the last such record got.
     failed_shared: SharedFailed,
     shared_numbers: u64,
+    /// The conversion of ticks to wall time, re-anchored to the system clock once a second.
+    clock: clock::Anchor,
 }
 
 impl Drop for Drainer {
@@ -309,6 +311,7 @@ impl Drainer {
             last_report: Instant::now(),
             failed_shared: SharedFailed::default(),
             shared_numbers: 0,
+            clock: clock::anchor(),
         }
     }
 
@@ -345,7 +348,7 @@ impl Drainer {
             }
             self.shared.registry.reclaim(&mut self.rings);
             if self.last_report.elapsed() >= DROP_REPORT_INTERVAL {
-                clock::recalibrate();
+                self.clock = clock::recalibrate();
                 self.report_drops();
             }
             if closing {
@@ -442,6 +445,7 @@ impl Drainer {
             timeout,
             failed_shared,
             shared_numbers,
+            clock,
             ..
         } = self;
         let copy = shared.policy == BackpressurePolicy::DropOldest;
@@ -454,6 +458,7 @@ impl Drainer {
             counts: &mut counts,
             failed_shared,
             shared_numbers,
+            clock: *clock,
         };
         let mut timed_out = 0;
         let mut take = |payload: &[u8]| {
@@ -524,7 +529,7 @@ impl Drainer {
             return;
         }
         let name = factory::INTERNAL_LOGGER;
-        let wall_now = clock::to_unix_nanos(clock::drainer_now());
+        let wall_now = self.clock.to_unix_nanos(clock::drainer_now());
         let since_unix = wall_now.saturating_sub((now - since).as_nanos() as u64);
         let mut ev = EventDict::new(wall_now, crate::Level::Warning, name, &CALLSITE);
         ev.event = Cow::Owned(format!(
@@ -556,6 +561,7 @@ impl Drainer {
             counts: &mut counts,
             failed_shared: &self.failed_shared,
             shared_numbers: &mut self.shared_numbers,
+            clock: self.clock,
         };
         match logger {
             Some(name) => router.route(name, handlers, ev),
@@ -591,7 +597,7 @@ impl Drainer {
             }
             any = true;
             let name = factory::INTERNAL_LOGGER;
-            let wall_now = clock::to_unix_nanos(clock::drainer_now());
+            let wall_now = self.clock.to_unix_nanos(clock::drainer_now());
             let mut ev = EventDict::new(wall_now, crate::Level::Warning, name, &CALLSITE);
             ev.event = Cow::Owned(format!(
                 "handler {} recovered after {n} records failed to write",
@@ -754,6 +760,7 @@ struct Router<'d> {
     counts: &'d mut PassCounts,
     failed_shared: &'d SharedFailed,
     shared_numbers: &'d mut u64,
+    clock: clock::Anchor,
 }
 
 /// Sets the key/value pairs that follow in `values` (about `pairs` of them) in `ev`, which holds
@@ -855,7 +862,7 @@ impl Router<'_> {
         values: &[u8],
     ) {
         let mut ev = EventDict::new(
-            clock::to_unix_nanos(h.timestamp),
+            self.clock.to_unix_nanos(h.timestamp),
             h.level,
             &core.name,
             callsite,
@@ -962,7 +969,7 @@ impl Router<'_> {
                 return false;
             }
         }
-        let unix_nanos = clock::to_unix_nanos(h.timestamp);
+        let unix_nanos = self.clock.to_unix_nanos(h.timestamp);
         let mut any_buffered = false;
         for &hid in route {
             let handler = &mut self.handlers[hid];
