@@ -342,6 +342,14 @@ fn system_clock() -> i128 {
     ns + i128::from(WALL_OFFSET_SECS.load(Ordering::Relaxed)) * 1_000_000_000
 }
 
+/// The system clock in whole seconds since the Unix epoch, clamped to `u64`'s range (0 before
+/// 1970): for file names stamped with the time (and shifted like records by the test offset).
+pub(crate) fn system_unix_secs() -> u64 {
+    system_clock()
+        .div_euclid(1_000_000_000)
+        .clamp(0, i128::from(u64::MAX)) as u64
+}
+
 /// Makes kolog read the system clock as `seconds` later than it is (earlier if negative), as if
 /// it had been stepped; `0` restores it. For tests of clock steps: the machine's clock is left
 /// alone. Affects the whole process.

@@ -223,3 +223,48 @@ fn stamps_are(test: &str, json: &str, plain: &str) {
     let _ = std::fs::remove_dir_all(&dir);
     println!("CHILD-DONE");
 }
+
+/// Time rotation when the system clock is stepped back a day: the interval is measured on the
+/// monotonic clock, so the file rotates once per interval (no loop, no stall), and pruning
+/// keeps the newest backups, not the ones with the latest stamps. Before the fix the backup
+/// made after the step, stamped a day earlier than the others, sorted oldest and was deleted
+/// at once: the records it held were lost.
+#[test]
+fn time_rotation_after_the_clock_is_stepped_back_keeps_the_newest_backups() {
+    const TEST: &str = "time_rotation_after_the_clock_is_stepped_back_keeps_the_newest_backups";
+    if !is_child(TEST) {
+        return run_in_child(TEST);
+    }
+    let dir = common::temp_dir(TEST);
+    let path = dir.join("app.log");
+    let k = Kolog::from_json_str(&format!(
+        r#"{{"loggers": [{{"name": "root", "level": "INFO", "handlers": [
+            {{"type": "rotating_file", "params": {{"filename": "{}", "rotation_interval": 1, "backup_count": 2}}, "renderer": {{"type": "file_plain", "params": {{"fmt": "%(n)s"}}}}}}
+        ]}}]}}"#,
+        path.display()
+    ))
+    .unwrap();
+    let log = k.logger("root").unwrap();
+    let interval = Duration::from_millis(1_100);
+    for event in ["a", "b", "c"] {
+        kolog::info!(log, "r", n = event);
+        k.flush();
+        std::thread::sleep(interval);
+    }
+    kolog::set_wall_clock_offset(-DAY);
+    for event in ["d", "e"] {
+        kolog::info!(log, "r", n = event);
+        k.flush();
+        std::thread::sleep(interval);
+    }
+    k.shutdown().unwrap();
+    let files = common::files(&dir);
+    let contents: Vec<&str> = files.values().map(String::as_str).collect();
+    assert_eq!(files.len(), 3, "{files:?}");
+    assert_eq!(files["app.log"], "e\n", "{files:?}");
+    let mut backups: Vec<&str> = contents.iter().copied().filter(|c| *c != "e\n").collect();
+    backups.sort();
+    assert_eq!(backups, ["c\n", "d\n"], "{files:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+    println!("CHILD-DONE");
+}
