@@ -32,7 +32,7 @@ pub(crate) mod render;
 pub(crate) mod ring;
 pub(crate) mod write;
 
-pub use crate::clock::set_fixed_time;
+pub use crate::clock::{set_fixed_time, set_wall_clock_offset};
 pub use crate::config::{BackpressurePolicy, LoggingSystemConfig, QueueConfig};
 pub use crate::drain::factory::LoggerFactory;
 pub use crate::drain::queue_manager::{QueueManager, ShutdownReport, Stats};

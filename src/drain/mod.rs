@@ -232,6 +232,8 @@ pub(crate) struct Drainer {
     /// Records to dispatch before an injected panic (see [`Command::PanicAtRecord`]).
     #[cfg(test)]
     panic_at: Option<u64>,
+    /// The conversion of ticks to wall time, re-anchored to the system clock once a second.
+    clock: clock::Anchor,
 }
 
 impl Drop for Drainer {
@@ -314,6 +316,7 @@ impl Drainer {
             shared_numbers: 0,
             #[cfg(test)]
             panic_at: None,
+            clock: clock::anchor(),
         }
     }
 
@@ -353,7 +356,7 @@ impl Drainer {
                 self.report_recoveries();
             }
             if self.last_report.elapsed() >= DROP_REPORT_INTERVAL {
-                clock::recalibrate();
+                self.clock = clock::recalibrate();
                 self.report_drops();
             }
             if closing {
@@ -459,6 +462,7 @@ impl Drainer {
             shared_numbers,
             #[cfg(test)]
             panic_at,
+            clock,
             ..
         } = self;
         let copy = shared.policy == BackpressurePolicy::DropOldest;
@@ -473,6 +477,7 @@ impl Drainer {
             shared_numbers,
             #[cfg(test)]
             panic_at,
+            clock: *clock,
         };
         let mut timed_out = 0;
         let mut take = |payload: &[u8]| {
@@ -543,7 +548,7 @@ impl Drainer {
             return;
         }
         let name = factory::INTERNAL_LOGGER;
-        let wall_now = clock::to_unix_nanos(clock::drainer_now());
+        let wall_now = self.clock.to_unix_nanos(clock::drainer_now());
         let since_unix = wall_now.saturating_sub((now - since).as_nanos() as u64);
         let mut ev = EventDict::new(wall_now, crate::Level::Warning, name, &CALLSITE);
         ev.event = Cow::Owned(format!(
@@ -577,6 +582,7 @@ impl Drainer {
             shared_numbers: &mut self.shared_numbers,
             #[cfg(test)]
             panic_at: &mut None,
+            clock: self.clock,
         };
         match logger {
             Some(name) => router.route(name, handlers, ev),
@@ -612,7 +618,7 @@ impl Drainer {
             }
             any = true;
             let name = factory::INTERNAL_LOGGER;
-            let wall_now = clock::to_unix_nanos(clock::drainer_now());
+            let wall_now = self.clock.to_unix_nanos(clock::drainer_now());
             let mut ev = EventDict::new(wall_now, crate::Level::Warning, name, &CALLSITE);
             ev.event = Cow::Owned(format!(
                 "handler {} recovered after {n} records failed to write",
@@ -777,6 +783,7 @@ struct Router<'d> {
     shared_numbers: &'d mut u64,
     #[cfg(test)]
     panic_at: &'d mut Option<u64>,
+    clock: clock::Anchor,
 }
 
 /// Sets the key/value pairs that follow in `values` (about `pairs` of them) in `ev`, which holds
@@ -886,7 +893,7 @@ impl Router<'_> {
         values: &[u8],
     ) {
         let mut ev = EventDict::new(
-            clock::to_unix_nanos(h.timestamp),
+            self.clock.to_unix_nanos(h.timestamp),
             h.level,
             &core.name,
             callsite,
@@ -993,7 +1000,7 @@ impl Router<'_> {
                 return false;
             }
         }
-        let unix_nanos = clock::to_unix_nanos(h.timestamp);
+        let unix_nanos = self.clock.to_unix_nanos(h.timestamp);
         let mut any_buffered = false;
         for &hid in route {
             let handler = &mut self.handlers[hid];

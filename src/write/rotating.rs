@@ -8,7 +8,10 @@
 //!
 //! Time (`rotation_interval`): when the interval since the file was opened has elapsed, the
 //! file is renamed with the UTC time it was opened, `app.log.2024-01-01_12-00-00` (Python's
-//! `TimedRotatingFileHandler` suffix), keeping the newest `backup_count` (0 keeps all).
+//! `TimedRotatingFileHandler` suffix), keeping the newest `backup_count` (0 keeps all). The
+//! interval runs on the monotonic clock, so a stepped system clock neither stalls rotation nor
+//! makes it loop; backups this writer made count as newer than older stamps (after a step
+//! back, a new backup's stamp can be earlier than an old one's).
 //!
 //! Faults: a live file moved away or deleted by someone else is noticed at the next rotation
 //! check (or within a second, as by the `file` writer) and a new one started. A rotation that
@@ -17,10 +20,11 @@
 //! reported once and skipped.
 
 use std::collections::{BTreeSet, HashSet};
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use super::file::{check_path, name_max, OpenFile};
 use super::{WriteError, Writer};
@@ -47,6 +51,10 @@ pub(crate) struct RotatingWriter {
     /// Names among the backups that cannot be removed or moved (a directory), already
     /// reported: each is reported once.
     reported: HashSet<PathBuf>,
+    /// The time-rotated backups this writer made and has not pruned, oldest first: newer
+    /// than any other whatever their stamps say (the system clock may have been stepped back
+    /// since an older one was stamped).
+    made: Vec<OsString>,
 }
 
 impl RotatingWriter {
@@ -65,6 +73,7 @@ impl RotatingWriter {
             retry_at: None,
             failed_rotations: 0,
             reported: HashSet::new(),
+            made: Vec::new(),
         })
     }
 
@@ -78,9 +87,7 @@ impl RotatingWriter {
         self.file = Some(OpenFile::open(&self.path, self.truncate)?);
         self.truncate = false;
         self.opened = Instant::now();
-        self.opened_unix = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        self.opened_unix = crate::clock::system_unix_secs();
         Ok(())
     }
 
@@ -232,8 +239,9 @@ impl RotatingWriter {
             None => timed(&self.path, &stamp, 0),
             Some((last, _)) => timed(&self.path, &stamp, last.suffix + 1),
         };
-        fs::rename(&self.path, target)?;
+        fs::rename(&self.path, &target)?;
         if self.backup_count > 0 {
+            self.made.extend(target.file_name().map(ToOwned::to_owned));
             // The rotation is done; a directory that cannot be read now is pruned at the next.
             let _ = self.prune_timed();
         }
@@ -292,8 +300,9 @@ impl RotatingWriter {
             .collect())
     }
 
-    /// Keeps the newest `backup_count` time-rotated files, by stamp and then suffix (numeric:
-    /// `.10` is newer than `.9`). A directory with a backup's name is not one of them (it is
+    /// Keeps the newest `backup_count` time-rotated files: by stamp and then suffix (numeric:
+    /// `.10` is newer than `.9`), except that those this writer made are newer than the
+    /// others, in the order it made them (the clock may have been stepped back). A directory with a backup's name is not one of them (it is
     /// reported once and left alone); a backup that cannot be removed is reported and
     /// skipped, and the others are still pruned.
     fn prune_timed(&mut self) -> io::Result<()> {
@@ -305,7 +314,12 @@ impl RotatingWriter {
                 rotated.push(backup);
             }
         }
-        rotated.sort();
+        // Oldest first: the others by stamp, then this writer's own in the order it made them.
+        let made = |b: &TimedBackup| {
+            let name = b.path.file_name();
+            self.made.iter().position(|n| Some(n.as_os_str()) == name)
+        };
+        rotated.sort_by(|a, b| made(a).cmp(&made(b)).then_with(|| a.cmp(b)));
         let keep = self.backup_count as usize;
         if rotated.len() > keep {
             for old in &rotated[..rotated.len() - keep] {
@@ -316,6 +330,13 @@ impl RotatingWriter {
                 }
             }
         }
+        let kept: HashSet<&OsStr> = rotated
+            .iter()
+            .rev()
+            .take(keep)
+            .filter_map(|b| b.path.file_name())
+            .collect();
+        self.made.retain(|n| kept.contains(n.as_os_str()));
         Ok(())
     }
 
