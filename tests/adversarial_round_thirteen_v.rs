@@ -3,6 +3,8 @@
 //! - A field, context or processor key named like a fixed key (`level`) is written
 //!   `fields.level`; when the record also has a key literally named `fields.level`, the JSON
 //!   line held that key twice (and a `Sink` record lost one of the two values).
+//! - The plain renderer's ` key=value` tail and `%(event)s`: a value with a literal backslash
+//!   followed by `n` rendered like a value with a newline, and U+2028/U+2029 were written raw.
 
 mod common;
 use kolog::process::Action;
@@ -189,6 +191,67 @@ fn sink_records_and_plain_tails_keep_both_keys() {
     assert_eq!(
         std::fs::read_to_string(&plain).unwrap(),
         "m fields.level=ctx level=5\n"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The plain renderer's ` key=value` tail: a key or value is quoted when it is empty or has a
+/// space, `=`, `"` or `\`; inside quotes `"` and `\` are `\"` and `\\`. Newline, CR and tab
+/// are `\n`, `\r`, `\t`, other control characters and U+2028/U+2029 `\u{hex}`, in and out of
+/// quotes. In `%(event)s` and other fmt fields (not quoted), a backslash that could be read as
+/// the start of an escape (before `\`, `n`, `r`, `t`, `u`, an escaped character, or at the
+/// end) is written `\\`. So every record is one line, and a literal backslash-n never looks
+/// like a newline. On the direct path, the event path and for fmt fields.
+#[test]
+fn plain_values_are_one_line_and_never_look_alike() {
+    register_keep();
+    let dir = common::temp_dir("r13v-plain-escape");
+    let tail_fmt = r#"{"type": "file_plain", "params": {"fmt": "%(event)s"}}"#;
+    let fields_fmt = r#"{"type": "file_plain", "params": {"fmt": "%(event)s|%(s5)s|%(s6)s|%(s6)r|%(s5)r|%(s4)s|%(s7)r|%(name)s"}}"#;
+    let k = Kolog::from_json_str(&format!(
+        r#"{{"loggers": [
+            {{"name": "direct", "level": "INFO", "handlers": [{}]}},
+            {{"name": "event", "level": "INFO", "handlers": [{}]}},
+            {{"name": "fmt", "level": "INFO", "handlers": [{}]}}]}}"#,
+        handler(&dir.join("direct.log"), tail_fmt, "[]"),
+        handler(
+            &dir.join("event.log"),
+            tail_fmt,
+            r#"[{"type": "r13v_keep"}]"#
+        ),
+        handler(&dir.join("fmt.log"), fields_fmt, "[]"),
+    ))
+    .unwrap();
+    for name in ["direct", "event", "fmt.a\\nb", "fmt.a\nb"] {
+        kolog::info!(
+            k.logger(name).unwrap(),
+            "ev\\n|\n|\u{2028}|\u{2029}|\u{85}|C:\\data\\",
+            s1 = "a b",
+            s2 = "a=b",
+            s3 = "a\"b",
+            s4 = "a\\b",
+            s5 = "a\nb",
+            s6 = "a\\nb",
+            s7 = "x\u{2028}y",
+            s8 = "x\u{2029}y",
+            s9 = "\u{0}\u{1f}\u{7f}\u{85}",
+            s10 = "",
+            s11 = "tab\there\\"
+        );
+    }
+    k.shutdown().unwrap();
+    let event = r"ev\\n|\n|\u{2028}|\u{2029}|\u{85}|C:\data\\";
+    let tail = r#" s1="a b" s2="a=b" s3="a\"b" s4="a\\b" s5=a\nb s6="a\\nb" s7=x\u{2028}y s8=x\u{2029}y s9=\u{0}\u{1f}\u{7f}\u{85} s10="" s11="tab\there\\""#;
+    let want = format!("{event}{tail}\n");
+    for name in ["direct", "event"] {
+        let text = std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap();
+        assert_eq!(text, want, "{name} path");
+    }
+    let rest = r#" s1="a b" s2="a=b" s3="a\"b" s8=x\u{2029}y s9=\u{0}\u{1f}\u{7f}\u{85} s10="" s11="tab\there\\""#;
+    let fields = format!(r"{event}|a\nb|a\\nb|'a\\nb'|'a\nb'|a\b|'x\u{{2028}}y'|");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("fmt.log")).unwrap(),
+        format!("{fields}fmt.a\\\\nb{rest}\n{fields}fmt.a\\nb{rest}\n")
     );
     let _ = std::fs::remove_dir_all(dir);
 }
