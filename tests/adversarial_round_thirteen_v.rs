@@ -5,6 +5,8 @@
 //!   line held that key twice (and a `Sink` record lost one of the two values).
 //! - The plain renderer's ` key=value` tail and `%(event)s`: a value with a literal backslash
 //!   followed by `n` rendered like a value with a newline, and U+2028/U+2029 were written raw.
+//! - `%+d`, `%0Nd`, `% d` and a precision on an integer beyond 64 bits (carried as its digits)
+//!   were applied as to text, not as Python applies them to the number.
 
 mod common;
 use kolog::process::Action;
@@ -252,6 +254,53 @@ fn plain_values_are_one_line_and_never_look_alike() {
     assert_eq!(
         std::fs::read_to_string(dir.join("fmt.log")).unwrap(),
         format!("{fields}fmt.a\\\\nb{rest}\n{fields}fmt.a\\nb{rest}\n")
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `%d` with flags on an integer beyond 64 bits (a `u128`/`i128` field is carried as its
+/// digits) prints what Python's `fmt % record` prints for the number (the expected line is
+/// Python's output for these values): signed by `+` and ` `, zero-padded after the sign by
+/// `0`, given digits by a precision. Before, these applied as to text (no sign, space padding,
+/// the precision cut the digits). A string that is not an integer's digits as Rust writes
+/// them (`007`) stays text.
+#[test]
+fn wide_integers_take_python_d_flags() {
+    let dir = common::temp_dir("r13v-wide-d");
+    let path = dir.join("wide.log");
+    let fmt = "%(u)+d|%(u)020d|%(u)045d|%(u)5d|%(u)-5d|%(u) d|%(u).45d|%(u)+050d|%(u)-45d|%(i)+d|%(i)045d|%(i) d|%(i).45d|%(w)+d|%(w) 025d|%(m)+d|%(m)025d|%(z)+05d|%(s)+05d";
+    let k = Kolog::from_json_str(&format!(
+        r#"{{"loggers": [{{"name": "root", "level": "INFO", "handlers": [{}]}}]}}"#,
+        handler(
+            &path,
+            &format!(r#"{{"type": "file_plain", "params": {{"fmt": "{fmt}"}}}}"#),
+            "[]"
+        )
+    ))
+    .unwrap();
+    kolog::info!(
+        k.logger("root").unwrap(),
+        "m",
+        u = u128::MAX,
+        i = i128::MIN,
+        w = 1u128 << 64,
+        m = -(1i128 << 63) - 1,
+        z = 0u128,
+        s = "007"
+    );
+    k.shutdown().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "+340282366920938463463374607431768211455|340282366920938463463374607431768211455|\
+         000000340282366920938463463374607431768211455|340282366920938463463374607431768211455|\
+         340282366920938463463374607431768211455| 340282366920938463463374607431768211455|\
+         000000340282366920938463463374607431768211455|\
+         +0000000000340282366920938463463374607431768211455|\
+         340282366920938463463374607431768211455      |\
+         -170141183460469231731687303715884105728|-00000170141183460469231731687303715884105728|\
+         -170141183460469231731687303715884105728|-000000170141183460469231731687303715884105728|\
+         +18446744073709551616| 000018446744073709551616|-9223372036854775809|\
+         -000009223372036854775809|+0000|  007\n"
     );
     let _ = std::fs::remove_dir_all(dir);
 }

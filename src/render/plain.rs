@@ -37,7 +37,8 @@ enum Key {
 }
 
 /// A `%(key)...` conversion: `s` (the value as text), `d` (a number as an integer: a float is
-/// truncated, a bool is `1`/`0`, as Python's `%d` does; anything else as `s`) or `r` (a
+/// truncated, a bool is `1`/`0`, as Python's `%d` does; a string of an integer's digits, as a
+/// `u128`/`i128` beyond 64 bits is carried, is that integer; anything else as `s`) or `r` (a
 /// string in Python's `repr` quotes, `'text'`; anything else as `s`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Conv {
@@ -443,6 +444,11 @@ fn push_converted(out: &mut Vec<u8>, conv: Conv, v: &Value<'_>) -> bool {
             push_plain(out, v, false);
             true
         }
+        // An integer beyond 64 bits (a `u128`/`i128`) is carried as its digits.
+        (Conv::D, v) if v.as_str().is_some_and(integer_digits) => {
+            out.extend_from_slice(v.as_str().unwrap_or_default().as_bytes());
+            true
+        }
         (Conv::D, Value::F64(x)) => push_truncated(out, *x),
         (Conv::D, Value::Bool(b)) => {
             out.push(if *b { b'1' } else { b'0' });
@@ -467,6 +473,17 @@ fn push_converted(out: &mut Vec<u8>, conv: Conv, v: &Value<'_>) -> bool {
             push_plain(out, v, false);
             false
         }
+    }
+}
+
+/// Whether `s` is an integer as Rust's `Display` writes one: an optional `-`, then digits
+/// without a leading zero (`0` alone; not `-0`).
+fn integer_digits(s: &str) -> bool {
+    let digits = s.strip_prefix('-').unwrap_or(s).as_bytes();
+    match digits {
+        [b'0'] => digits.len() == s.len(),
+        [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit),
+        _ => false,
     }
 }
 
