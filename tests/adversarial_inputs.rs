@@ -1692,7 +1692,9 @@ fn plain_quoted(c: char) -> String {
         '\n' => "\\n".to_owned(),
         '\r' => "\\r".to_owned(),
         '\t' => "\\t".to_owned(),
-        c if c.is_control() => format!("\\u{{{:x}}}", c as u32),
+        c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' => {
+            format!("\\u{{{:x}}}", c as u32)
+        }
         c => c.to_string(),
     };
     if c == '"' || c == '\\' {
@@ -1733,7 +1735,7 @@ fn plain_output_escapes_every_control_character_byte_for_byte() {
         k.shutdown().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let expected = format!(
-            "INFO|we\\nird\\u{{1b}}.name|msg\\u{{0}}\\u{{7}}\\n\u{2028}end ctx\\nkey=a\\u{{1b}}b s=\"{quoted}\" d=\"{quoted}\"\n"
+            "INFO|we\\nird\\u{{1b}}.name|msg\\u{{0}}\\u{{7}}\\n\\u{{2028}}end ctx\\nkey=a\\u{{1b}}b s=\"{quoted}\" d=\"{quoted}\"\n"
         );
         assert_eq!(text, expected, "{name} path");
     }

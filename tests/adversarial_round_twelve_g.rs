@@ -573,7 +573,7 @@ for fmt in cases["fmts"]:
     for rec in cases["records"]:
         line = fmt % rec
         # kolog's tail: every context key and field the format did not print, as ` key=value`,
-        # a string quoted when empty or with spaces, `=` or quotes.
+        # a string quoted when empty or with spaces, `=`, quotes or backslashes.
         used = set(re.findall(r"%\(([^)]*)\)", fmt))
         for key in ["a b", "x-y", "ü", "s1", "n", "u", "f", "b"]:
             if key in used:
@@ -586,7 +586,7 @@ for fmt in cases["fmts"]:
             else:
                 v = str(v)
             def q(t):
-                if t == "" or any(c in t for c in ' ="'):
+                if t == "" or any(c in t for c in ' ="\\'):
                     return '"' + t.replace("\\", "\\\\").replace('"', '\\"') + '"'
                 return t
             line += " " + q(key) + "=" + q(v)
@@ -910,8 +910,8 @@ fn hostile_logger_names_render_exactly() {
         p,
         "a\"b.c\\d|'a\"b.c\\\\d'                    |m\n\
          a\"b.c\\d|'a\"b.c\\\\d'                    |m error=boom\n\
-         x\\n\\r\\t\\u{1}.\u{2028}🎉|'x\\n\\r\\t\\u{1}.\u{2028}🎉'             |m\n\
-         x\\n\\r\\t\\u{1}.\u{2028}🎉|'x\\n\\r\\t\\u{1}.\u{2028}🎉'             |m error=boom\n"
+         x\\n\\r\\t\\u{1}.\\u{2028}🎉|'x\\n\\r\\t\\u{1}.\\u{2028}🎉'      |m\n\
+         x\\n\\r\\t\\u{1}.\\u{2028}🎉|'x\\n\\r\\t\\u{1}.\\u{2028}🎉'      |m error=boom\n"
     );
 }
 

@@ -369,7 +369,8 @@ impl<'a> EventDict<'a> {
 
     /// The whole event as an owned JSON object (`timestamp` omitted), as [`crate::Sink`]
     /// records keep it: `level`, `logger`, `event`, then the fields (one named like those
-    /// three as `fields.<key>`).
+    /// three as `fields.<key>`, with `fields.` prefixed again while another field has that
+    /// name, as in JSON lines).
     pub fn to_json_map(&self) -> serde_json::Map<String, serde_json::Value> {
         let mut m = serde_json::Map::new();
         m.insert("level".into(), self.level.as_str().into());
@@ -379,13 +380,54 @@ impl<'a> EventDict<'a> {
             // A field named like one of the record's own keys is kept beside it, named as the
             // JSON renderer names it.
             let key = match &*f.key {
-                k @ ("level" | "logger" | "event") => format!("fields.{k}"),
+                k @ ("level" | "logger" | "event") => {
+                    shadowed_key(k, self.fields.iter().map(|f| f.key.as_ref()))
+                }
                 k => k.to_owned(),
             };
             m.insert(key, f.value.to_json());
         }
         m
     }
+}
+
+/// The name a field named like one of a record's fixed keys (`level`) is written under:
+/// `fields.<key>`, or, while another of the record's `keys` has that name, with `fields.`
+/// prefixed again (`fields.fields.level`). Other keys are never renamed, and distinct fixed
+/// keys get distinct names, so every key of a record stays unique. Linear in the number of
+/// keys; the renderers call it only for a key that is renamed.
+#[cold]
+pub(crate) fn shadowed_key<'k>(key: &str, keys: impl Iterator<Item = &'k str>) -> String {
+    const PREFIX: &str = "fields.";
+    // How many times `fields.` precedes `key` in the other keys that are `key` so prefixed.
+    let mut taken: SmallVec<[usize; 4]> = SmallVec::new();
+    for k in keys {
+        let mut rest = k;
+        let mut depth = 0;
+        while let Some(r) = rest.strip_prefix(PREFIX) {
+            rest = r;
+            depth += 1;
+            if rest == key {
+                taken.push(depth);
+                break;
+            }
+        }
+    }
+    taken.sort_unstable();
+    let mut depth = 1;
+    for t in taken {
+        if t == depth {
+            depth += 1;
+        } else if t > depth {
+            break;
+        }
+    }
+    let mut name = String::with_capacity(PREFIX.len() * depth + key.len());
+    for _ in 0..depth {
+        name.push_str(PREFIX);
+    }
+    name.push_str(key);
+    name
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 //! then the fields (bound context, record fields, processor additions). Integers with itoa,
 //! finite floats with ryu (shortest round-trip form), non-finite floats as strings (`"NaN"`,
 //! `"inf"`, `"-inf"`), strings escaped per RFC 8259 (`"`, `\`, control characters). A field
-//! whose key is one of the four fixed keys is written as `fields.<key>` so no key repeats.
+//! whose key is one of the four fixed keys is written as `fields.<key>` (`fields.` prefixed
+//! again while another key of the record has that name) so no key repeats.
 //! With `indentation`, the object is pretty-printed over several lines.
 
 use smallvec::SmallVec;
@@ -13,7 +14,7 @@ use super::plain::{push_field as push_plain_field, PlainLine, PlainRenderer};
 use super::time::push_rfc3339;
 use crate::process::Chain;
 use crate::record::encode::{TAG_BOOL, TAG_F32, TAG_F64, TAG_I64, TAG_STR, TAG_U64};
-use crate::record::{Callsite, ErrorValue, Field, Value};
+use crate::record::{shadowed_key, Callsite, ErrorValue, Field, Value};
 use crate::{EventDict, Level};
 
 const RESERVED: [&str; 4] = ["timestamp", "level", "logger", "event"];
@@ -358,16 +359,33 @@ fn level_piece(level: Level) -> &'static [u8] {
     }
 }
 
-/// Appends a field key as a JSON string; one of the four fixed keys becomes `fields.<key>`.
-fn push_key(out: &mut Vec<u8>, key: &str) {
+/// Appends a field key as a JSON string; one of the four fixed keys becomes `fields.<key>`,
+/// prefixed again while one of `keys` (the record's keys) has that name (see
+/// [`shadowed_key`]). `keys` is asked only then.
+#[inline]
+fn push_key<'k, I: Iterator<Item = &'k str>>(
+    out: &mut Vec<u8>,
+    key: &str,
+    keys: impl FnOnce() -> I,
+) {
     if RESERVED.contains(&key) {
-        let mut k = String::with_capacity(7 + key.len());
-        k.push_str("fields.");
-        k.push_str(key);
-        push_str(out, &k);
+        push_str(out, &shadowed_key(key, keys()));
     } else {
         push_str(out, key);
     }
+}
+
+/// Whether writing these keys could rename one fixed key onto another key's name: some key is
+/// a fixed key and some key starts with `fields.`. Templates and static suffixes are made for
+/// part of a record's keys, so the direct path leaves such records to the event path, which
+/// sees them all.
+fn renames_may_collide<'k>(keys: impl Iterator<Item = &'k str>) -> bool {
+    let (mut reserved, mut prefixed) = (false, false);
+    for k in keys {
+        reserved |= RESERVED.contains(&k);
+        prefixed |= k.starts_with("fields.");
+    }
+    reserved && prefixed
 }
 
 fn render_line_with(ev: &EventDict<'_>, out: &mut Vec<u8>, timestamp: impl FnOnce(&mut Vec<u8>)) {
@@ -377,9 +395,10 @@ fn render_line_with(ev: &EventDict<'_>, out: &mut Vec<u8>, timestamp: impl FnOnc
     push_str(out, ev.logger);
     out.extend_from_slice(b",\"event\":");
     push_str(out, &ev.event);
-    for f in ev.fields() {
+    let fields = ev.fields();
+    for f in fields {
         out.push(b',');
-        push_key(out, &f.key);
+        push_key(out, &f.key, || fields.iter().map(|f| f.key.as_ref()));
         out.push(b':');
         push_value(out, &f.value);
     }
@@ -413,7 +432,8 @@ pub(crate) struct JsonTemplate {
     prefix_for: Option<(u64, Level)>,
     /// Whether that logger's records can be rendered from the template: false when a field
     /// name repeats or is also a bound-context key, or a context key repeats (the event path
-    /// merges those).
+    /// merges those), or a renamed fixed key could meet a `fields.` key (see
+    /// [`renames_may_collide`]).
     prefix_ok: bool,
 }
 
@@ -452,7 +472,7 @@ pub(crate) fn context_json(context: &[(String, serde_json::Value)]) -> Vec<u8> {
     let mut out = Vec::new();
     for (k, v) in context {
         out.push(b',');
-        push_key(&mut out, k);
+        push_key(&mut out, k, || context.iter().map(|(k, _)| k.as_str()));
         out.push(b':');
         push_value(&mut out, &crate::record::context_value(v));
     }
@@ -468,7 +488,7 @@ impl JsonTemplate {
         ends.push(bytes.len() as u32);
         for key in callsite.fields {
             bytes.push(b',');
-            push_key(&mut bytes, key);
+            push_key(&mut bytes, key, || callsite.fields.iter().copied());
             bytes.push(b':');
             ends.push(bytes.len() as u32);
         }
@@ -500,6 +520,12 @@ impl JsonTemplate {
         let distinct = fields.iter().enumerate().all(|(i, f)| {
             !fields[..i].contains(f) && !context.iter().any(|(k, _)| k.as_str() == *f)
         }) && distinct_keys(context);
+        let collide = renames_may_collide(
+            context
+                .iter()
+                .map(|(k, _)| k.as_str())
+                .chain(fields.iter().copied()),
+        );
         let mut prefix = std::mem::take(&mut self.prefix);
         prefix.clear();
         prefix.extend_from_slice(level_piece(level));
@@ -509,7 +535,7 @@ impl JsonTemplate {
         self.prefix = prefix;
         self.prefix_for = Some((logger.id, level));
         // Without context the event path appends repeated names as they are, like this one.
-        self.prefix_ok = distinct || logger.context.is_empty();
+        self.prefix_ok = (distinct || logger.context.is_empty()) && !collide;
     }
 
     /// Makes the prefix for `logger` and `level` if it was made for others; false when their
@@ -545,7 +571,9 @@ impl JsonTemplate {
         if let Some((_, suffix)) = self.suffixes.iter().find(|(h, _)| *h == handler) {
             return suffix.is_some();
         }
-        let suffix = static_suffix(self.callsite, logger, chain, push_json_field);
+        let suffix = static_suffix(self.callsite, logger, chain, push_json_field)
+            .filter(|(_, collide)| !collide)
+            .map(|(suffix, _)| suffix);
         let ok = suffix.is_some();
         self.suffixes.push((handler, suffix));
         ok
@@ -574,7 +602,10 @@ impl JsonTemplate {
         }
         let suffix = match chain {
             None => Some(Box::default()),
-            Some(chain) => static_suffix(self.callsite, logger, chain, push_plain_field),
+            // Plain keys are written as they are: nothing to collide.
+            Some(chain) => {
+                static_suffix(self.callsite, logger, chain, push_plain_field).map(|(s, _)| s)
+            }
         };
         let line = suffix.and_then(|suffix| {
             renderer
@@ -612,24 +643,26 @@ impl JsonTemplate {
     }
 }
 
-/// A field as the JSON renderer appends it: `,"key":value`.
+/// A field as the JSON renderer appends it: `,"key":value` (a static suffix's field: the
+/// suffix is refused when its keys could collide, see [`renames_may_collide`]).
 fn push_json_field(out: &mut Vec<u8>, f: &Field<'_>) {
     out.push(b',');
-    push_key(out, &f.key);
+    push_key(out, &f.key, std::iter::empty);
     out.push(b':');
     push_value(out, &f.value);
 }
 
 /// The fields a static chain appends to records of `callsite` from `logger`, each rendered by
-/// `push`; `None` if it would replace a field the record already has (the event path then runs
-/// it). Worked out by running the chain on an event with the record's keys and placeholder
-/// values.
+/// `push`, and whether the JSON renderer's renames could collide among the record's keys then
+/// (see [`renames_may_collide`]); `None` if it would replace a field the record already has
+/// (the event path then runs it). Worked out by running the chain on an event with the
+/// record's keys and placeholder values.
 fn static_suffix(
     callsite: &'static Callsite,
     logger: &LoggerJson<'_>,
     chain: &Chain,
     push: fn(&mut Vec<u8>, &Field<'_>),
-) -> Option<Box<[u8]>> {
+) -> Option<(Box<[u8]>, bool)> {
     // A placeholder no static processor produces: any change to a record field shows.
     let placeholder = || Value::Json(std::borrow::Cow::Owned(serde_json::Value::Null));
     let mut ev = EventDict::new(0, Level::Info, "", callsite);
@@ -652,7 +685,8 @@ fn static_suffix(
     for f in &ev.fields()[before.len()..] {
         push(&mut out, f);
     }
-    Some(out.into_boxed_slice())
+    let collide = renames_may_collide(ev.fields().iter().map(|f| f.key.as_ref()));
+    Some((out.into_boxed_slice(), collide))
 }
 
 /// Appends the next encoded value of `rest` as JSON and advances past it. Returns false for

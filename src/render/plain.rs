@@ -5,10 +5,16 @@
 //! `event`/`message`, and any field name (empty when absent). Conversions `s`, `d`, `r` (see
 //! [`Conv`]), Python's flags `-` (left-align), `0`, `+`, ` `, `#` (see [`Spec`]), a width
 //! and a precision: `%(level)-8s`, `%(lineno)04d`, `%(name).10s`. `%%` is a literal `%`.
-//! Values and the literal text of `fmt` and `datefmt` keep one record on one line: `\n`, `\r` and other
-//! control characters are escaped (`\n`, `\r`, `\u{1b}`; a tab in literal text is kept); a
-//! string value, a key or a nested value's JSON text with spaces, `=` or quotes
-//! is written quoted (`key="a b"`, `"a b"=1`, `o="{\"a\":1}"`).
+//! Values and the literal text of `fmt` and `datefmt` keep one record on one line: newline,
+//! CR and tab are written `\n`, `\r`, `\t`, other control characters (U+0000–U+001F,
+//! U+007F–U+009F) and the line and paragraph separators U+2028/U+2029 `\u{hex}` (`\u{1b}`,
+//! `\u{2028}`; a tab in literal text is kept). In the ` key=value` tail a string value, a key
+//! or a nested value's JSON text is written quoted when it is empty or has a space, `=`, `"`
+//! or `\` (`key="a b"`, `"a b"=1`, `o="{\"a\":1}"`, `p="C:\\x"`), with `"` and `\` escaped
+//! (`\"`, `\\`); so an unquoted tail value never holds a backslash of its own. In fmt fields
+//! (`%(event)s`, not quoted), a backslash is written `\\` when it could be read as the start of
+//! an escape: before another backslash, `n`, `r`, `t`, `u` or an escaped character, or at the
+//! end of the text (`C:\data` stays, `a\nb` is `a\\nb`). Different texts never render alike.
 
 use smallvec::SmallVec;
 
@@ -31,7 +37,8 @@ enum Key {
 }
 
 /// A `%(key)...` conversion: `s` (the value as text), `d` (a number as an integer: a float is
-/// truncated, a bool is `1`/`0`, as Python's `%d` does; anything else as `s`) or `r` (a
+/// truncated, a bool is `1`/`0`, as Python's `%d` does; a string of an integer's digits, as a
+/// `u128`/`i128` beyond 64 bits is carried, is that integer; anything else as `s`) or `r` (a
 /// string in Python's `repr` quotes, `'text'`; anything else as `s`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Conv {
@@ -190,7 +197,8 @@ fn parse(fmt: &str) -> Result<Vec<Segment>, Error> {
     Ok(segments)
 }
 
-/// Appends `s` with control characters escaped, so a record stays on one line.
+/// Appends unquoted text (a fmt field): escaped so that a record stays on one line and no two
+/// texts look alike (see the module doc).
 #[inline]
 pub(super) fn push_escaped(out: &mut Vec<u8>, s: &str) {
     if !s.bytes().any(|b| CLASS[b as usize] & ESCAPE != 0) {
@@ -201,30 +209,47 @@ pub(super) fn push_escaped(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Appends one character of a format's literal text (`fmt`, `datefmt`), escaped as values are
-/// so that a record stays on one line; a tab is kept (a tab-separated format).
+/// so that a record stays on one line; a tab is kept (a tab-separated format), and so is a
+/// backslash (the configuration's own text).
 pub(super) fn push_literal(out: &mut Vec<u8>, c: char) {
-    if c == '\t' {
-        out.push(b'\t');
-    } else {
-        push_escaped(out, c.encode_utf8(&mut [0; 4]));
+    match c {
+        '\t' | '\\' => out.push(c as u8),
+        c => push_escaped_char(out, c),
+    }
+}
+
+/// Whether `c` is written as an escape: a control character or U+2028/U+2029, which some
+/// viewers take for line breaks.
+#[inline]
+fn escaped(c: char) -> bool {
+    c.is_control() || c == '\u{2028}' || c == '\u{2029}'
+}
+
+/// Appends `c`, escaped when [`escaped`]; a backslash as it is (callers escape it).
+fn push_escaped_char(out: &mut Vec<u8>, c: char) {
+    match c {
+        '\n' => out.extend_from_slice(b"\\n"),
+        '\r' => out.extend_from_slice(b"\\r"),
+        '\t' => out.extend_from_slice(b"\\t"),
+        c if escaped(c) => out.extend_from_slice(format!("\\u{{{:x}}}", c as u32).as_bytes()),
+        c => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
     }
 }
 
 #[cold]
 fn push_escaped_chars(out: &mut Vec<u8>, s: &str) {
-    for ch in s.chars() {
-        match ch {
-            '\n' => out.extend_from_slice(b"\\n"),
-            '\r' => out.extend_from_slice(b"\\r"),
-            '\t' => out.extend_from_slice(b"\\t"),
-            c if c.is_control() => {
-                out.extend_from_slice(format!("\\u{{{:x}}}", c as u32).as_bytes())
-            }
-            c => {
-                let mut buf = [0; 4];
-                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            }
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            push_escaped_char(out, c);
+            continue;
         }
+        // Doubled where `\` and what follows could read as an escape (or, at the end, as
+        // the start of one with the text after it).
+        let ambiguous = chars
+            .peek()
+            .is_none_or(|&n| matches!(n, '\\' | 'n' | 'r' | 't' | 'u') || escaped(n));
+        out.extend_from_slice(if ambiguous { b"\\\\" } else { b"\\" });
     }
 }
 
@@ -237,8 +262,9 @@ fn char_count(b: &[u8]) -> usize {
 }
 
 /// Byte classes for [`push_plain`] and [`push_escaped`]: `QUOTE` bytes make a tail value quoted;
-/// `ESCAPE` bytes may start a control character (category Cc: U+0000–U+001F, U+007F and
-/// U+0080–U+009F, the last encoded as 0xC2 0x80–0x9F). Text without them is copied as is.
+/// `ESCAPE` bytes may start a character that is escaped (category Cc: U+0000–U+001F, U+007F and
+/// U+0080–U+009F, the last encoded as 0xC2 0x80–0x9F; U+2028/U+2029, 0xE2 0x80 0xA8/0xA9) or
+/// are a backslash. Text without them is copied as is.
 const QUOTE: u8 = 1;
 const ESCAPE: u8 = 2;
 static CLASS: [u8; 256] = {
@@ -247,7 +273,8 @@ static CLASS: [u8; 256] = {
     while b < 256 {
         t[b] = match b as u8 {
             b' ' | b'=' | b'"' => QUOTE,
-            0..=0x1f | 0x7f | 0xc2 => ESCAPE,
+            b'\\' => QUOTE | ESCAPE,
+            0..=0x1f | 0x7f | 0xc2 | 0xe2 => ESCAPE,
             _ => 0,
         };
         b += 1;
@@ -285,20 +312,27 @@ fn push_plain(out: &mut Vec<u8>, v: &Value<'_>, quote: bool) {
     };
     let class = s.bytes().fold(0, |c, b| c | CLASS[b as usize]);
     if quote && (s.is_empty() || class & QUOTE != 0) {
-        out.push(b'"');
-        for ch in s.chars() {
-            if ch == '"' || ch == '\\' {
-                out.push(b'\\');
-            }
-            let mut buf = [0; 4];
-            push_escaped(out, ch.encode_utf8(&mut buf));
-        }
-        out.push(b'"');
+        push_quoted(out, s);
     } else if class & ESCAPE == 0 {
         out.extend_from_slice(s.as_bytes());
     } else {
         push_escaped_chars(out, s);
     }
+}
+
+/// Appends `s` in double quotes, `"` and `\` escaped, as the tail writes a key or value that
+/// needs quoting.
+#[cold]
+fn push_quoted(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    for ch in s.chars() {
+        if ch == '"' || ch == '\\' {
+            out.extend_from_slice(&[b'\\', ch as u8]);
+        } else {
+            push_escaped_char(out, ch);
+        }
+    }
+    out.push(b'"');
 }
 
 /// Appends one `%(key)...` segment that `text` renders, padded to the spec's width in
@@ -378,9 +412,10 @@ fn push_repr(out: &mut Vec<u8>, s: &str) {
     out.push(q as u8);
     for ch in s.chars() {
         if ch == q || ch == '\\' {
-            out.push(b'\\');
+            out.extend_from_slice(&[b'\\', ch as u8]);
+        } else {
+            push_escaped_char(out, ch);
         }
-        push_escaped(out, ch.encode_utf8(&mut [0; 4]));
     }
     out.push(q as u8);
 }
@@ -409,6 +444,11 @@ fn push_converted(out: &mut Vec<u8>, conv: Conv, v: &Value<'_>) -> bool {
             push_plain(out, v, false);
             true
         }
+        // An integer beyond 64 bits (a `u128`/`i128`) is carried as its digits.
+        (Conv::D, v) if v.as_str().is_some_and(integer_digits) => {
+            out.extend_from_slice(v.as_str().unwrap_or_default().as_bytes());
+            true
+        }
         (Conv::D, Value::F64(x)) => push_truncated(out, *x),
         (Conv::D, Value::Bool(b)) => {
             out.push(if *b { b'1' } else { b'0' });
@@ -433,6 +473,17 @@ fn push_converted(out: &mut Vec<u8>, conv: Conv, v: &Value<'_>) -> bool {
             push_plain(out, v, false);
             false
         }
+    }
+}
+
+/// Whether `s` is an integer as Rust's `Display` writes one: an optional `-`, then digits
+/// without a leading zero (`0` alone; not `-0`).
+fn integer_digits(s: &str) -> bool {
+    let digits = s.strip_prefix('-').unwrap_or(s).as_bytes();
+    match digits {
+        [b'0'] => digits.len() == s.len(),
+        [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit),
+        _ => false,
     }
 }
 

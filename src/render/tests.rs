@@ -1098,3 +1098,21 @@ fn colored_output_without_its_escapes_is_the_plain_output() {
     }
     assert!(direct_checked > 30, "{direct_checked}");
 }
+
+/// The coloured renderer escapes as the plain one does: one line, a literal backslash-n
+/// doubled, U+2028/U+2029 and ESC in values written `\u{..}` (so a value cannot inject colour
+/// codes), the level between its colour code and the reset.
+#[test]
+fn colored_plain_escapes_like_plain() {
+    let mut r =
+        super::plain::PlainRenderer::new(Some("%(level)-6s|%(event)s"), None, true, true).unwrap();
+    let mut ev = EventDict::new(T, Level::Error, "app", &CS);
+    ev.event = Cow::Borrowed("a\\nb\n\u{2028}\u{2029}\u{1b}[31m");
+    ev.insert("k", Value::Str("x\\ny\u{2028}"));
+    let mut out = Vec::new();
+    r.render(&ev, &mut out);
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "\u{1b}[31mERROR\u{1b}[0m |a\\\\nb\\n\\u{2028}\\u{2029}\\u{1b}[31m k=\"x\\\\ny\\u{2028}\"\n"
+    );
+}

@@ -11,7 +11,8 @@ pub struct SinkRecord {
     /// Nanoseconds since the Unix epoch.
     pub timestamp_ns: u64,
     /// `level`, `logger`, `event` and the fields, as the handler's processors left them (a
-    /// field named `level`, `logger` or `event` is `fields.<key>`, as in JSON lines).
+    /// field named `level`, `logger` or `event` is `fields.<key>`, with `fields.` prefixed again
+    /// while another field has that name, as in JSON lines).
     pub fields: serde_json::Map<String, serde_json::Value>,
 }
 
