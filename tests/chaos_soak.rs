@@ -166,6 +166,9 @@ struct Shared {
     stop: AtomicBool,
     /// Producers sleep up to this long after each burst (a long soak's volume stays bounded).
     pace_us: u64,
+    /// Set before `shutdown()` is called, and once it has returned.
+    shutdown_begun: AtomicBool,
+    drained: AtomicBool,
 }
 
 impl Shared {
@@ -331,6 +334,8 @@ struct Params {
     tasks: usize,
     max_bytes: u64,
     pace_us: u64,
+    /// `shutdown()` while every producer, the control thread and the stats reader still run.
+    live_shutdown: bool,
 }
 
 /// What one run produced, for the checks.
@@ -365,9 +370,12 @@ fn run(dir: &Path, p: &Params) -> Outcome {
         next_t: AtomicU64::new(0),
         stop: AtomicBool::new(false),
         pace_us: p.pace_us,
+        shutdown_begun: AtomicBool::new(false),
+        drained: AtomicBool::new(false),
     });
     let second = Arc::new(Mutex::new(Vec::new()));
     let sinks = Arc::new(Mutex::new(Vec::new()));
+    let live_report = Mutex::new(None);
     std::thread::scope(|scope| {
         // Long-lived producers.
         for i in 0..p.producers {
@@ -430,8 +438,9 @@ fn run(dir: &Path, p: &Params) -> Outcome {
                     match action {
                         0 => qm.flush(),
                         1 => {
+                            let drained = sh.drained.load(Ordering::SeqCst);
                             let s = qm.stats();
-                            check_running(&last, &s, policy);
+                            check_running(&last, &s, policy, sh, drained);
                             last = s;
                         }
                         2 => {
@@ -447,8 +456,14 @@ fn run(dir: &Path, p: &Params) -> Outcome {
                         3 => {
                             let path = dir.join(format!("second_{k}.jsonl"));
                             k += 1;
-                            let f =
-                                LoggerFactory::from_json_str(&second_config(&path), qm).unwrap();
+                            let f = match LoggerFactory::from_json_str(&second_config(&path), qm) {
+                                Ok(f) => f,
+                                Err(e) if sh.shutdown_begun.load(Ordering::SeqCst) => {
+                                    assert_eq!(e.code(), "QUEUE::QueueManager::LIFECYCLE::WARNING");
+                                    continue;
+                                }
+                                Err(e) => panic!("{e}"),
+                            };
                             let log = f.get_logger("side").unwrap();
                             let t = sh.new_t();
                             let n = rng.below(40);
@@ -499,23 +514,37 @@ fn run(dir: &Path, p: &Params) -> Outcome {
             scope.spawn(move || {
                 let mut last = Stats::default();
                 while !sh.stop.load(Ordering::Relaxed) {
+                    let drained = sh.drained.load(Ordering::SeqCst);
                     let s = qm.stats();
-                    check_running(&last, &s, policy);
+                    check_running(&last, &s, policy, sh, drained);
                     last = s;
                     std::thread::sleep(Duration::from_micros(200));
                 }
             });
         }
         std::thread::sleep(Duration::from_millis(p.millis));
+        if p.live_shutdown {
+            sh.shutdown_begun.store(true, Ordering::SeqCst);
+            *live_report.lock().unwrap() = Some(qm.shutdown().unwrap());
+            sh.drained.store(true, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(100));
+        }
         sh.stop.store(true, Ordering::Relaxed);
         for t in tasks {
             rt.block_on(t).unwrap();
         }
         drop(rt);
     });
-    qm.flush();
-    let stats = qm.stats();
-    let report = qm.shutdown().unwrap();
+    let (stats, report) = match live_report.lock().unwrap().take() {
+        // Every thread that logged is gone: what it left in its ring after the drain is
+        // counted in `dropped_shutdown` by this read.
+        Some(report) => (qm.stats(), report),
+        None => {
+            qm.flush();
+            let stats = qm.stats();
+            (stats, qm.shutdown().unwrap())
+        }
+    };
     drop(lg);
     drop(factory);
     let logs = std::mem::take(&mut *sh.logs.lock().unwrap());
@@ -532,8 +561,22 @@ fn run(dir: &Path, p: &Params) -> Outcome {
 
 /// What holds at every `stats()` read while the system runs (no write fails here): the
 /// counts never go down, no record has more than one outcome, and nothing outruns `enqueued`.
-fn check_running(last: &Stats, s: &Stats, policy: BackpressurePolicy) {
+/// After the drain (`drained` read before the stats), the counts balance at every read.
+fn check_running(last: &Stats, s: &Stats, policy: BackpressurePolicy, sh: &Shared, drained: bool) {
     check_sums(s);
+    if drained {
+        common::assert_balanced(s);
+    }
+    // (Read after the stats: false means they were read before shutdown began.)
+    if sh.shutdown_begun.load(Ordering::SeqCst) {
+        // A record still in a ring once the drain ended moves from `enqueued` to
+        // `dropped_shutdown`.
+        assert_eq!(s.dropped_timeout + s.dropped_oversize, 0, "{s:?}");
+        if policy == BackpressurePolicy::Block {
+            assert_eq!(s.dropped, s.dropped_shutdown, "{s:?}");
+        }
+        return;
+    }
     let fields = |s: &Stats| {
         [
             s.enqueued,
@@ -777,7 +820,7 @@ fn verify(dir: &Path, p: &Params, out: &Outcome) -> String {
         })
     };
     let attempted = keys().count() as u64 + out.second.iter().map(|(_, _, n)| n).sum::<u64>();
-    let lossless = p.policy == BackpressurePolicy::Block;
+    let lossless = p.policy == BackpressurePolicy::Block && !p.live_shutdown;
     let mut seen = Seen {
         model: &model,
         flags: HashMap::new(),
@@ -934,33 +977,48 @@ fn verify(dir: &Path, p: &Params, out: &Outcome) -> String {
     let r = &out.report;
     check_sums(s);
     common::assert_balanced(s);
-    assert_eq!(
-        (r.enqueued, r.written, r.filtered, r.failed, r.dropped),
-        (s.enqueued, s.written, s.filtered, s.failed, s.dropped),
-        "report differs from the stats after the last flush: {s:?} {r:?}"
-    );
-    assert_eq!(
-        (
-            r.dropped_full,
-            r.dropped_oldest,
-            r.dropped_oversize,
-            r.dropped_shutdown,
-            r.dropped_timeout
-        ),
-        (
-            s.dropped_full,
-            s.dropped_oldest,
-            s.dropped_oversize,
-            s.dropped_shutdown,
-            s.dropped_timeout
-        ),
-    );
+    if p.live_shutdown {
+        // The report is the counts when the drain ended; records left in rings after it are
+        // counted in `dropped_shutdown` later.
+        assert_eq!(
+            r.enqueued,
+            r.written + r.filtered + r.failed + r.dropped_oldest + r.dropped_timeout,
+            "{r:?}"
+        );
+        assert_eq!(
+            (r.written, r.filtered, r.failed),
+            (s.written, s.filtered, s.failed),
+            "written after the drain: {s:?} {r:?}"
+        );
+        assert!(r.dropped_shutdown <= s.dropped_shutdown, "{s:?} {r:?}");
+        assert_eq!(s.dropped_timeout + s.dropped_oversize, 0, "{s:?}");
+    } else {
+        assert_eq!(
+            (r.enqueued, r.written, r.filtered, r.failed, r.dropped),
+            (s.enqueued, s.written, s.filtered, s.failed, s.dropped),
+            "report differs from the stats after the last flush: {s:?} {r:?}"
+        );
+        assert_eq!(
+            (
+                r.dropped_full,
+                r.dropped_oldest,
+                r.dropped_oversize,
+                r.dropped_shutdown
+            ),
+            (
+                s.dropped_full,
+                s.dropped_oldest,
+                s.dropped_oversize,
+                s.dropped_shutdown
+            ),
+        );
+        assert_eq!(
+            s.dropped_timeout + s.dropped_shutdown + s.dropped_oversize,
+            0,
+            "{s:?}"
+        );
+    }
     assert!(!r.timed_out);
-    assert_eq!(
-        s.dropped_timeout + s.dropped_shutdown + s.dropped_oversize,
-        0,
-        "{s:?}"
-    );
     assert_eq!(s.failed, panicked, "failed = the panicked records: {s:?}");
     assert_eq!(s.written + s.failed, observed, "{s:?}");
     assert_eq!(
@@ -968,22 +1026,31 @@ fn verify(dir: &Path, p: &Params, out: &Outcome) -> String {
         observed + s.filtered + s.dropped,
         "every record logged is written, failed, filtered or dropped: {s:?}"
     );
+    // Every record attempted was enqueued or dropped (an evicted one was enqueued first).
+    assert_eq!(
+        attempted,
+        s.enqueued + s.dropped - s.dropped_oldest,
+        "{s:?}"
+    );
+    let shut = s.dropped_shutdown;
     match p.policy {
         BackpressurePolicy::Block => {
-            assert_eq!(s.dropped, 0, "{s:?}");
-            assert_eq!(s.filtered, audit_info, "{s:?}");
-            assert_eq!(s.enqueued, attempted, "{s:?}");
+            assert_eq!(s.dropped, shut, "{s:?}");
+            if lossless {
+                assert_eq!(s.filtered, audit_info, "{s:?}");
+            }
         }
         BackpressurePolicy::Drop => {
-            assert!(s.dropped_full > 0 && s.dropped == s.dropped_full, "{s:?}");
-            assert_eq!(s.enqueued + s.dropped, attempted, "{s:?}");
+            assert!(
+                s.dropped_full > 0 && s.dropped == s.dropped_full + shut,
+                "{s:?}"
+            );
         }
         BackpressurePolicy::DropOldest => {
             assert!(
-                s.dropped_oldest > 0 && s.dropped == s.dropped_oldest,
+                s.dropped_oldest > 0 && s.dropped == s.dropped_oldest + shut,
                 "{s:?}"
             );
-            assert_eq!(s.enqueued, attempted, "{s:?}");
         }
     }
     format!(
@@ -1079,6 +1146,7 @@ fn params_from_env() -> Params {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(0),
+        live_shutdown: std::env::var("SOAK_LIVE_SHUTDOWN").is_ok(),
     }
 }
 
@@ -1104,20 +1172,28 @@ fn chaos_child() {
 }
 
 fn soak(seed: u64, policy: &str, millis: u64, max_bytes: u64, hang_secs: u64) {
-    let dir = common::temp_dir(&format!("chaos-{policy}-{seed}"));
-    let out = common::run_child(
-        "chaos_child",
-        CHILD_VAR,
-        &[
-            ("SOAK_SEED", &seed.to_string()),
-            ("SOAK_POLICY", policy),
-            ("SOAK_MILLIS", &millis.to_string()),
-            ("SOAK_MAX_BYTES", &max_bytes.to_string()),
-            ("SOAK_DIR", dir.to_str().unwrap()),
-        ],
-        &[],
-        hang_secs,
-    );
+    soak_with(seed, policy, millis, max_bytes, hang_secs, &[]);
+}
+
+fn soak_with(
+    seed: u64,
+    policy: &str,
+    millis: u64,
+    max_bytes: u64,
+    hang_secs: u64,
+    extra: &[(&str, &str)],
+) {
+    let dir = common::temp_dir(&format!("chaos-{policy}-{seed}-{}", extra.len()));
+    let (seed, millis, max_bytes) = (seed.to_string(), millis.to_string(), max_bytes.to_string());
+    let mut env = vec![
+        ("SOAK_SEED", seed.as_str()),
+        ("SOAK_POLICY", policy),
+        ("SOAK_MILLIS", millis.as_str()),
+        ("SOAK_MAX_BYTES", max_bytes.as_str()),
+        ("SOAK_DIR", dir.to_str().unwrap()),
+    ];
+    env.extend_from_slice(extra);
+    let out = common::run_child("chaos_child", CHILD_VAR, &env, &[], hang_secs);
     common::assert_child_succeeded(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout
@@ -1140,6 +1216,21 @@ fn chaos_soak_short() {
     for policy in ["block", "drop", "drop_oldest"] {
         soak(1, policy, 800, 16 * 1024, 300);
     }
+}
+
+/// A short soak whose `shutdown()` runs while every thread still logs, reads stats and
+/// reconfigures: what was logged too late is counted in `dropped_shutdown`, and the counts
+/// still account for every record.
+#[test]
+fn chaos_soak_short_shutdown_while_logging() {
+    soak_with(
+        1,
+        "block",
+        800,
+        16 * 1024,
+        300,
+        &[("SOAK_LIVE_SHUTDOWN", "1")],
+    );
 }
 
 /// The long soak: `KOLOG_SOAK_SECS` (default 60) per run, for each seed of `KOLOG_SOAK_SEEDS`
