@@ -169,9 +169,25 @@ struct Shared {
     /// Set before `shutdown()` is called, and once it has returned.
     shutdown_begun: AtomicBool,
     drained: AtomicBool,
+    /// Each producer's `s` when it first saw shutdown begun.
+    shutdown_at: Mutex<HashMap<u64, u64>>,
 }
 
 impl Shared {
+    /// Whether producer `t` at record `s` stops: when told to, or (a debug build's final drain
+    /// can take seconds) after 2,000 more records once shutdown has begun.
+    fn done(&self, t: u64, s: u64) -> bool {
+        if self.stop.load(Ordering::Relaxed) {
+            return true;
+        }
+        if !self.shutdown_begun.load(Ordering::Relaxed) {
+            return false;
+        }
+        let mut at = self.shutdown_at.lock().unwrap();
+        let start = *at.entry(t).or_insert(s);
+        s >= start + 2000
+    }
+
     fn new_t(&self) -> u64 {
         self.next_t.fetch_add(1, Ordering::Relaxed)
     }
@@ -197,7 +213,7 @@ fn produce(sh: &Shared, lg: &Loggers, seed: u64, n: Option<u64>) {
     'outer: loop {
         let burst = 1 + rng.below(300);
         for _ in 0..burst {
-            if n.is_some_and(|n| s >= n) || (n.is_none() && sh.stop.load(Ordering::Relaxed)) {
+            if n.is_some_and(|n| s >= n) || (n.is_none() && sh.done(t, s)) {
                 break 'outer;
             }
             let name = rng.below(NAMES.len() as u64) as usize;
@@ -233,7 +249,7 @@ async fn produce_async(sh: Arc<Shared>, lg: Arc<Loggers>, seed: u64) {
     let mut rng = Rng(seed ^ t.wrapping_mul(0x2545_f491_4f6c_dd1d));
     let mut recs = Vec::new();
     let mut s = 0u64;
-    while !sh.stop.load(Ordering::Relaxed) {
+    while !sh.done(t, s) {
         let name = rng.below(NAMES.len() as u64) as usize;
         let log = &lg.by_name[name];
         let kind = match rng.below(8) {
@@ -372,6 +388,7 @@ fn run(dir: &Path, p: &Params) -> Outcome {
         pace_us: p.pace_us,
         shutdown_begun: AtomicBool::new(false),
         drained: AtomicBool::new(false),
+        shutdown_at: Mutex::new(HashMap::new()),
     });
     let second = Arc::new(Mutex::new(Vec::new()));
     let sinks = Arc::new(Mutex::new(Vec::new()));
@@ -525,7 +542,14 @@ fn run(dir: &Path, p: &Params) -> Outcome {
         std::thread::sleep(Duration::from_millis(p.millis));
         if p.live_shutdown {
             sh.shutdown_begun.store(true, Ordering::SeqCst);
-            *live_report.lock().unwrap() = Some(qm.shutdown().unwrap());
+            let t0 = Instant::now();
+            let r = qm.shutdown().unwrap();
+            println!(
+                "shutdown took {:?}, drain_time {:?}",
+                t0.elapsed(),
+                r.drain_time
+            );
+            *live_report.lock().unwrap() = Some(r);
             sh.drained.store(true, Ordering::SeqCst);
             std::thread::sleep(Duration::from_millis(100));
         }
