@@ -1258,7 +1258,8 @@ fn chaos_soak_short_shutdown_while_logging() {
 }
 
 /// The long soak: `KOLOG_SOAK_SECS` (default 60) per run, for each seed of `KOLOG_SOAK_SEEDS`
-/// (default 1,2,3) and each policy.
+/// (default 1,2,3), each policy of `KOLOG_SOAK_POLICIES` (default all three), with shutdown
+/// after the producers stop and while they go on.
 #[test]
 #[ignore]
 fn chaos_soak_long() {
@@ -1271,13 +1272,23 @@ fn chaos_soak_long() {
         std::env::var("KOLOG_SOAK_POLICIES").unwrap_or_else(|_| "block,drop,drop_oldest".into());
     for seed in seeds.split(',') {
         for policy in policies.split(',') {
-            soak(
-                seed.trim().parse().unwrap(),
-                policy.trim(),
-                secs * 1000,
-                256 * 1024,
-                secs * 20 + 600,
-            );
+            for live in [false, true] {
+                // Paced (producers sleep up to 2 ms after each burst): the size-rotating
+                // handler renames every backup at each rotation, so its cost grows with the
+                // number of backups a run leaves.
+                let mut extra = vec![("SOAK_PACE_US", "2000")];
+                if live {
+                    extra.push(("SOAK_LIVE_SHUTDOWN", "1"));
+                }
+                soak_with(
+                    seed.trim().parse().unwrap(),
+                    policy.trim(),
+                    secs * 1000,
+                    256 * 1024,
+                    secs * 20 + 600,
+                    &extra,
+                );
+            }
         }
     }
 }
