@@ -1,0 +1,1297 @@
+//! A new user's first programs, written from DESIGN.md, the seed README, kolog's README and
+//! rustdoc only (not the implementation). Each checks exact output: bytes or parsed JSON
+//! fields of files and sinks, exact `stats()` counts, exact error `code()` strings.
+//!
+//! Programs that write to stdout/stderr, or install a process-global logger (`log` bridge),
+//! re-run this test binary as a child process on one test and read its output.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kolog::{
+    acritical, adebug, aerror, ainfo, awarning, bind, critical, debug, error, info, info_life, log,
+    warning,
+};
+use kolog::{
+    BackpressurePolicy, Error, ErrorKind, Kolog, Level, Logger, LoggerFactory, LoggingSystemConfig,
+    QueueConfig, QueueManager, Sink,
+};
+
+const CHILD: &str = "KOLOG_NEW_USER_CHILD";
+
+fn is_child(test: &str) -> bool {
+    std::env::var(CHILD).as_deref() == Ok(test)
+}
+
+/// Runs `test` alone in a child process and returns its (stdout, stderr), asserting success.
+fn run_child(test: &str) -> (String, String) {
+    let out = common::run_child(test, CHILD, &[], &["NO_COLOR"], 120);
+    common::assert_child_succeeded(&out);
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn tmp(test: &str) -> PathBuf {
+    common::temp_dir(&format!("new-user-{test}"))
+}
+
+fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// `2026-12-01T13:48:21.123456Z`: RFC 3339, UTC, microseconds, `Z`.
+fn assert_rfc3339_micros(ts: &str) {
+    let b = ts.as_bytes();
+    assert_eq!(b.len(), 27, "{ts}");
+    for (i, c) in b.iter().enumerate() {
+        match i {
+            4 | 7 => assert_eq!(*c, b'-', "{ts}"),
+            10 => assert_eq!(*c, b'T', "{ts}"),
+            13 | 16 => assert_eq!(*c, b':', "{ts}"),
+            19 => assert_eq!(*c, b'.', "{ts}"),
+            26 => assert_eq!(*c, b'Z', "{ts}"),
+            _ => assert!(c.is_ascii_digit(), "{ts}"),
+        }
+    }
+}
+
+/// `[2026-12-01 13:48:21] rest` → `rest`, checking the date's shape.
+fn strip_asctime(line: &str) -> &str {
+    let b = line.as_bytes();
+    assert!(b.len() > 21 && b[0] == b'[' && b[20] == b']', "{line:?}");
+    for (i, c) in b[1..20].iter().enumerate() {
+        match i {
+            4 | 7 => assert_eq!(*c, b'-', "{line}"),
+            10 => assert_eq!(*c, b' ', "{line}"),
+            13 | 16 => assert_eq!(*c, b':', "{line}"),
+            _ => assert!(c.is_ascii_digit(), "{line}"),
+        }
+    }
+    &line[21..]
+}
+
+/// `End (0.05): name` → 0.05, checking the two decimals.
+fn end_secs(event: &str, name: &str) -> f64 {
+    let rest = event
+        .strip_prefix("End (")
+        .unwrap_or_else(|| panic!("{event:?}"));
+    let (secs, tail) = rest.split_once(')').unwrap();
+    assert_eq!(tail, format!(": {name}"), "{event:?}");
+    let (_, frac) = secs.split_once('.').unwrap();
+    assert_eq!(frac.len(), 2, "{event:?}");
+    secs.parse().unwrap()
+}
+
+/// Every JSON value in `text` (one per line, or pretty-printed ones back to back).
+fn json_values(text: &str) -> Vec<serde_json::Value> {
+    serde_json::Deserializer::from_str(text)
+        .into_iter::<serde_json::Value>()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[derive(Debug)]
+struct DbError(std::io::Error);
+
+impl std::fmt::Display for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("query failed")
+    }
+}
+
+impl std::error::Error for DbError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. The seed README, example by example
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn child_seed_quick_start() {
+    if !is_child("child_seed_quick_start") {
+        return;
+    }
+    // 1. Configure queue manager
+    let qm = QueueManager::start(QueueConfig {
+        max_queue_size: 10_000,
+        backpressure_policy: BackpressurePolicy::Block,
+        drain_timeout: Duration::from_secs_f64(5.0),
+    })
+    .unwrap();
+    // 2. Configure logging system
+    let config = LoggingSystemConfig::from_json_str(
+        r#"{"loggers": [{"name": "app", "level": "INFO", "handlers": [{
+            "type": "stream",
+            "renderer": {"type": "stream_plain", "params": {
+                "fmt": "[%(asctime)s] [%(level)-8s] [%(name)s]: %(event)s",
+                "datefmt": "%Y-%m-%d %H:%M:%S"}},
+            "params": {"use_stderr": false}}]}]}"#,
+    )
+    .unwrap();
+    // 3. Create logger factory
+    let factory = LoggerFactory::new(config, &qm).unwrap();
+    // 4. Get logger and use it
+    let logger: Logger = factory.get_logger("app").unwrap();
+    info!(logger, "Application started", version = "1.0.0");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        ainfo!(logger, "Processing request", user_id = 123).await;
+        let bound_logger = bind!(logger, service = "auth", env = "prod");
+        warning!(bound_logger, "Rate limit exceeded", ip = "192.168.1.1");
+        logger
+            .ainfo_life("Database migration", async {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            })
+            .await;
+    });
+    // 5. Cleanup
+    let report = qm.shutdown().unwrap();
+    assert_eq!(
+        (
+            report.enqueued,
+            report.written,
+            report.dropped,
+            report.failed
+        ),
+        (5, 5, 0, 0)
+    );
+}
+
+#[test]
+fn seed_quick_start_prints_the_seed_output_on_stdout() {
+    let (stdout, _) = run_child("child_seed_quick_start");
+    // (the harness's own "test … " may precede the first line)
+    let lines: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.find("[20").map(|i| &l[i..]))
+        .collect();
+    assert_eq!(lines.len(), 5, "{stdout}");
+    let rest: Vec<&str> = lines.iter().map(|l| strip_asctime(l)).collect();
+    assert_eq!(
+        rest[..4],
+        [
+            " [INFO    ] [app]: Application started version=1.0.0",
+            " [INFO    ] [app]: Processing request user_id=123",
+            " [WARNING ] [app]: Rate limit exceeded service=auth env=prod ip=192.168.1.1",
+            " [INFO    ] [app]: Begin: Database migration",
+        ]
+    );
+    let end = rest[4].strip_prefix(" [INFO    ] [app]: ").unwrap();
+    assert!(end_secs(end, "Database migration") >= 0.05, "{end}");
+}
+
+/// The seed's JSON example, unchanged but for the file name, through `Kolog::from_json_str`.
+fn seed_json(path: &Path) -> String {
+    common::seed_json(&s(path))
+}
+
+fn check_seed_json_file(path: &Path, info_line: u32, func: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    // indentation 2: pretty-printed
+    assert!(text.starts_with("{\n  \"timestamp\": \""), "{text}");
+    let values = json_values(&text);
+    assert_eq!(values.len(), 1, "{text}");
+    let v = values[0].as_object().unwrap();
+    assert_rfc3339_micros(v["timestamp"].as_str().unwrap());
+    let keys: Vec<&str> = v.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "timestamp",
+            "level",
+            "logger",
+            "event",
+            "app",
+            "env",
+            "user_id",
+            "filename",
+            "lineno",
+            "funcName"
+        ],
+        "{text}"
+    );
+    assert_eq!(v["level"], "INFO");
+    assert_eq!(v["logger"], "root");
+    assert_eq!(v["event"], "Application started");
+    assert_eq!(v["app"], "myapp");
+    assert_eq!(v["env"], "production");
+    assert_eq!(v["user_id"], 123);
+    assert_eq!(v["filename"], "new_user_round.rs");
+    assert_eq!(v["lineno"], info_line);
+    assert_eq!(v["funcName"], func);
+}
+
+#[test]
+fn seed_json_config_loads_unchanged_through_kolog_from_json_str() {
+    let dir = tmp("seed-json");
+    let path = dir.join("app.log");
+    std::fs::write(&path, "old content\n").unwrap(); // "mode": "wb" truncates
+    let kolog = Kolog::from_json_str(&seed_json(&path)).unwrap();
+    let logger = kolog.logger("root").unwrap();
+    assert_eq!(logger.level(), Level::Debug);
+    debug!(logger, "dropped by filter_by_level"); // logger passes DEBUG, processor drops it
+    let line = line!() + 1;
+    info!(logger, "Application started", user_id = 123);
+    let report = kolog.shutdown().unwrap();
+    assert_eq!(
+        (
+            report.enqueued,
+            report.written,
+            report.filtered,
+            report.dropped,
+            report.failed
+        ),
+        (2, 1, 1, 0, 0)
+    );
+    assert!(!report.timed_out);
+    check_seed_json_file(
+        &path,
+        line,
+        "seed_json_config_loads_unchanged_through_kolog_from_json_str",
+    );
+}
+
+#[test]
+fn seed_json_config_loads_unchanged_through_logger_factory() {
+    let dir = tmp("seed-factory");
+    let path = dir.join("app.log");
+    // QueueManager.from_json({"max_queue_size": 10000})
+    let queue: QueueConfig = serde_json::from_str(r#"{"max_queue_size": 10000}"#).unwrap();
+    assert_eq!(queue.backpressure_policy, BackpressurePolicy::Block);
+    assert_eq!(queue.drain_timeout, Duration::from_secs(5));
+    let qm = QueueManager::start(queue).unwrap();
+    let factory = LoggerFactory::from_json_str(&seed_json(&path), &qm).unwrap();
+    let logger = factory.get_logger("root").unwrap();
+    let line = line!() + 1;
+    info!(logger, "Application started", user_id = 123);
+    qm.flush();
+    let st = qm.stats();
+    assert_eq!((st.enqueued, st.written, st.live_rings), (1, 1, 1));
+    check_seed_json_file(
+        &path,
+        line,
+        "seed_json_config_loads_unchanged_through_logger_factory",
+    );
+
+    // The same document as a serde_json::Value, on the same queue manager.
+    let path2 = dir.join("app2.log");
+    let value: serde_json::Value = serde_json::from_str(&seed_json(&path2)).unwrap();
+    let factory2 = LoggerFactory::from_json_value(&value, &qm).unwrap();
+    let logger2 = factory2.get_logger("root").unwrap();
+    let line = line!() + 1;
+    info!(logger2, "Application started", user_id = 123);
+    let report = qm.shutdown().unwrap();
+    assert_eq!((report.enqueued, report.written), (2, 2));
+    check_seed_json_file(
+        &path2,
+        line,
+        "seed_json_config_loads_unchanged_through_logger_factory",
+    );
+}
+
+/// Context binding and chained binding (seed "Advanced Usage").
+#[test]
+fn bind_and_chained_bind_merge_context_and_leave_the_original_unchanged() {
+    let kolog = Kolog::from_json_str(
+        r#"{"loggers": [{"name": "app", "context": {"app": "myapp"}, "handlers": [{"type": "null",
+            "renderer": {"type": "stream_plain", "params": {"fmt": "%(name)s %(event)s"}}}]}]}"#,
+    )
+    .unwrap();
+    let sink = Sink::new();
+    kolog.queue_manager().add_sink("app", sink.clone());
+    let logger = kolog.logger("app").unwrap();
+    let api_logger = bind!(logger, service = "api", version = "v1");
+    info!(api_logger, "Request received", endpoint = "/users");
+    let request_logger = bind!(api_logger, request_id = "abc123");
+    info!(request_logger, "Processing", user_id = 456);
+    let rebound = bind!(request_logger, service = "billing"); // a key bound again
+    info!(rebound, "Charged");
+    info!(logger, "Unbound");
+    assert_eq!(
+        sink.events(),
+        [
+            "app Request received app=myapp service=api version=v1 endpoint=/users",
+            "app Processing app=myapp service=api version=v1 request_id=abc123 user_id=456",
+            "app Charged app=myapp service=billing version=v1 request_id=abc123",
+            "app Unbound app=myapp",
+        ]
+    );
+    let recs = sink.records();
+    assert_eq!(recs[1]["user_id"], 456);
+    assert_eq!(recs[1]["request_id"], "abc123");
+    assert_eq!(recs[3].get("service"), None);
+    assert_eq!(logger.context().len(), 1);
+    assert_eq!(kolog.shutdown().unwrap().written, 4);
+}
+
+/// Lifecycle contexts (seed "Advanced Usage"): sync guard with logging inside, async form.
+#[test]
+fn info_life_and_ainfo_life_log_begin_and_end() {
+    let kolog = Kolog::from_json_str(
+        r#"{"loggers": [{"name": "root", "handlers": [{"type": "null",
+            "renderer": {"type": "stream_plain", "params": {"fmt": "%(level)s %(event)s"}}}]}]}"#,
+    )
+    .unwrap();
+    let sink = Sink::new();
+    kolog.queue_manager().add_sink("root", sink.clone());
+    let logger = kolog.logger("svc").unwrap();
+    {
+        let log = info_life!(logger, "Database query", table = "users");
+        info!(log, "Did work");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let out = rt.block_on(async {
+        let log = bind!(logger, endpoint = "/data");
+        log.ainfo_life("API call", async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            ainfo!(log, "Data fetched").await;
+            42
+        })
+        .await
+    });
+    assert_eq!(out, 42);
+    let ev = sink.events();
+    assert_eq!(ev.len(), 6, "{ev:?}");
+    assert_eq!(ev[0], "INFO Begin: Database query table=users");
+    assert_eq!(ev[1], "INFO Did work table=users");
+    let (head, tail) = ev[2].split_at(5);
+    assert_eq!(head, "INFO ");
+    let end = tail.strip_suffix(" table=users").unwrap();
+    assert!(end_secs(end, "Database query") >= 0.02, "{end}");
+    assert_eq!(ev[3], "INFO Begin: API call endpoint=/data");
+    assert_eq!(ev[4], "INFO Data fetched endpoint=/data");
+    let end = ev[5]
+        .strip_prefix("INFO ")
+        .unwrap()
+        .strip_suffix(" endpoint=/data")
+        .unwrap();
+    assert!(end_secs(end, "API call") >= 0.02, "{end}");
+    assert_eq!(kolog.shutdown().unwrap().written, 6);
+}
+
+/// Seed "Reproducible Error Examples": a logger that is not configured.
+#[test]
+fn missing_logger_is_a_configuration_error_with_the_seed_code() {
+    let qm = QueueManager::start(QueueConfig::default()).unwrap();
+    let factory = LoggerFactory::from_json_str(
+        r#"{"loggers": [{"name": "app", "handlers": [{"type": "null"}]}]}"#,
+        &qm,
+    )
+    .unwrap();
+    let e: Error = factory.get_logger("non_existent").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Configuration);
+    assert_eq!(e.code(), "CONFIGURATION::LoggerFactory::VALIDATION::ERROR");
+    assert!(e.msg().contains("`non_existent`"), "{}", e.msg());
+    assert!(!e.recoverable());
+    assert!(e.source().is_none());
+    // Best practice 1 of the seed: fall back to another logger.
+    let logger = factory
+        .get_logger("non_existent")
+        .or_else(|_| factory.get_logger("app"))
+        .unwrap();
+    assert_eq!(logger.name(), "app");
+    qm.shutdown().unwrap();
+}
+
+/// Seed "Processor Error": an unknown processor is a logger-creation error (the seed) or a
+/// validation error naming the path (DESIGN.md: unknown types are errors naming the path).
+#[test]
+fn unknown_processor_names_its_path() {
+    let e = Kolog::from_json_str(
+        r#"{"loggers": [{"name": "app", "handlers": [{"type": "null",
+            "processors": [{"type": "add_callsite_params"}, {"type": "unknown_processor"}]}]}]}"#,
+    )
+    .unwrap_err();
+    assert_eq!(e.code(), "CONFIGURATION::LoggerFactory::VALIDATION::ERROR");
+    assert!(
+        e.msg().contains("loggers[0].handlers[0].processors[1]"),
+        "{}",
+        e.msg()
+    );
+    assert!(e.msg().contains("unknown_processor"), "{}", e.msg());
+}
+
+/// Seed "Handler I/O Error": a file that cannot be opened.
+#[test]
+fn unopenable_file_is_a_logger_creation_error_with_a_handler_source() {
+    let dir = tmp("unopenable");
+    let missing = dir.join("no-such-dir").join("app.log");
+    let e = Kolog::from_json_str(&format!(
+        r#"{{"loggers": [{{"name": "root", "handlers": [{{"type": "file",
+            "params": {{"filename": "{}", "mode": "wb", "override_existing": true}}}}]}}]}}"#,
+        s(&missing)
+    ))
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::LoggerCreation);
+    assert_eq!(
+        e.code(),
+        "LOGGER_CREATION::LoggerFactory::INITIALIZATION::ERROR"
+    );
+    assert_eq!(e.msg(), "Failed to create logger `root`");
+    let cause = e.source().unwrap().downcast_ref::<Error>().unwrap();
+    assert_eq!(cause.kind(), ErrorKind::Handler);
+    assert_eq!(cause.code(), "HANDLER::FileHandler::IO::ERROR");
+    assert!(cause.msg().contains(&s(&missing)), "{}", cause.msg());
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. A YAML file on disk: every handler, processor and renderer type, a custom processor
+// ---------------------------------------------------------------------------------------------
+
+fn register_custom_processors() {
+    use kolog::process::Action;
+    use kolog::record::Value;
+    // With params: adds `request_id` from the configuration.
+    kolog::register_processor("nu_add_request_id", |params| {
+        let id = params["request_id"].as_str().unwrap_or("none").to_owned();
+        Ok(Box::new(move |ev: &mut kolog::EventDict<'_>| {
+            ev.insert_default("request_id", Value::String(id.clone()));
+            Action::Keep
+        }))
+    });
+    // Without params: drops health checks.
+    kolog::register_processor("nu_drop_health", |_params| {
+        Ok(Box::new(|ev: &mut kolog::EventDict<'_>| {
+            if ev.get("path").and_then(Value::as_str) == Some("/health") {
+                Action::Drop
+            } else {
+                Action::Keep
+            }
+        }))
+    });
+}
+
+fn every_type_yaml(dir: &Path) -> String {
+    format!(
+        r#"# every handler, renderer and processor type
+queue:
+  max_queue_size: 1000
+  backpressure_policy: block
+  drain_timeout: 5
+default_level: warn
+loggers:
+  - name: root
+    handlers:
+      - type: "null"
+  - name: app
+    level: debug
+    context:
+      service: checkout
+    handlers:
+      - type: file
+        params:
+          filename: {dir}/app.json
+          mode: w
+        renderer:
+          type: file_json
+        processors:
+          - type: add_context_defaults
+            params:
+              defaults: {{region: eu, service: ignored}}
+          - type: add_callsite_params
+          - type: filter_keys
+            params: {{keys: [secret]}}
+          - type: filter_markup
+          - type: dict_tracebacks
+          - type: filter_by_level
+            params: {{min_level: INFO}}
+          - type: nu_add_request_id
+            params: {{request_id: req-42}}
+          - type: nu_drop_health
+      - type: rotating_file
+        params:
+          filename: {dir}/app.txt
+          max_bytes: 60
+          backup_count: 2
+          rotation_interval: null
+        renderer:
+          type: file_plain
+          params:
+            fmt: "%(level)-8s|%(name)s|%(event)s"
+        processors:
+          - type: add_callsite_params
+            params:
+              parameters: [lineno]
+          - type: filter_keys
+            params:
+              keys: [secret, service, lineno]
+      - type: stream
+        params:
+          use_stderr: false
+        renderer:
+          type: stream_plain
+          params:
+            fmt: "OUT %(asctime)s %(level)s %(event)s"
+            datefmt: "%Y"
+      - type: stream
+        params: {{use_stderr: true}}
+        renderer: {{type: stream_colored, params: {{fmt: "ERR %(level)s %(event)s"}}}}
+      - type: "null"
+        renderer: {{type: stream_json}}
+"#,
+        dir = s(dir)
+    )
+}
+
+#[test]
+fn child_yaml_file_with_every_type() {
+    if !is_child("child_yaml_file_with_every_type") {
+        return;
+    }
+    let dir = PathBuf::from(std::env::var("NU_DIR").unwrap());
+    register_custom_processors();
+    let path = dir.join("kolog.yaml");
+    std::fs::write(&path, every_type_yaml(&dir)).unwrap();
+    let kolog = Kolog::from_path(&path).unwrap();
+    let log = kolog.logger("app.api").unwrap();
+    assert_eq!(log.level(), Level::Debug);
+    assert_eq!(kolog.logger("other").unwrap().level(), Level::Warning);
+    debug!(log, "debug line");
+    let line = line!() + 1;
+    info!(
+        log,
+        "[bold red]request[/]",
+        path = "/users",
+        secret = "hunter2",
+        n = 1
+    );
+    info!(log, "request", path = "/health");
+    let e = DbError(std::io::Error::other("disk gone"));
+    let error_line = line!() + 1;
+    error!(log, "failed", error = &e);
+    let report = kolog.shutdown().unwrap();
+    assert_eq!(report.enqueued, 4);
+    assert_eq!(report.written, 4, "{report:?}");
+    assert_eq!((report.filtered, report.failed, report.dropped), (0, 0, 0));
+
+    // file_json: filter_by_level dropped the DEBUG record, nu_drop_health the health check.
+    let v = common::json_lines(&dir.join("app.json"));
+    assert_eq!(v.len(), 2, "{v:?}");
+    let first = v[0].as_object().unwrap();
+    let keys: Vec<&str> = first.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "timestamp",
+            "level",
+            "logger",
+            "event",
+            "service",
+            "path",
+            "n",
+            "region",
+            "filename",
+            "lineno",
+            "funcName",
+            "module",
+            "pathname",
+            "request_id"
+        ]
+    );
+    assert_eq!(first["event"], "request"); // markup stripped
+    assert_eq!(first["logger"], "app.api");
+    assert_eq!(first["service"], "checkout");
+    assert_eq!(first["region"], "eu");
+    assert_eq!(first["lineno"], line);
+    assert_eq!(first["funcName"], "child_yaml_file_with_every_type");
+    assert_eq!(first["module"], "new_user_round");
+    assert_eq!(first["request_id"], "req-42");
+    // dict_tracebacks: the error and its source chain as an object.
+    assert_eq!(
+        v[1],
+        serde_json::json!({
+            "timestamp": v[1]["timestamp"], "level": "ERROR", "logger": "app.api",
+            "event": "failed", "service": "checkout",
+            "error": {"type": "new_user_round::DbError", "message": "query failed",
+                      "chain": ["disk gone"]},
+            "region": "eu", "filename": "new_user_round.rs", "lineno": error_line,
+            "funcName": "child_yaml_file_with_every_type", "module": "new_user_round",
+            "pathname": "tests/new_user_round.rs", "request_id": "req-42"
+        })
+    );
+    assert_rfc3339_micros(v[1]["timestamp"].as_str().unwrap());
+}
+
+#[test]
+fn yaml_file_with_every_type_writes_every_destination() {
+    let dir = tmp("every-type");
+    let out = common::run_child(
+        "child_yaml_file_with_every_type",
+        CHILD,
+        &[("NU_DIR", &s(&dir))],
+        &["NO_COLOR"],
+        120,
+    );
+    common::assert_child_succeeded(&out);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let year = &stdout[stdout.find("OUT ").unwrap() + 4..][..4];
+    assert!(year.starts_with("20"), "{stdout}");
+    let out_lines: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.find("OUT ").map(|i| &l[i..]))
+        .collect();
+    assert_eq!(
+        out_lines,
+        [
+            format!("OUT {year} DEBUG debug line service=checkout"),
+            format!(
+                "OUT {year} INFO [bold red]request[/] service=checkout path=/users secret=hunter2 n=1"
+            ),
+            format!("OUT {year} INFO request service=checkout path=/health"),
+            format!("OUT {year} ERROR failed service=checkout error=\"query failed\""),
+        ]
+    );
+    // stream_colored on a pipe: no colour.
+    let err_lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("ERR ")).collect();
+    assert_eq!(
+        err_lines,
+        [
+            "ERR DEBUG debug line service=checkout",
+            "ERR INFO [bold red]request[/] service=checkout path=/users secret=hunter2 n=1",
+            "ERR INFO request service=checkout path=/health",
+            "ERR ERROR failed service=checkout error=\"query failed\"",
+        ]
+    );
+    // rotating_file: 60 bytes each, two backups; the DEBUG line rotated out.
+    let files = common::files(&dir);
+    let names: Vec<&str> = files.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "app.json",
+            "app.txt",
+            "app.txt.1",
+            "app.txt.2",
+            "kolog.yaml"
+        ]
+    );
+    assert_eq!(
+        files["app.txt"],
+        "ERROR   |app.api|failed error=\"query failed\"\n"
+    );
+    assert_eq!(
+        files["app.txt.1"],
+        "INFO    |app.api|request path=/health\n"
+    );
+    assert_eq!(
+        files["app.txt.2"],
+        "INFO    |app.api|[bold red]request[/] path=/users n=1\n"
+    );
+}
+
+/// The same small document as `.yml`, `.json`, and `.YAML` (extension in any case).
+#[test]
+fn from_path_picks_the_format_by_extension() {
+    let dir = tmp("by-ext");
+    let yaml = |out: &Path| {
+        format!(
+            "loggers:\n  - name: root\n    handlers:\n      - type: file\n        params: {{filename: {}, mode: w}}\n        renderer: {{type: file_plain, params: {{fmt: \"%(level)s %(event)s\"}}}}\n",
+            s(out)
+        )
+    };
+    let json = |out: &Path| {
+        format!(
+            r#"{{"loggers": [{{"name": "root", "handlers": [{{"type": "file", "params": {{"filename": "{}", "mode": "w"}}, "renderer": {{"type": "file_plain", "params": {{"fmt": "%(level)s %(event)s"}}}}}}]}}]}}"#,
+            s(out)
+        )
+    };
+    for (name, text) in [
+        ("a.yml", yaml(&dir.join("a.log"))),
+        ("b.YAML", yaml(&dir.join("b.log"))),
+        ("c.json", json(&dir.join("c.log"))),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        let kolog = Kolog::from_path(&path).unwrap();
+        warning!(kolog.logger("x").unwrap(), "from file", n = 1);
+        drop(kolog);
+    }
+    for log in ["a.log", "b.log", "c.log"] {
+        assert_eq!(
+            std::fs::read_to_string(dir.join(log)).unwrap(),
+            "WARNING from file n=1\n",
+            "{log}"
+        );
+    }
+    let path = dir.join("d.toml");
+    std::fs::write(&path, "").unwrap();
+    let e = Kolog::from_path(&path).unwrap_err();
+    assert_eq!(e.code(), "CONFIGURATION::LoggerFactory::VALIDATION::ERROR");
+    assert!(e.msg().contains("d.toml"), "{}", e.msg());
+    let e = Kolog::from_path(dir.join("missing.yaml")).unwrap_err();
+    assert_eq!(e.code(), "CONFIGURATION::LoggerFactory::IO::ERROR");
+    assert!(e.source().unwrap().is::<std::io::Error>());
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. The two-step form and QueueConfig from JSON
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn queue_config_deserialises_from_json_in_seconds_with_policy_spellings() {
+    for (policy, want) in [
+        ("block", BackpressurePolicy::Block),
+        ("drop", BackpressurePolicy::Drop),
+        ("drop_oldest", BackpressurePolicy::DropOldest),
+    ] {
+        let q: QueueConfig = serde_json::from_str(&format!(
+            r#"{{"max_queue_size": 64, "backpressure_policy": "{policy}", "drain_timeout": 2.5}}"#
+        ))
+        .unwrap();
+        assert_eq!(
+            q,
+            QueueConfig {
+                max_queue_size: 64,
+                backpressure_policy: want,
+                drain_timeout: Duration::from_millis(2500),
+            }
+        );
+        // and back
+        let back: serde_json::Value = serde_json::to_value(&q).unwrap();
+        assert_eq!(back["backpressure_policy"], policy);
+        assert_eq!(back["drain_timeout"], 2.5);
+    }
+    let d = QueueConfig::default();
+    assert_eq!(
+        (d.max_queue_size, d.backpressure_policy, d.drain_timeout),
+        (10_000, BackpressurePolicy::Block, Duration::from_secs(5))
+    );
+    for bad in [
+        r#"{"backpressure_policy": "Block"}"#,
+        r#"{"backpressure_policy": "dropoldest"}"#,
+        r#"{"drain_timeout": -1}"#,
+        r#"{"max_queue_size": 0}"#,
+        r#"{"max_size": 10}"#,
+    ] {
+        assert!(serde_json::from_str::<QueueConfig>(bad).is_err(), "{bad}");
+    }
+    let e = serde_json::from_str::<QueueConfig>(r#"{"backpressure_policy": "sometimes"}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("backpressure_policy"), "{e}");
+}
+
+#[test]
+fn two_step_form_flush_stats_and_shutdown_report() {
+    let dir = tmp("two-step");
+    let path = dir.join("app.log");
+    let qm = QueueManager::start(QueueConfig {
+        max_queue_size: 16,
+        ..QueueConfig::default()
+    })
+    .unwrap();
+    assert_eq!(qm.ring_bytes(), 4096);
+    let config = LoggingSystemConfig::from_json_str(&format!(
+        r#"{{"loggers": [{{"name": "app", "level": "DEBUG", "handlers": [{{"type": "file",
+            "params": {{"filename": "{}", "mode": "w"}},
+            "renderer": {{"type": "file_plain", "params": {{"fmt": "%(levelname)s:%(name)s:%(message)s"}}}},
+            "processors": [{{"type": "filter_by_level", "params": {{"min_level": "INFO"}}}}]}}]}}]}}"#,
+        s(&path)
+    ))
+    .unwrap();
+    let factory = LoggerFactory::new(config, &qm).unwrap();
+    let log = factory.get_logger("app").unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for i in 0..250 {
+                    info!(log, "line", t = t, i = i);
+                    debug!(log, "filtered");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    qm.flush();
+    let st = qm.stats();
+    assert_eq!(
+        (
+            st.enqueued,
+            st.written,
+            st.filtered,
+            st.dropped,
+            st.failed,
+            st.live_rings
+        ),
+        (2000, 1000, 1000, 0, 0, 0),
+        "{st:?}"
+    );
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.lines().count(), 1000);
+    for t in 0..4 {
+        let mine: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains(&format!(" t={t} ")))
+            .collect();
+        let want: Vec<String> = (0..250)
+            .map(|i| format!("INFO:app:line t={t} i={i}"))
+            .collect();
+        assert_eq!(mine, want);
+    }
+    info!(log, "last");
+    let report = qm.shutdown().unwrap();
+    assert_eq!(
+        (
+            report.enqueued,
+            report.written,
+            report.filtered,
+            report.dropped,
+            report.failed,
+            report.dropped_timeout,
+            report.timed_out
+        ),
+        (2001, 1001, 1000, 0, 0, 0, false)
+    );
+    assert!(report.drain_time < Duration::from_secs(5));
+    assert!(qm.is_shut_down());
+    // After shutdown: logging is counted, never blocks; a second shutdown is a warning.
+    info!(log, "too late");
+    assert_eq!(qm.stats().dropped_shutdown, 1);
+    let e = qm.shutdown().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::QueueManager);
+    assert_eq!(e.code(), "QUEUE::QueueManager::LIFECYCLE::WARNING");
+    assert!(std::fs::read_to_string(&path)
+        .unwrap()
+        .ends_with("INFO:app:last\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Sinks
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn sink_events_are_rendered_as_the_first_handler_renders_and_records_are_structured() {
+    let dir = tmp("sink");
+    let path = dir.join("app.log");
+    let kolog = Kolog::from_json_str(&format!(
+        r#"{{"loggers": [{{"name": "app", "context": {{"svc": "api"}}, "handlers": [
+            {{"type": "file", "params": {{"filename": "{}", "mode": "w"}},
+              "renderer": {{"type": "file_json"}},
+              "processors": [{{"type": "filter_keys", "params": {{"keys": ["token"]}}}}]}},
+            {{"type": "null", "renderer": {{"type": "stream_plain"}}}}]}}]}}"#,
+        s(&path)
+    ))
+    .unwrap();
+    let log = kolog.logger("app.db").unwrap();
+    let sink = Sink::new();
+    kolog.queue_manager().add_sink("app", sink.clone());
+    info!(
+        log,
+        "Test message",
+        user_id = 7,
+        token = "t",
+        ok = true,
+        ratio = 0.5
+    );
+    warning!(log, "second");
+    assert_eq!(sink.len(), 2);
+    let events = sink.events();
+    let v: serde_json::Value = serde_json::from_str(&events[0]).unwrap();
+    assert_rfc3339_micros(v["timestamp"].as_str().unwrap());
+    assert_eq!(
+        events[0],
+        format!(
+            r#"{{"timestamp":"{}","level":"INFO","logger":"app.db","event":"Test message","svc":"api","user_id":7,"ok":true,"ratio":0.5}}"#,
+            v["timestamp"].as_str().unwrap()
+        )
+    );
+    let recs = sink.records();
+    assert_eq!(recs.len(), 2);
+    assert_eq!(
+        serde_json::Value::Object(recs[0].fields.clone()),
+        serde_json::json!({"level": "INFO", "logger": "app.db", "event": "Test message",
+                           "svc": "api", "user_id": 7, "ok": true, "ratio": 0.5})
+    );
+    assert_eq!(recs[1]["level"], "WARNING");
+    assert!(recs[0].timestamp_ns <= recs[1].timestamp_ns);
+    sink.clear();
+    assert!(sink.is_empty());
+    assert_eq!(sink.events(), Vec::<String>::new());
+    // A clone shares what is captured.
+    let clone = sink.clone();
+    info!(log, "third");
+    assert_eq!(clone.records()[0]["event"], "third");
+    // While attached, the handlers did not write (a file is opened on its first write).
+    kolog.flush();
+    assert!(!path.exists());
+    kolog.queue_manager().remove_sink("app");
+    info!(log, "to the file");
+    kolog.flush();
+    assert_eq!(sink.len(), 1);
+    let lines = common::json_lines(&path);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["event"], "to the file");
+    let st = kolog.stats();
+    assert_eq!((st.enqueued, st.written), (4, 4));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Async under tokio
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn async_macros_under_block_with_a_tiny_queue_lose_nothing() {
+    common::within(120, "async block tiny queue", || {
+        let kolog = Kolog::from_json_str(
+            r#"{"queue": {"max_queue_size": 1, "backpressure_policy": "block"},
+                "loggers": [{"name": "root", "level": "DEBUG", "handlers": [{"type": "null"}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(kolog.queue_manager().ring_bytes(), 4096);
+        let sink = Sink::new();
+        kolog.queue_manager().add_sink("root", sink.clone());
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        let log = kolog.logger("worker").unwrap();
+        rt.block_on(async {
+            let tasks: Vec<_> = (0..8u64)
+                .map(|t| {
+                    let log = log.clone();
+                    tokio::spawn(async move {
+                        for i in 0..500u64 {
+                            match i % 5 {
+                                0 => {
+                                    adebug!(log, "padding padding padding padding", t = t, i = i)
+                                        .await
+                                }
+                                1 => {
+                                    ainfo!(log, "padding padding padding padding", t = t, i = i)
+                                        .await
+                                }
+                                2 => {
+                                    awarning!(log, "padding padding padding padding", t = t, i = i)
+                                        .await
+                                }
+                                3 => {
+                                    aerror!(log, "padding padding padding padding", t = t, i = i)
+                                        .await
+                                }
+                                _ => {
+                                    acritical!(log, "padding padding padding padding", t = t, i = i)
+                                        .await
+                                }
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+        });
+        let report = kolog.shutdown().unwrap();
+        assert_eq!(
+            (report.enqueued, report.written, report.dropped),
+            (4000, 4000, 0)
+        );
+        let recs = sink.records();
+        assert_eq!(recs.len(), 4000);
+        for t in 0..8u64 {
+            let is: Vec<u64> = recs
+                .iter()
+                .filter(|r| r["t"] == t)
+                .map(|r| r["i"].as_u64().unwrap())
+                .collect();
+            assert_eq!(is, (0..500).collect::<Vec<_>>(), "task {t} in order");
+        }
+        let levels: Vec<&str> = recs[..0]
+            .iter()
+            .map(|r| r["level"].as_str().unwrap())
+            .collect();
+        assert!(levels.is_empty());
+        let first_of_task0: Vec<&str> = recs
+            .iter()
+            .filter(|r| r["t"] == 0)
+            .take(5)
+            .map(|r| r["level"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            first_of_task0,
+            ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+        );
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Hierarchical names
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn hierarchical_names_fall_back_to_the_nearest_configured_ancestor_then_root() {
+    let kolog = Kolog::from_json_str(
+        r#"{"default_level": "ERROR", "loggers": [
+            {"name": "root", "level": "WARNING", "handlers": [{"type": "null",
+                "renderer": {"type": "stream_plain", "params": {"fmt": "root:%(name)s:%(event)s"}}}]},
+            {"name": "app", "level": "DEBUG", "context": {"layer": "app"}, "handlers": [{"type": "null",
+                "renderer": {"type": "stream_plain", "params": {"fmt": "app:%(name)s:%(event)s"}}}]},
+            {"name": "app.db.pool", "handlers": [{"type": "null",
+                "renderer": {"type": "stream_plain", "params": {"fmt": "pool:%(name)s:%(event)s"}}}]}
+        ]}"#,
+    )
+    .unwrap();
+    let sinks: Vec<Sink> = ["root", "app", "app.db.pool"]
+        .iter()
+        .map(|n| {
+            let s = Sink::new();
+            kolog.queue_manager().add_sink(n, s.clone());
+            s
+        })
+        .collect();
+    let levels: Vec<(String, Level)> = [
+        "app",
+        "app.db",
+        "app.db.pool",
+        "app.db.pool.x",
+        "application",
+        "other",
+    ]
+    .iter()
+    .map(|n| {
+        let l = kolog.logger(n).unwrap();
+        assert_eq!(l.name(), *n);
+        (l.name().to_owned(), l.level())
+    })
+    .collect();
+    assert_eq!(
+        levels.iter().map(|(_, l)| *l).collect::<Vec<_>>(),
+        [
+            Level::Debug,
+            Level::Debug,
+            Level::Error, // own config without a level: default_level
+            Level::Error,
+            Level::Warning,
+            Level::Warning
+        ]
+    );
+    for (name, _) in &levels {
+        let l = kolog.logger(name).unwrap();
+        debug!(l, "d");
+        error!(l, "e");
+    }
+    assert_eq!(sinks[0].events(), ["root:application:e", "root:other:e"]);
+    assert_eq!(
+        sinks[1].events(),
+        [
+            "app:app:d layer=app",
+            "app:app:e layer=app",
+            "app:app.db:d layer=app",
+            "app:app.db:e layer=app"
+        ]
+    );
+    assert_eq!(
+        sinks[2].events(),
+        ["pool:app.db.pool:e", "pool:app.db.pool.x:e"]
+    );
+
+    // No root, no ancestor.
+    let kolog =
+        Kolog::from_json_str(r#"{"loggers": [{"name": "app", "handlers": [{"type": "null"}]}]}"#)
+            .unwrap();
+    assert_eq!(kolog.logger("app.db").unwrap().name(), "app.db");
+    for name in ["other", "application", "apps.db"] {
+        let e = kolog.logger(name).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Configuration);
+        assert_eq!(e.code(), "CONFIGURATION::LoggerFactory::VALIDATION::ERROR");
+        assert!(e.msg().contains(&format!("`{name}`")), "{}", e.msg());
+        println!("{e}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. Errors naming their path
+// ---------------------------------------------------------------------------------------------
+
+fn two_handlers(second: &str) -> String {
+    format!(r#"{{"loggers": [{{"name": "root", "handlers": [{{"type": "null"}}, {second}]}}]}}"#)
+}
+
+#[test]
+fn config_mistakes_name_their_path_with_the_validation_code() {
+    let cases: Vec<(String, &str)> = vec![
+        (
+            two_handlers(r#"{"type": "null", "renderer": {"type": "xml"}}"#),
+            "loggers[0].handlers[1].renderer.type",
+        ),
+        (
+            two_handlers(r#"{"type": "stream", "params": {"use_stderr": true, "colour": 1}}"#),
+            "loggers[0].handlers[1].params.colour",
+        ),
+        (
+            two_handlers(r#"{"type": "socket"}"#),
+            "loggers[0].handlers[1].type",
+        ),
+        (
+            two_handlers(
+                r#"{"type": "null", "processors": [{"type": "filter_by_level", "params": {"min_level": "LOUD"}}]}"#,
+            ),
+            "loggers[0].handlers[1].processors[0].params.min_level",
+        ),
+        (
+            two_handlers(
+                r#"{"type": "null", "processors": [{"type": "add_callsite_params", "params": {"parameters": ["colno"]}}]}"#,
+            ),
+            "loggers[0].handlers[1].processors[0].params.parameters[0]",
+        ),
+        (
+            two_handlers(r#"{"type": "null", "processors": [{"type": "filter_keys"}]}"#),
+            "loggers[0].handlers[1].processors[0].params",
+        ),
+        (
+            r#"{"loggers": [{"name": "root", "level": "VERBOSE"}]}"#.into(),
+            "loggers[0].level",
+        ),
+        (
+            r#"{"loggers": [], "default_level": 3}"#.into(),
+            "default_level",
+        ),
+        (
+            r#"{"queue": {"backpressure_policy": "sometimes"}, "loggers": []}"#.into(),
+            "queue.backpressure_policy",
+        ),
+        (r#"{"loggers": [], "handlers": []}"#.into(), "handlers"),
+        (
+            r#"{"loggers": [{"name": "root", "handler": []}]}"#.into(),
+            "loggers[0].handler",
+        ),
+    ];
+    for (doc, path) in cases {
+        let e = Kolog::from_json_str(&doc).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Configuration, "{doc}");
+        assert_eq!(
+            e.code(),
+            "CONFIGURATION::LoggerFactory::VALIDATION::ERROR",
+            "{doc}: {}",
+            e.msg()
+        );
+        assert!(
+            e.msg().contains(&format!("`{path}`")),
+            "{doc}: {} should name {path}",
+            e.msg()
+        );
+        assert!(!e.recoverable());
+        assert!(e.to_string().contains(e.msg()), "{e}");
+        println!("{}\n  -> {e}", e.msg());
+        // The same mistakes in YAML (JSON is YAML) name the same path.
+        let y = Kolog::from_yaml_str(&doc).unwrap_err();
+        assert!(y.msg().contains(&format!("`{path}`")), "{}", y.msg());
+        // and through the two-step form
+        let qm = QueueManager::start(QueueConfig::default()).unwrap();
+        if !path.starts_with("queue") {
+            let f = LoggerFactory::from_json_str(&doc, &qm).unwrap_err();
+            assert_eq!(f.code(), e.code());
+            assert!(f.msg().contains(&format!("`{path}`")), "{}", f.msg());
+        }
+    }
+    // Malformed JSON: PARSING, with line and column.
+    let e = Kolog::from_json_str("{\n  \"loggers\": [,]\n}").unwrap_err();
+    assert_eq!(e.code(), "CONFIGURATION::LoggerFactory::PARSING::ERROR");
+    assert!(e.msg().contains("line 2"), "{}", e.msg());
+    assert!(e.source().is_some());
+}
+
+/// A YAML user writes the null handler as `type: null`, which YAML reads as no value.
+#[test]
+fn yaml_null_handler_type_written_bare_says_to_quote_it() {
+    let e = Kolog::from_yaml_str("loggers:\n  - name: root\n    handlers:\n      - type: null\n")
+        .unwrap_err();
+    assert_eq!(e.code(), "CONFIGURATION::LoggerFactory::VALIDATION::ERROR");
+    assert!(
+        e.msg().contains("`loggers[0].handlers[0].type`"),
+        "{}",
+        e.msg()
+    );
+    assert!(e.msg().contains(r#"type: "null""#), "{}", e.msg());
+}
+
+// ---------------------------------------------------------------------------------------------
+// 10. Levels
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn levels_parse_case_insensitively_and_filter_at_the_logger() {
+    for (text, want) in [
+        ("trace", Level::Trace),
+        ("Debug", Level::Debug),
+        ("INFO", Level::Info),
+        ("warning", Level::Warning),
+        ("WARN", Level::Warning),
+        ("warn", Level::Warning),
+        ("Error", Level::Error),
+        ("CRITICAL", Level::Critical),
+    ] {
+        assert_eq!(text.parse::<Level>().unwrap(), want, "{text}");
+    }
+    for bad in ["", "FATAL", "information", " INFO", "WARNINGS"] {
+        let e = bad.parse::<Level>().unwrap_err();
+        assert!(e.to_string().contains(bad.trim()), "{e}");
+    }
+    assert_eq!(Level::Warning.to_string(), "WARNING");
+    assert_eq!(Level::Critical.as_str(), "CRITICAL");
+    assert!(Level::Trace < Level::Debug && Level::Error < Level::Critical);
+
+    let kolog = Kolog::from_json_str(
+        r#"{"loggers": [{"name": "root", "level": "info", "handlers": [{"type": "null",
+            "renderer": {"type": "stream_plain", "params": {"fmt": "%(level)s %(event)s"}}}]}]}"#,
+    )
+    .unwrap();
+    let sink = Sink::new();
+    kolog.queue_manager().add_sink("root", sink.clone());
+    let log = kolog.logger("root").unwrap();
+    assert!(!log.enabled(Level::Debug) && log.enabled(Level::Info));
+    let mut evaluated = 0;
+    debug!(
+        log,
+        "filtered",
+        n = {
+            evaluated += 1;
+            evaluated
+        }
+    );
+    assert_eq!(evaluated, 0, "fields of a disabled level are not evaluated");
+    kolog::trace!(log, "filtered too");
+    for level in Level::ALL {
+        log!(log, level, "dynamic", lvl = %level);
+    }
+    info!(log, "i");
+    warning!(log, "w");
+    error!(log, "e");
+    critical!(log, "c");
+    assert_eq!(
+        sink.events(),
+        [
+            "INFO dynamic lvl=INFO",
+            "WARNING dynamic lvl=WARNING",
+            "ERROR dynamic lvl=ERROR",
+            "CRITICAL dynamic lvl=CRITICAL",
+            "INFO i",
+            "WARNING w",
+            "ERROR e",
+            "CRITICAL c",
+        ]
+    );
+    let st = kolog.stats();
+    assert_eq!(
+        (st.enqueued, st.written, st.filtered, st.dropped),
+        (8, 8, 0, 0)
+    );
+}
