@@ -1295,3 +1295,166 @@ fn levels_parse_case_insensitively_and_filter_at_the_logger() {
         (8, 8, 0, 0)
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// 8. Bridges
+// ---------------------------------------------------------------------------------------------
+
+fn bridge_doc() -> &'static str {
+    r#"{"loggers": [
+        {"name": "root", "level": "INFO", "handlers": [{"type": "null",
+            "renderer": {"type": "stream_plain", "params": {"fmt": "%(level)s [%(name)s] %(event)s"}}}]},
+        {"name": "app.db", "level": "DEBUG", "context": {"layer": "db"}, "handlers": [{"type": "null",
+            "renderer": {"type": "stream_plain", "params": {"fmt": "%(level)s [%(name)s] %(event)s"}}}]}
+    ]}"#
+}
+
+#[test]
+fn child_log_bridge() {
+    if !is_child("child_log_bridge") {
+        return;
+    }
+    let kolog = Kolog::from_json_str(bridge_doc()).unwrap();
+    let sink = Sink::new();
+    kolog.queue_manager().add_sink("root", sink.clone());
+    kolog::bridge::log::init(&kolog).unwrap();
+    assert_eq!(::log::max_level(), ::log::LevelFilter::Debug);
+    ::log::info!(target: "app::db", user_id = 7; "connected");
+    ::log::debug!(target: "app::db::pool", "pool size {}", 4);
+    ::log::debug!(target: "other", "below root's level");
+    ::log::warn!(target: "other", "careful");
+    ::log::trace!(target: "app::db", "below every level");
+    let e = kolog::bridge::log::init(&kolog).unwrap_err();
+    assert_eq!(e.code(), "LOGGER::LogBridge::CONFIGURATION::ERROR");
+    assert_eq!(e.kind(), ErrorKind::LoggerCreation);
+    assert_eq!(
+        sink.events(),
+        [
+            "INFO [app.db] connected layer=db user_id=7",
+            "DEBUG [app.db.pool] pool size 4 layer=db",
+            "WARNING [other] careful",
+        ]
+    );
+    let st = kolog.shutdown().unwrap();
+    assert_eq!((st.enqueued, st.written), (3, 3));
+}
+
+#[test]
+fn log_bridge_routes_by_target_with_levels_and_key_values() {
+    run_child("child_log_bridge");
+}
+
+#[test]
+fn tracing_layer_routes_by_target_with_span_fields_as_context() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let kolog = Kolog::from_json_str(bridge_doc()).unwrap();
+    let sink = Sink::new();
+    kolog.queue_manager().add_sink("root", sink.clone());
+    let subscriber = tracing_subscriber::registry().with(kolog::bridge::tracing::layer(&kolog));
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info!(target: "app::db", user_id = 7, "connected");
+        let span = tracing::info_span!("request", request_id = "abc");
+        let _g = span.enter();
+        let inner = tracing::info_span!("query", table = "users");
+        let _h = inner.enter();
+        tracing::warn!(target: "app::db", rows = 3, "slow query");
+        tracing::debug!(target: "other", "below root's level");
+        tracing::error!(target: "other", ok = false, "failed");
+    });
+    assert_eq!(
+        sink.events(),
+        [
+            "INFO [app.db] connected layer=db user_id=7",
+            "WARNING [app.db] slow query layer=db request_id=abc table=users rows=3",
+            "ERROR [other] failed request_id=abc table=users ok=false",
+        ]
+    );
+    let st = kolog.shutdown().unwrap();
+    assert_eq!((st.enqueued, st.written), (3, 3));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. Kolog::default(), and dropping a Kolog without shutdown
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn child_default_then_drop() {
+    if !is_child("child_default_then_drop") {
+        return;
+    }
+    let kolog = Kolog::default();
+    let log = kolog.logger("app").unwrap();
+    assert_eq!(log.level(), Level::Info);
+    debug!(log, "hidden");
+    for i in 0..1000 {
+        info!(log, "record", i = i);
+    }
+    let threads: Vec<_> = (0..3)
+        .map(|t| {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                for i in 0..1000 {
+                    warning!(log, "from thread", t = t, i = i);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    drop(kolog); // no shutdown(), no flush()
+    println!("DROPPED");
+}
+
+#[test]
+fn default_writes_plain_text_to_stderr_and_drop_writes_everything() {
+    let (stdout, stderr) = run_child("child_default_then_drop");
+    assert!(stdout.contains("DROPPED"), "{stdout}");
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("[20"))
+        .map(strip_asctime)
+        .collect();
+    assert_eq!(lines.len(), 4000, "{stderr}");
+    let mine: Vec<String> = lines
+        .iter()
+        .filter(|l| l.starts_with(" [INFO"))
+        .map(|l| l.to_string())
+        .collect();
+    let want: Vec<String> = (0..1000)
+        .map(|i| format!(" [INFO    ] [app]: record i={i}"))
+        .collect();
+    assert_eq!(mine, want);
+    for t in 0..3 {
+        let theirs: Vec<&str> = lines
+            .iter()
+            .copied()
+            .filter(|l| l.contains(&format!(" t={t} ")))
+            .collect();
+        let want: Vec<String> = (0..1000)
+            .map(|i| format!(" [WARNING ] [app]: from thread t={t} i={i}"))
+            .collect();
+        assert_eq!(theirs, want);
+    }
+    assert!(!stderr.contains('\x1b'));
+}
+
+#[test]
+fn dropping_a_kolog_writes_its_file() {
+    let dir = tmp("drop-file");
+    let path = dir.join("app.log");
+    let kolog = Kolog::from_json_str(&common::root_json_file(&path)).unwrap();
+    let log = kolog.logger("svc").unwrap();
+    for i in 0..5000u64 {
+        info!(log, "record", i = i);
+    }
+    drop(kolog);
+    // The logger outlives its system: logging is counted as dropped, never blocks or panics.
+    info!(log, "after drop");
+    let v = common::json_lines(&path);
+    assert_eq!(v.len(), 5000);
+    for (i, r) in v.iter().enumerate() {
+        assert_eq!(r["i"], i as u64);
+        assert_eq!(r["logger"], "svc");
+    }
+}
