@@ -1458,3 +1458,38 @@ fn dropping_a_kolog_writes_its_file() {
         assert_eq!(r["logger"], "svc");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// What a user expects of the types
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn public_types_are_debug_and_loggers_are_send_sync_clone() {
+    fn send_sync_clone<T: Send + Sync + Clone + 'static>() {}
+    fn send_static<T: Send + 'static>(_: &T) {}
+    send_sync_clone::<Logger>();
+    send_sync_clone::<Sink>();
+    fn send_sync<T: Send + Sync + 'static>() {}
+    send_sync::<Error>();
+    let kolog =
+        Kolog::from_json_str(r#"{"loggers": [{"name": "root", "handlers": [{"type": "null"}]}]}"#)
+            .unwrap();
+    let log = kolog.logger("app").unwrap();
+    let guard = info_life!(log, "Database query", table = "users");
+    let debug = format!("{guard:?}");
+    assert!(debug.contains("Database query"), "{debug}");
+    drop(guard);
+    let fut = ainfo!(log, "future");
+    send_static(&fut);
+    assert!(format!("{fut:?}").contains("EnqueueFuture"));
+    drop(fut);
+    let layer = kolog::bridge::tracing::layer(&kolog);
+    assert!(format!("{layer:?}").contains("KologLayer"));
+    // kolog::Error works with `?` into Box<dyn Error + Send + Sync>.
+    fn load() -> Result<Kolog, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Kolog::from_json_str("{")?)
+    }
+    assert!(load().unwrap_err().to_string().contains("PARSING"));
+    let st = kolog.shutdown().unwrap();
+    assert_eq!((st.enqueued, st.written), (3, 3));
+}

@@ -46,6 +46,12 @@ pub struct KologLayer {
     loggers: Loggers,
 }
 
+impl fmt::Debug for KologLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KologLayer").finish_non_exhaustive()
+    }
+}
+
 /// A layer sending tracing events to `kolog`'s loggers.
 pub fn layer(kolog: &Kolog) -> KologLayer {
     KologLayer {
