@@ -1493,3 +1493,166 @@ fn public_types_are_debug_and_loggers_are_send_sync_clone() {
     let st = kolog.shutdown().unwrap();
     assert_eq!((st.enqueued, st.written), (3, 3));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Field syntax, file modes, renderer params a user tries next
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn field_syntax_display_debug_shorthand_raw_identifiers() {
+    let kolog = Kolog::from_json_str(
+        r#"{"loggers": [{"name": "root", "handlers": [{"type": "null", "renderer": {"type": "stream_json"}}]}]}"#,
+    )
+    .unwrap();
+    let sink = Sink::new();
+    kolog.queue_manager().add_sink("root", sink.clone());
+    let log = kolog.logger("root").unwrap();
+    let addr: std::net::SocketAddr = "127.0.0.1:8080".parse().unwrap();
+    let e = std::io::Error::other("boom");
+    let user_id = 123u32;
+    let name = String::from("ann");
+    let opt: Option<u8> = None;
+    info!(
+        log,
+        "Processing request",
+        user_id,
+        ip = %addr,
+        err = ?e.kind(),
+        r#type = "t",
+        name = name.as_str(),
+        owned = name.clone(),
+        neg = -5i64,
+        big = u64::MAX,
+        f = 1.5f64,
+        yes = true,
+        opt = ?opt,
+        ch = 'x'
+    );
+    let by_ref: &Logger = &log;
+    info!(by_ref, "by reference");
+    let arc = std::sync::Arc::new(log.clone());
+    info!(arc, "through an Arc");
+    let lvl: Level = "warn".parse().unwrap();
+    log!(log, lvl, "dynamic level");
+    let recs = sink.records();
+    assert_eq!(
+        serde_json::Value::Object(recs[0].fields.clone()),
+        serde_json::json!({"level": "INFO", "logger": "root", "event": "Processing request",
+            "user_id": 123, "ip": "127.0.0.1:8080", "err": "Other", "type": "t",
+            "name": "ann", "owned": "ann", "neg": -5, "big": u64::MAX, "f": 1.5, "yes": true,
+            "opt": "None", "ch": "x"})
+    );
+    assert_eq!(recs[1]["event"], "by reference");
+    assert_eq!(recs[2]["event"], "through an Arc");
+    assert_eq!(recs[3]["level"], "WARNING");
+    assert_eq!(kolog.shutdown().unwrap().written, 4);
+}
+
+#[test]
+fn file_modes_append_truncate_and_override_existing() {
+    let dir = tmp("modes");
+    let doc = |path: &Path, params: &str| {
+        format!(
+            r#"{{"loggers": [{{"name": "root", "handlers": [{{"type": "file",
+                "params": {{"filename": "{}"{params}}},
+                "renderer": {{"type": "file_plain", "params": {{"fmt": "%(event)s"}}}}}}]}}]}}"#,
+            s(path)
+        )
+    };
+    let cases = [
+        ("", "old\nnew\n"),
+        (r#", "mode": "a""#, "old\nnew\n"),
+        (r#", "mode": "ab""#, "old\nnew\n"),
+        (r#", "mode": "w""#, "new\n"),
+        (r#", "mode": "wb""#, "new\n"),
+        (r#", "mode": "a", "override_existing": true"#, "new\n"),
+        (r#", "mode": "w", "override_existing": false"#, "new\n"),
+        (r#", "encoding": "utf-8""#, "old\nnew\n"),
+    ];
+    for (i, (params, want)) in cases.iter().enumerate() {
+        let path = dir.join(format!("{i}.log"));
+        std::fs::write(&path, "old\n").unwrap();
+        let kolog = Kolog::from_json_str(&doc(&path, params)).unwrap();
+        info!(kolog.logger("root").unwrap(), "new");
+        kolog.shutdown().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), *want, "{params}");
+    }
+    let e =
+        Kolog::from_json_str(&doc(&dir.join("x.log"), r#", "encoding": "latin-1""#)).unwrap_err();
+    assert!(
+        e.msg().contains("`loggers[0].handlers[0].params.encoding`"),
+        "{}",
+        e.msg()
+    );
+}
+
+#[test]
+fn renderer_params_indentation_datefmt_and_default_fmt() {
+    let kolog = Kolog::from_json_str(
+        r#"{"loggers": [
+            {"name": "j", "handlers": [{"type": "null", "renderer": {"type": "stream_json", "params": {"indentation": 4}}}]},
+            {"name": "p", "handlers": [{"type": "null", "renderer": {"type": "stream_plain", "params": {"datefmt": "%H:%M:%S.%f"}}}]},
+            {"name": "q", "handlers": [{"type": "null", "renderer": {"type": "file_plain", "params": {"fmt": "%(asctime)s|%(name).3s|%(n)05d|%(event)r|%%"}}}]}
+        ]}"#,
+    )
+    .unwrap();
+    let sinks: Vec<Sink> = ["j", "p", "q"]
+        .iter()
+        .map(|n| {
+            let s = Sink::new();
+            kolog.queue_manager().add_sink(n, s.clone());
+            s
+        })
+        .collect();
+    info!(kolog.logger("j").unwrap(), "pretty", n = 1);
+    info!(
+        kolog.logger("p").unwrap(),
+        "plain",
+        n = 2,
+        note = "two words"
+    );
+    info!(kolog.logger("q.x").unwrap(), "hello", n = 42);
+    let j = &sinks[0].events()[0];
+    let v: serde_json::Value = serde_json::from_str(j).unwrap();
+    let ts = v["timestamp"].as_str().unwrap();
+    assert_eq!(
+        *j,
+        format!(
+            "{{\n    \"timestamp\": \"{ts}\",\n    \"level\": \"INFO\",\n    \"logger\": \"j\",\n    \"event\": \"pretty\",\n    \"n\": 1\n}}"
+        )
+    );
+    let p = &sinks[1].events()[0];
+    // [13:48:21.123456] [INFO    ] [p]: plain n=2 note="two words"
+    assert_eq!(&p[..1], "[");
+    assert_eq!(&p[16..], "] [INFO    ] [p]: plain n=2 note=\"two words\"");
+    assert_eq!(&p[3..4], ":");
+    assert_eq!(&p[9..10], ".");
+    let q = &sinks[2].events()[0];
+    assert_eq!(&q[19..], "|q.x|00042|'hello'|%");
+}
+
+#[test]
+fn custom_processor_typed_config_and_unregistered_names() {
+    use kolog::config::ProcessorConfig;
+    // A name nobody registered: the document names the path and says how to register.
+    let e = Kolog::from_json_str(
+        r#"{"loggers": [{"name": "root", "handlers": [{"type": "null", "processors": [{"type": "nu_not_registered"}]}]}]}"#,
+    )
+    .unwrap_err();
+    println!("{}", e.msg());
+    assert!(e.msg().contains("register_processor"), "{}", e.msg());
+    // Registered afterwards, the same document loads.
+    kolog::register_processor("nu_not_registered", |_| {
+        Ok(Box::new(|_: &mut kolog::EventDict<'_>| {
+            kolog::process::Action::Drop
+        }))
+    });
+    let kolog = Kolog::from_json_str(
+        r#"{"loggers": [{"name": "root", "handlers": [{"type": "null", "processors": [{"type": "nu_not_registered"}]}]}]}"#,
+    )
+    .unwrap();
+    info!(kolog.logger("root").unwrap(), "dropped");
+    let r = kolog.shutdown().unwrap();
+    assert_eq!((r.enqueued, r.written, r.filtered), (1, 0, 1));
+    let _ = ProcessorConfig::FilterMarkup;
+}
