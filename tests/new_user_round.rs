@@ -1656,3 +1656,199 @@ fn custom_processor_typed_config_and_unregistered_names() {
     assert_eq!((r.enqueued, r.written, r.filtered), (1, 0, 1));
     let _ = ProcessorConfig::FilterMarkup;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Embedding, sharing, spawning
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn logging_config_embeds_in_an_application_config() {
+    #[derive(serde::Deserialize)]
+    struct AppConfig {
+        port: u16,
+        logging: LoggingSystemConfig,
+    }
+    let app: AppConfig = serde_json::from_str(
+        r#"{"port": 8080, "logging": {"queue": {"max_queue_size": 100, "backpressure_policy": "drop"},
+            "loggers": [{"name": "root", "level": "warn", "handlers": [{"type": "null"}]}]}}"#,
+    )
+    .unwrap();
+    assert_eq!(app.port, 8080);
+    assert_eq!(app.logging.queue.backpressure_policy, BackpressurePolicy::Drop);
+    assert_eq!(app.logging.loggers[0].level, Some(Level::Warning));
+    let kolog = Kolog::from_config(app.logging).unwrap();
+    assert_eq!(kolog.logger("x").unwrap().level(), Level::Warning);
+    let e = serde_json::from_str::<AppConfig>(
+        r#"{"port": 1, "logging": {"loggers": [{"name": "root", "handlers": [{"type": "null", "renderer": {"type": "xml"}}]}]}}"#,
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(e.contains("loggers[0].handlers[0].renderer.type"), "{e}");
+}
+
+#[test]
+fn a_kolog_shared_across_threads_and_tasks() {
+    common::within(120, "shared kolog", || {
+        let kolog = std::sync::Arc::new(
+            Kolog::from_json_str(
+                r#"{"queue": {"max_queue_size": 4}, "loggers": [{"name": "root", "handlers": [{"type": "null"}]}]}"#,
+            )
+            .unwrap(),
+        );
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let kolog = kolog.clone();
+                std::thread::spawn(move || {
+                    let log = kolog.logger(&format!("worker.{t}")).unwrap();
+                    for i in 0..1000 {
+                        info!(log, "tick", i = i);
+                    }
+                })
+            })
+            .collect();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_time()
+            .build()
+            .unwrap();
+        let log = kolog.logger("tasks").unwrap();
+        let outputs = rt.block_on(async {
+            let mut handles = Vec::new();
+            for t in 0..4u64 {
+                let log = log.clone();
+                // The futures of ainfo! and ainfo_life are Send + 'static once the logger is
+                // moved in: tokio::spawn takes them.
+                handles.push(tokio::spawn(ainfo!(log, "spawned", t = t)));
+                handles.push(tokio::spawn(async move {
+                    log.ainfo_life("task", async move {
+                        tokio::task::yield_now().await;
+                    })
+                    .await
+                }));
+            }
+            let mut n = 0;
+            for h in handles {
+                h.await.unwrap();
+                n += 1;
+            }
+            n
+        });
+        assert_eq!(outputs, 8);
+        for t in threads {
+            t.join().unwrap();
+        }
+        kolog.flush();
+        let st = kolog.stats();
+        assert_eq!(
+            (st.enqueued, st.written, st.dropped),
+            (4000 + 4 + 8, 4012, 0),
+            "{st:?}"
+        );
+    });
+}
+
+#[test]
+fn lifecycle_below_the_logger_level_logs_nothing_and_bind_works_on_a_guard() {
+    let kolog = Kolog::from_json_str(
+        r#"{"loggers": [{"name": "root", "level": "WARNING", "handlers": [{"type": "null",
+            "renderer": {"type": "stream_plain", "params": {"fmt": "%(event)s"}}}]}]}"#,
+    )
+    .unwrap();
+    let sink = Sink::new();
+    kolog.queue_manager().add_sink("root", sink.clone());
+    let log = kolog.logger("root").unwrap();
+    {
+        let g = info_life!(log, "quiet", step = 1);
+        let b = bind!(g, extra = true);
+        warning!(b, "inside");
+    }
+    assert_eq!(sink.events(), ["inside step=1 extra=true"]);
+}
+
+#[test]
+fn logger_names_that_are_not_names() {
+    let kolog = Kolog::from_json_str(
+        r#"{"loggers": [{"name": "root", "handlers": [{"type": "null"}]}]}"#,
+    )
+    .unwrap();
+    for name in ["", ".", "app.", ".app", "app..db"] {
+        match kolog.logger(name) {
+            Ok(l) => println!("{name:?} -> Ok({})", l.name()),
+            Err(e) => println!("{name:?} -> {e}"),
+        }
+    }
+    let e = Kolog::from_json_str(r#"{"loggers": [{"name": "app..db"}]}"#).unwrap_err();
+    assert!(e.msg().contains("`loggers[0].name`"), "{}", e.msg());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loss accounting a user checks once
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn drop_and_drop_oldest_account_for_every_record() {
+    common::within(120, "drop policies", || {
+        for policy in ["drop", "drop_oldest"] {
+            let kolog = Kolog::from_json_str(&format!(
+                r#"{{"queue": {{"max_queue_size": 1, "backpressure_policy": "{policy}"}},
+                    "loggers": [{{"name": "root", "handlers": [{{"type": "null"}}]}}]}}"#
+            ))
+            .unwrap();
+            let sink = Sink::new();
+            kolog.queue_manager().add_sink("root", sink.clone());
+            let log = kolog.logger("root").unwrap();
+            for i in 0..20_000u64 {
+                info!(log, "burst", i = i, pad = "padding padding padding padding padding");
+            }
+            let r = kolog.shutdown().unwrap();
+            let got: Vec<u64> = sink
+                .records()
+                .iter()
+                .map(|r| r["i"].as_u64().unwrap())
+                .collect();
+            assert_eq!(r.written as usize, got.len(), "{policy}: {r:?}");
+            assert!(got.windows(2).all(|w| w[0] < w[1]), "{policy}: in order");
+            assert_eq!(r.failed + r.filtered + r.dropped_timeout + r.dropped_oversize, 0);
+            if policy == "drop" {
+                assert_eq!(r.written + r.dropped_full, 20_000, "{r:?}");
+                assert_eq!(r.enqueued, r.written, "{r:?}");
+                assert_eq!(r.dropped, r.dropped_full);
+            } else {
+                assert_eq!(r.written + r.dropped_oldest, 20_000, "{r:?}");
+                assert_eq!(r.enqueued, 20_000, "{r:?}");
+                assert_eq!(r.dropped, r.dropped_oldest);
+                assert_eq!(*got.last().unwrap(), 19_999, "the newest survives");
+            }
+        }
+    });
+}
+
+#[test]
+fn child_panic_hook() {
+    if !is_child("child_panic_hook") {
+        return;
+    }
+    let path = PathBuf::from(std::env::var("NU_DIR").unwrap()).join("panic.log");
+    let kolog = Kolog::from_json_str(&common::root_json_file(&path)).unwrap();
+    kolog::install_panic_hook(&kolog);
+    let h = std::thread::Builder::new()
+        .name("worker".into())
+        .spawn(|| panic!("worker failed: {}", 7))
+        .unwrap();
+    assert!(h.join().is_err());
+    let v = common::json_lines(&path); // the hook flushed
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0]["level"], "CRITICAL");
+    assert_eq!(v[0]["logger"], "panic");
+    println!("PANIC RECORD {}", v[0]);
+    assert!(v[0].to_string().contains("worker failed: 7"));
+    assert!(v[0].to_string().contains("new_user_round.rs"));
+}
+
+#[test]
+fn install_panic_hook_logs_panics_at_critical() {
+    let dir = tmp("panic-hook");
+    let out = common::run_child("child_panic_hook", CHILD, &[("NU_DIR", &s(&dir))], &[], 120);
+    common::assert_child_succeeded(&out);
+}
