@@ -1674,7 +1674,10 @@ fn logging_config_embeds_in_an_application_config() {
     )
     .unwrap();
     assert_eq!(app.port, 8080);
-    assert_eq!(app.logging.queue.backpressure_policy, BackpressurePolicy::Drop);
+    assert_eq!(
+        app.logging.queue.backpressure_policy,
+        BackpressurePolicy::Drop
+    );
     assert_eq!(app.logging.loggers[0].level, Some(Level::Warning));
     let kolog = Kolog::from_config(app.logging).unwrap();
     assert_eq!(kolog.logger("x").unwrap().level(), Level::Warning);
@@ -1768,10 +1771,9 @@ fn lifecycle_below_the_logger_level_logs_nothing_and_bind_works_on_a_guard() {
 
 #[test]
 fn logger_names_that_are_not_names() {
-    let kolog = Kolog::from_json_str(
-        r#"{"loggers": [{"name": "root", "handlers": [{"type": "null"}]}]}"#,
-    )
-    .unwrap();
+    let kolog =
+        Kolog::from_json_str(r#"{"loggers": [{"name": "root", "handlers": [{"type": "null"}]}]}"#)
+            .unwrap();
     for name in ["", ".", "app.", ".app", "app..db"] {
         match kolog.logger(name) {
             Ok(l) => println!("{name:?} -> Ok({})", l.name()),
@@ -1799,7 +1801,12 @@ fn drop_and_drop_oldest_account_for_every_record() {
             kolog.queue_manager().add_sink("root", sink.clone());
             let log = kolog.logger("root").unwrap();
             for i in 0..20_000u64 {
-                info!(log, "burst", i = i, pad = "padding padding padding padding padding");
+                info!(
+                    log,
+                    "burst",
+                    i = i,
+                    pad = "padding padding padding padding padding"
+                );
             }
             let r = kolog.shutdown().unwrap();
             let got: Vec<u64> = sink
@@ -1809,7 +1816,10 @@ fn drop_and_drop_oldest_account_for_every_record() {
                 .collect();
             assert_eq!(r.written as usize, got.len(), "{policy}: {r:?}");
             assert!(got.windows(2).all(|w| w[0] < w[1]), "{policy}: in order");
-            assert_eq!(r.failed + r.filtered + r.dropped_timeout + r.dropped_oversize, 0);
+            assert_eq!(
+                r.failed + r.filtered + r.dropped_timeout + r.dropped_oversize,
+                0
+            );
             if policy == "drop" {
                 assert_eq!(r.written + r.dropped_full, 20_000, "{r:?}");
                 assert_eq!(r.enqueued, r.written, "{r:?}");
@@ -1831,7 +1841,7 @@ fn child_panic_hook() {
     }
     let path = PathBuf::from(std::env::var("NU_DIR").unwrap()).join("panic.log");
     let kolog = Kolog::from_json_str(&common::root_json_file(&path)).unwrap();
-    kolog::install_panic_hook(&kolog);
+    kolog::install_panic_hook(&kolog).unwrap();
     let h = std::thread::Builder::new()
         .name("worker".into())
         .spawn(|| panic!("worker failed: {}", 7))
@@ -1848,7 +1858,94 @@ fn child_panic_hook() {
 
 #[test]
 fn install_panic_hook_logs_panics_at_critical() {
+    let no_root =
+        Kolog::from_json_str(r#"{"loggers": [{"name": "app", "handlers": [{"type": "null"}]}]}"#)
+            .unwrap();
+    let e = kolog::install_panic_hook(&no_root).unwrap_err();
+    assert_eq!(e.code(), "CONFIGURATION::LoggerFactory::VALIDATION::ERROR");
+    assert!(e.msg().contains("`panic`"), "{}", e.msg());
     let dir = tmp("panic-hook");
     let out = common::run_child("child_panic_hook", CHILD, &[("NU_DIR", &s(&dir))], &[], 120);
     common::assert_child_succeeded(&out);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The seed's configuration in code (typed), as its Quick Start builds it
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn typed_configuration_in_code() {
+    use kolog::config::{
+        FileParams, HandlerConfig, HandlerKind, LoggerConfig, ProcessorConfig, RendererConfig,
+        RendererKind,
+    };
+    let dir = tmp("typed");
+    let path = dir.join("typed.log");
+    let config = LoggingSystemConfig {
+        loggers: vec![LoggerConfig {
+            name: "app".into(),
+            level: Some(Level::Info),
+            handlers: vec![HandlerConfig {
+                kind: HandlerKind::File(FileParams::new(&path)),
+                renderer: RendererConfig {
+                    fmt: Some("[%(level)-8s] [%(name)s]: %(event)s".into()),
+                    ..RendererConfig::new(RendererKind::FilePlain)
+                },
+                processors: vec![ProcessorConfig::FilterByLevel {
+                    min_level: Level::Warning,
+                }],
+            }],
+            context: Default::default(),
+        }],
+        ..Default::default()
+    };
+    let qm = QueueManager::start(config.queue.clone()).unwrap();
+    let factory = LoggerFactory::new(config.clone(), &qm).unwrap();
+    let log = factory.get_logger("app").unwrap();
+    info!(log, "filtered");
+    warning!(log, "kept", n = 1);
+    let r = qm.shutdown().unwrap();
+    assert_eq!((r.enqueued, r.written, r.filtered), (2, 1, 1));
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "[WARNING ] [app]: kept n=1\n"
+    );
+    // The constructors give what a document without those keys gives.
+    let from_doc = LoggingSystemConfig::from_json_str(&format!(
+        r#"{{"loggers": [{{"name": "a", "handlers": [
+            {{"type": "file", "params": {{"filename": "{0}"}}}},
+            {{"type": "rotating_file", "params": {{"filename": "{0}"}}}}]}}]}}"#,
+        s(&path)
+    ))
+    .unwrap();
+    assert_eq!(
+        from_doc.loggers[0].handlers[0].kind,
+        HandlerKind::File(FileParams::new(&path))
+    );
+    assert_eq!(
+        from_doc.loggers[0].handlers[1].kind,
+        HandlerKind::RotatingFile(kolog::config::RotatingFileParams::new(&path))
+    );
+    // An unregistered custom processor in a typed config: a logger-creation error whose
+    // source is the processor error.
+    let mut bad = config;
+    bad.loggers[0].handlers[0].processors = vec![ProcessorConfig::Custom {
+        name: "nu_nobody_registered_this".into(),
+        params: serde_json::Value::Null,
+    }];
+    let qm = QueueManager::start(QueueConfig::default()).unwrap();
+    let e = LoggerFactory::new(bad, &qm).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::LoggerCreation);
+    assert_eq!(e.msg(), "Failed to create logger `app`");
+    let cause = e.source().unwrap().downcast_ref::<Error>().unwrap();
+    assert_eq!(cause.kind(), ErrorKind::Processor);
+    assert_eq!(
+        cause.code(),
+        "PROCESSOR::ProcessorFactory::CONFIGURATION::ERROR"
+    );
+    assert!(
+        cause.msg().contains("nu_nobody_registered_this"),
+        "{}",
+        cause.msg()
+    );
 }
