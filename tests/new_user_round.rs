@@ -1949,3 +1949,119 @@ fn typed_configuration_in_code() {
         cause.msg()
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// More first attempts
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn seed_yaml_through_from_yaml_str() {
+    let dir = tmp("seed-yaml");
+    let path = dir.join("app.log");
+    let kolog = Kolog::from_yaml_str(&common::seed_yaml(&s(&path))).unwrap();
+    let logger = kolog.logger("root").unwrap();
+    let line = line!() + 1;
+    info!(logger, "Application started", user_id = 123);
+    debug!(logger, "filtered");
+    kolog.shutdown().unwrap();
+    check_seed_json_file(&path, line, "seed_yaml_through_from_yaml_str");
+}
+
+#[test]
+fn bad_fmt_and_datefmt_in_a_document() {
+    for (params, what) in [
+        (r#"{"fmt": "%(event)q"}"#, "fmt"),
+        (r#"{"fmt": "%(event"}"#, "fmt"),
+        (r#"{"datefmt": "%Q"}"#, "datefmt"),
+    ] {
+        let e = Kolog::from_json_str(&format!(
+            r#"{{"loggers": [{{"name": "root", "handlers": [{{"type": "null", "renderer": {{"type": "stream_plain", "params": {params}}}}}]}}]}}"#
+        ))
+        .unwrap_err();
+        println!("{} -> {e}", params);
+        assert_eq!(e.kind(), ErrorKind::Configuration, "{e}");
+        assert!(
+            e.msg()
+                .contains(&format!("`loggers[0].handlers[0].renderer.params.{what}`")),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn context_defaults_with_nested_values_and_fixed_keys_that_stay() {
+    let kolog = Kolog::from_json_str(
+        r#"{"loggers": [{"name": "root", "context": {"tags": ["a", "b"]}, "handlers": [{"type": "null",
+            "renderer": {"type": "stream_json"},
+            "processors": [
+              {"type": "add_context_defaults", "params": {"defaults": {"meta": {"v": 1}, "none": null}}},
+              {"type": "filter_keys", "params": {"keys": ["event", "level", "gone"]}}
+            ]}]}]}"#,
+    )
+    .unwrap();
+    let sink = Sink::new();
+    kolog.queue_manager().add_sink("root", sink.clone());
+    info!(kolog.logger("root").unwrap(), "kept", gone = 1);
+    let line: serde_json::Value = serde_json::from_str(&sink.events()[0]).unwrap();
+    let mut obj = line.as_object().unwrap().clone();
+    obj.remove("timestamp");
+    assert_eq!(
+        serde_json::Value::Object(obj),
+        serde_json::json!({"level": "INFO", "logger": "root", "event": "kept",
+            "tags": "[\"a\",\"b\"]", "meta": "{\"v\":1}", "none": "null"})
+    );
+}
+
+#[test]
+fn a_logger_without_handlers_and_a_sink() {
+    let kolog = Kolog::from_json_str(
+        r#"{"loggers": [{"name": "root", "handlers": []}, {"name": "quiet"}]}"#,
+    )
+    .unwrap();
+    let log = kolog.logger("quiet").unwrap();
+    info!(log, "nowhere");
+    kolog.flush();
+    let st = kolog.stats();
+    // No handler took it: counted as filtered, not written.
+    assert_eq!(
+        (st.enqueued, st.written, st.filtered, st.failed),
+        (1, 0, 1, 0),
+        "{st:?}"
+    );
+    let sink = Sink::new();
+    kolog.queue_manager().add_sink("quiet", sink.clone());
+    info!(log, "captured", n = 1);
+    assert_eq!(sink.records()[0]["n"], 1);
+    let events = sink.events();
+    assert_eq!(events.len(), 1);
+    // No first handler: stream_plain's default format.
+    assert_eq!(
+        strip_asctime(&events[0]),
+        " [INFO    ] [quiet]: captured n=1"
+    );
+    assert_eq!(kolog.stats().written, 1);
+}
+
+#[test]
+fn async_logging_after_shutdown_completes_and_is_counted() {
+    common::within(60, "ainfo after shutdown", || {
+        let kolog = Kolog::from_json_str(
+            r#"{"queue": {"max_queue_size": 1}, "loggers": [{"name": "root", "handlers": [{"type": "null"}]}]}"#,
+        )
+        .unwrap();
+        let log = kolog.logger("root").unwrap();
+        kolog.shutdown().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            for _ in 0..100 {
+                ainfo!(log, "late", pad = "padding padding padding padding padding").await;
+            }
+            let v = log.ainfo_life("late life", async { 5 }).await;
+            assert_eq!(v, 5);
+        });
+        let st = kolog.stats();
+        assert_eq!((st.enqueued, st.written, st.dropped_shutdown), (0, 0, 102));
+    });
+}
