@@ -2065,3 +2065,110 @@ fn async_logging_after_shutdown_completes_and_is_counted() {
         assert_eq!((st.enqueued, st.written, st.dropped_shutdown), (0, 0, 102));
     });
 }
+
+#[test]
+fn level_serde_and_zero_drain_timeout_and_two_systems() {
+    assert_eq!(
+        serde_json::to_string(&Level::Warning).unwrap(),
+        "\"WARNING\""
+    );
+    assert_eq!(
+        serde_json::from_str::<Level>("\"warn\"").unwrap(),
+        Level::Warning
+    );
+    assert!(serde_json::from_str::<Level>("\"loud\"").is_err());
+
+    // drain_timeout 0: shutdown does not wait; what it did not write is counted.
+    let kolog = Kolog::from_json_str(
+        r#"{"queue": {"drain_timeout": 0}, "loggers": [{"name": "root", "handlers": [{"type": "null"}]}]}"#,
+    )
+    .unwrap();
+    assert_eq!(kolog.queue_manager().config().drain_timeout, Duration::ZERO);
+    let log = kolog.logger("root").unwrap();
+    for i in 0..1000 {
+        info!(log, "r", i = i);
+    }
+    let r = kolog.shutdown().unwrap();
+    assert_eq!(r.enqueued, 1000);
+    assert_eq!(r.written + r.dropped_timeout, 1000, "{r:?}");
+    assert_eq!(r.timed_out, r.dropped_timeout > 0);
+
+    // Two systems in one process, each writing its own file.
+    let dir = tmp("two-systems");
+    let (a, b) = (dir.join("a.log"), dir.join("b.log"));
+    let ka = Kolog::from_json_str(&common::root_json_file(&a)).unwrap();
+    let kb = Kolog::from_json_str(&common::root_json_file(&b)).unwrap();
+    info!(ka.logger("x").unwrap(), "to a");
+    info!(kb.logger("x").unwrap(), "to b");
+    info!(ka.logger("x").unwrap(), "to a again");
+    drop(ka);
+    drop(kb);
+    let ev = |p: &Path| -> Vec<String> {
+        common::json_lines(p)
+            .iter()
+            .map(|v| v["event"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ev(&a), ["to a", "to a again"]);
+    assert_eq!(ev(&b), ["to b"]);
+
+    // A directory where the configuration file should be.
+    let e = Kolog::from_path(&dir).unwrap_err();
+    println!("{e}");
+    assert_eq!(e.kind(), ErrorKind::Configuration);
+}
+
+#[test]
+fn bind_with_display_debug_many_fields_unicode_widths_and_oversize() {
+    let kolog = Kolog::from_json_str(
+        r#"{"queue": {"max_queue_size": 100},
+            "loggers": [{"name": "root", "handlers": [{"type": "null",
+            "renderer": {"type": "stream_plain", "params": {"fmt": "%(name)-6s|%(event).4s|"}}}]}]}"#,
+    )
+    .unwrap();
+    let sink = Sink::new();
+    kolog.queue_manager().add_sink("root", sink.clone());
+    let log = kolog.logger("héé").unwrap();
+    let addr: std::net::IpAddr = "10.0.0.1".parse().unwrap();
+    let e = std::io::Error::other("gone");
+    let b = bind!(log, ip = %addr, kind = ?e.kind(), err = &e);
+    info!(b, "ünïcode");
+    info!(
+        log,
+        "many",
+        f01 = 1,
+        f02 = 2,
+        f03 = 3,
+        f04 = 4,
+        f05 = 5,
+        f06 = 6,
+        f07 = 7,
+        f08 = 8,
+        f09 = 9,
+        f10 = 10,
+        f11 = 11,
+        f12 = 12,
+        f13 = 13,
+        f14 = 14,
+        f15 = 15,
+        f16 = 16,
+        f17 = 17,
+        f18 = 18,
+        f19 = 19,
+        f20 = 20,
+        f21 = 21,
+        f22 = 22,
+        f23 = 23,
+        f24 = 24,
+        f25 = 25
+    );
+    let huge = "x".repeat(64 * 1024);
+    info!(log, "huge", s = huge.as_str());
+    let ev = sink.events();
+    assert_eq!(ev[0], "héé   |ünïc| ip=10.0.0.1 kind=Other err=gone");
+    let want: String = (1..=25).map(|i| format!(" f{i:02}={i}")).collect();
+    assert_eq!(ev[1], format!("héé   |many|{want}"));
+    assert_eq!(ev.len(), 2, "the 64 KiB record does not fit a 16 KiB ring");
+    let st = kolog.stats();
+    assert_eq!((st.dropped_oversize, st.dropped), (1, 1), "{st:?}");
+}
