@@ -1319,7 +1319,7 @@ fn child_log_bridge() {
     kolog.queue_manager().add_sink("root", sink.clone());
     kolog::bridge::log::init(&kolog).unwrap();
     assert_eq!(::log::max_level(), ::log::LevelFilter::Debug);
-    ::log::info!(target: "app::db", user_id = 7; "connected");
+    log::info!(target: "app::db", user_id = 7; "connected"); // the log crate beside kolog::log
     ::log::debug!(target: "app::db::pool", "pool size {}", 4);
     ::log::debug!(target: "other", "below root's level");
     ::log::warn!(target: "other", "careful");
@@ -2171,4 +2171,39 @@ fn bind_with_display_debug_many_fields_unicode_widths_and_oversize() {
     assert_eq!(ev.len(), 2, "the 64 KiB record does not fit a 16 KiB ring");
     let st = kolog.stats();
     assert_eq!((st.dropped_oversize, st.dropped), (1, 1), "{st:?}");
+}
+
+#[test]
+fn child_relative_filename() {
+    if !is_child("child_relative_filename") {
+        return;
+    }
+    let conf = PathBuf::from(std::env::var("NU_CONF").unwrap());
+    let kolog = Kolog::from_path(&conf).unwrap();
+    info!(kolog.logger("root").unwrap(), "relative");
+    kolog.shutdown().unwrap();
+}
+
+/// A relative `filename` is relative to the working directory, not to the configuration file.
+#[test]
+fn relative_filenames_are_relative_to_the_working_directory() {
+    let dir = tmp("relative");
+    let (conf_dir, cwd) = (dir.join("etc"), dir.join("run"));
+    std::fs::create_dir_all(&conf_dir).unwrap();
+    std::fs::create_dir_all(&cwd).unwrap();
+    let conf = conf_dir.join("kolog.yaml");
+    std::fs::write(
+        &conf,
+        "loggers:\n  - name: root\n    handlers:\n      - type: file\n        params: {filename: rel.log}\n        renderer: {type: file_plain, params: {fmt: '%(event)s'}}\n",
+    )
+    .unwrap();
+    let mut c = common::child_command("child_relative_filename", CHILD);
+    c.env("NU_CONF", &conf).current_dir(&cwd);
+    let out = common::within(120, "child", move || c.output().unwrap());
+    common::assert_child_succeeded(&out);
+    assert_eq!(
+        std::fs::read_to_string(cwd.join("rel.log")).unwrap(),
+        "relative\n"
+    );
+    assert!(!conf_dir.join("rel.log").exists());
 }
