@@ -2207,3 +2207,40 @@ fn relative_filenames_are_relative_to_the_working_directory() {
     );
     assert!(!conf_dir.join("rel.log").exists());
 }
+
+/// The two-step form takes its queue settings from the QueueManager: a document given to a
+/// factory whose `queue` section says otherwise would be silently ignored, so it is refused.
+#[test]
+fn a_queue_section_given_to_a_factory_must_match_its_queue_manager() {
+    let qm = QueueManager::start(QueueConfig {
+        max_queue_size: 64,
+        ..QueueConfig::default()
+    })
+    .unwrap();
+    let doc = r#"{"queue": {"max_queue_size": 1, "backpressure_policy": "drop"},
+        "loggers": [{"name": "root", "handlers": [{"type": "null"}]}]}"#;
+    let e = LoggerFactory::from_json_str(doc, &qm).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Configuration);
+    assert_eq!(e.code(), "CONFIGURATION::LoggerFactory::VALIDATION::ERROR");
+    assert!(e.msg().starts_with("`queue`: "), "{}", e.msg());
+    assert!(e.msg().contains("backpressure_policy drop"), "{}", e.msg());
+    assert!(e.msg().contains("QueueManager::start"), "{}", e.msg());
+    let value: serde_json::Value = serde_json::from_str(doc).unwrap();
+    let e = LoggerFactory::from_json_value(&value, &qm).unwrap_err();
+    assert!(e.msg().starts_with("`queue`: "), "{}", e.msg());
+    let config = LoggingSystemConfig::from_json_str(doc).unwrap();
+    assert!(LoggerFactory::new(config.clone(), &qm).is_err());
+    // The same settings as the queue manager's, or none (the defaults), are fine.
+    let qm2 = QueueManager::start(config.queue.clone()).unwrap();
+    LoggerFactory::new(config, &qm2).unwrap();
+    LoggerFactory::from_json_str(
+        r#"{"loggers": [{"name": "root", "handlers": [{"type": "null"}]}]}"#,
+        &qm,
+    )
+    .unwrap();
+    LoggerFactory::from_json_str(
+        r#"{"queue": {"max_queue_size": 64}, "loggers": [{"name": "root", "handlers": [{"type": "null"}]}]}"#,
+        &qm,
+    )
+    .unwrap();
+}
