@@ -2244,3 +2244,42 @@ fn a_queue_section_given_to_a_factory_must_match_its_queue_manager() {
     )
     .unwrap();
 }
+
+#[test]
+fn sinks_before_attaching_after_shutdown_and_on_two_loggers() {
+    common::within(60, "sink edges", || {
+        let lonely = Sink::new();
+        assert_eq!(lonely.events(), Vec::<String>::new());
+        assert!(lonely.records().is_empty());
+        let kolog = Kolog::from_json_str(
+            r#"{"loggers": [{"name": "root", "handlers": [{"type": "null",
+                "renderer": {"type": "stream_plain", "params": {"fmt": "%(name)s %(event)s"}}}]}]}"#,
+        )
+        .unwrap();
+        let sink = Sink::new();
+        kolog.queue_manager().add_sink("a", sink.clone());
+        kolog.queue_manager().add_sink("b", sink.clone());
+        info!(kolog.logger("a").unwrap(), "one");
+        info!(kolog.logger("b.c").unwrap(), "two");
+        info!(kolog.logger("c").unwrap(), "not captured");
+        let log = kolog.logger("a").unwrap();
+        let r = kolog.shutdown().unwrap();
+        assert_eq!((r.enqueued, r.written), (3, 3));
+        assert_eq!(sink.events(), ["a one", "b.c two"]);
+        info!(log, "after shutdown");
+        kolog.queue_manager().add_sink("a", Sink::new());
+        kolog.queue_manager().remove_sink("b");
+        assert_eq!(sink.len(), 2);
+        sink.clear();
+        assert!(sink.is_empty());
+        kolog.flush();
+        assert_eq!(kolog.stats().dropped_shutdown, 1);
+    });
+}
+
+#[test]
+fn level_display_honours_width_like_str() {
+    assert_eq!(format!("[{:<8}]", Level::Info), "[INFO    ]");
+    assert_eq!(format!("[{:>8}]", Level::Warning), "[ WARNING]");
+    assert_eq!(format!("[{:.4}]", Level::Critical), "[CRIT]");
+}
