@@ -2283,3 +2283,32 @@ fn level_display_honours_width_like_str() {
     assert_eq!(format!("[{:>8}]", Level::Warning), "[ WARNING]");
     assert_eq!(format!("[{:.4}]", Level::Critical), "[CRIT]");
 }
+
+/// Display is the message and code; the cause is `source()` (as Rust error reporters expect),
+/// and Debug shows the whole chain.
+#[test]
+fn creation_error_display_and_debug() {
+    let e = Kolog::from_json_str(
+        r#"{"loggers": [{"name": "root", "handlers": [{"type": "file", "params": {"filename": "/nonexistent-dir/app.log"}}]}]}"#,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Failed to create logger `root` [LOGGER_CREATION::LoggerFactory::INITIALIZATION::ERROR]"
+    );
+    let mut chain = Vec::new();
+    let mut cur: Option<&dyn std::error::Error> = e.source();
+    while let Some(c) = cur {
+        chain.push(c.to_string());
+        cur = c.source();
+    }
+    assert_eq!(chain.len(), 2, "{chain:?}");
+    assert!(chain[0].starts_with("Failed to open the file at path `/nonexistent-dir/app.log`"));
+    assert!(
+        chain[0].ends_with("[HANDLER::FileHandler::IO::ERROR]"),
+        "{}",
+        chain[0]
+    );
+    let debug = format!("{e:?}");
+    assert!(debug.contains("No such file or directory"), "{debug}");
+}
