@@ -1,9 +1,24 @@
 //! kolog as the `log` crate's logger (feature `log`).
 //!
-//! ```ignore
-//! let kolog = kolog::Kolog::from_path("kolog.yaml")?;
+//! ```
+//! # fn main() -> Result<(), kolog::Error> {
+//! // Usually `Kolog::from_path("kolog.yaml")?`.
+//! let kolog = kolog::Kolog::from_json_str(
+//!     r#"{"loggers": [{"name": "root", "handlers": [{"type": "null"}]}]}"#,
+//! )?;
+//! let sink = kolog::Sink::new();
+//! kolog.queue_manager().add_sink("root", sink.clone());
 //! kolog::bridge::log::init(&kolog)?;
 //! log::info!(target: "app::db", user_id = 7; "connected");
+//! log::debug!("below root's INFO: `log` skips it");
+//! let records = sink.records();
+//! assert_eq!(records.len(), 1);
+//! assert_eq!(records[0]["logger"], "app.db");
+//! assert_eq!(records[0]["level"], "INFO");
+//! assert_eq!(records[0]["event"], "connected");
+//! assert_eq!(records[0]["user_id"], 7);
+//! # Ok(())
+//! # }
 //! ```
 
 use log::kv::{self, VisitSource};

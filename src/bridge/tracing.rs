@@ -3,10 +3,26 @@
 //! `message` field is the event), and the fields of the enclosing spans, root first, are bound
 //! context.
 //!
-//! ```ignore
+//! ```
 //! use tracing_subscriber::prelude::*;
-//! let kolog = kolog::Kolog::from_path("kolog.yaml")?;
+//! # fn main() -> Result<(), kolog::Error> {
+//! // Usually `Kolog::from_path("kolog.yaml")?`.
+//! let kolog = kolog::Kolog::from_json_str(
+//!     r#"{"loggers": [{"name": "root", "handlers": [{"type": "null"}]}]}"#,
+//! )?;
+//! let sink = kolog::Sink::new();
+//! kolog.queue_manager().add_sink("root", sink.clone());
 //! tracing_subscriber::registry().with(kolog::bridge::tracing::layer(&kolog)).init();
+//! let span = tracing::info_span!("request", request_id = "abc");
+//! let _entered = span.enter();
+//! tracing::info!(target: "app::db", user_id = 7, "connected");
+//! let records = sink.records();
+//! assert_eq!(records[0]["logger"], "app.db");
+//! assert_eq!(records[0]["event"], "connected");
+//! assert_eq!(records[0]["request_id"], "abc"); // from the span
+//! assert_eq!(records[0]["user_id"], 7);
+//! # Ok(())
+//! # }
 //! ```
 
 use std::fmt;
@@ -28,6 +44,12 @@ use crate::{Kolog, Level};
 /// The layer returned by [`layer`].
 pub struct KologLayer {
     loggers: Loggers,
+}
+
+impl fmt::Debug for KologLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KologLayer").finish_non_exhaustive()
+    }
 }
 
 /// A layer sending tracing events to `kolog`'s loggers.

@@ -161,6 +161,23 @@ pub struct FileParams {
 }
 
 impl FileParams {
+    /// Params for `filename` with a document's defaults: append (`"a"`), `utf-8`, no
+    /// `override_existing`. Set the fields to change them:
+    ///
+    /// ```
+    /// use kolog::config::FileParams;
+    /// let p = FileParams { mode: "w".into(), ..FileParams::new("app.log") };
+    /// assert!(p.truncates());
+    /// ```
+    pub fn new(filename: impl Into<PathBuf>) -> FileParams {
+        FileParams {
+            filename: filename.into(),
+            mode: "a".into(),
+            encoding: "utf-8".into(),
+            override_existing: false,
+        }
+    }
+
     /// Whether the file is truncated when opened.
     pub fn truncates(&self) -> bool {
         self.override_existing || self.mode.starts_with('w')
@@ -182,6 +199,31 @@ pub struct RotatingFileParams {
     pub mode: String,
     /// Only `utf-8` is supported.
     pub encoding: String,
+}
+
+impl RotatingFileParams {
+    /// Params for `filename` with a document's defaults: no rotation (`max_bytes` 0,
+    /// `backup_count` 0, no `rotation_interval`), append, `utf-8`. Set the fields to rotate:
+    ///
+    /// ```
+    /// use kolog::config::RotatingFileParams;
+    /// let p = RotatingFileParams {
+    ///     max_bytes: 10 << 20,
+    ///     backup_count: 5,
+    ///     ..RotatingFileParams::new("app.log")
+    /// };
+    /// assert_eq!(p.mode, "a");
+    /// ```
+    pub fn new(filename: impl Into<PathBuf>) -> RotatingFileParams {
+        RotatingFileParams {
+            filename: filename.into(),
+            max_bytes: 0,
+            backup_count: 0,
+            rotation_interval: None,
+            mode: "a".into(),
+            encoding: "utf-8".into(),
+        }
+    }
 }
 
 /// `stream` handler params.

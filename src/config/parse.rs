@@ -508,7 +508,17 @@ fn processor(v: &Value, path: &DocPath) -> V<ProcessorConfig> {
 
 fn handler(v: &Value, path: &DocPath) -> V<HandlerConfig> {
     let m = object(v, path, &["type", "params", "renderer", "processors"])?;
-    let ty = string(required(m, "type", path)?, &path.key("type"))?;
+    let ty = match required(m, "type", path)? {
+        // YAML reads a bare `type: null` (or `type: ~`, `type:`) as no value at all.
+        Value::Null => {
+            return invalid(
+                &path.key("type"),
+                "expected a string, found null (the null handler's type is the string \
+                 \"null\": in YAML write it quoted, `type: \"null\"`)",
+            )
+        }
+        v => string(v, &path.key("type"))?,
+    };
     let kind = handler_kind(ty, m, path)?;
     let renderer = match m.get("renderer") {
         None | Some(Value::Null) => RendererConfig::new(match kind {

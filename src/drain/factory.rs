@@ -8,10 +8,24 @@ use super::command::Command;
 use super::handler::Handler;
 use super::route::Route;
 use super::shared::Shared;
-use crate::config::LoggingSystemConfig;
+use crate::config::{BackpressurePolicy, LoggingSystemConfig, QueueConfig};
 use crate::process::Chain;
 use crate::render::Renderer;
 use crate::{write, Error, ErrorKind, Logger, QueueManager};
+
+/// Queue settings as the configuration spells them, for messages.
+fn describe(q: &QueueConfig) -> String {
+    let policy = match q.backpressure_policy {
+        BackpressurePolicy::Block => "block",
+        BackpressurePolicy::Drop => "drop",
+        BackpressurePolicy::DropOldest => "drop_oldest",
+    };
+    format!(
+        "max_queue_size {}, backpressure_policy {policy}, drain_timeout {}",
+        q.max_queue_size,
+        q.drain_timeout.as_secs_f64()
+    )
+}
 
 /// The name of kolog's own logger, which reports dropped records.
 pub(crate) const INTERNAL_LOGGER: &str = "kolog";
@@ -42,10 +56,28 @@ impl LoggerFactory {
     /// nothing is handed over: its handlers would never write, yet a `"w"` file would be
     /// emptied. Against a `shutdown()` running meanwhile, the factory is either refused so or
     /// its handlers reach the drainer before its final drain, which installs and closes them.
+    ///
+    /// Records go through `queue_manager` with its own [`QueueConfig`]: a `config.queue`
+    /// other than the defaults that differs from the queue manager's is refused (a
+    /// `CONFIGURATION::LoggerFactory::VALIDATION::ERROR` at path `queue`) instead of being
+    /// ignored; start the queue manager with it (`QueueManager::start(config.queue.clone())`).
     pub fn new(
         config: LoggingSystemConfig,
         queue_manager: &QueueManager,
     ) -> Result<LoggerFactory, Error> {
+        if config.queue != QueueConfig::default() && config.queue != *queue_manager.config() {
+            return Err(Error::configuration(
+                "LoggerFactory",
+                format!(
+                    "`queue`: the configuration's queue settings ({}) differ from its queue \
+                     manager's ({}); a factory's records go through the QueueManager it is built \
+                     on: start one with these settings (`QueueManager::start(config.queue)`), \
+                     or leave `queue` out",
+                    describe(&config.queue),
+                    describe(queue_manager.config())
+                ),
+            ));
+        }
         let shared = queue_manager.shared.clone();
         let shut_down = || {
             Error::new(
@@ -158,6 +190,7 @@ impl LoggerFactory {
     }
 
     /// Parses a JSON document (the `loggers`/`default_level` schema) and builds the factory.
+    /// A `queue` section must match the queue manager's settings (see [`LoggerFactory::new`]).
     pub fn from_json_str(json: &str, queue_manager: &QueueManager) -> Result<LoggerFactory, Error> {
         LoggerFactory::new(LoggingSystemConfig::from_json_str(json)?, queue_manager)
     }

@@ -25,7 +25,8 @@ pub struct Stats {
     pub dropped: u64,
     /// Records that failed: a handler's write failed, or a processor panicked.
     pub failed: u64,
-    /// Records every handler's processors filtered out on purpose (e.g. `filter_by_level`).
+    /// Records every handler's processors filtered out on purpose (e.g. `filter_by_level`),
+    /// and records of a logger with no handlers (`"handlers": []`).
     pub filtered: u64,
     /// Dropped because the ring was full: under `drop`; under `block`, an `ainfo!` future
     /// dropped while it waited for room, or a record logged into a full ring by code the
@@ -57,7 +58,7 @@ pub struct ShutdownReport {
     pub dropped: u64,
     /// Records that failed to write, or whose processor panicked.
     pub failed: u64,
-    /// Records filtered out on purpose by processors.
+    /// Records filtered out on purpose by processors, or of a logger with no handlers.
     pub filtered: u64,
     /// Dropped because the ring was full: under `drop`; under `block`, an `ainfo!` future
     /// dropped while it waited for room, or a record logged into a full ring by code the
@@ -251,7 +252,7 @@ impl QueueManager {
 
     /// Diverts the records of `logger_name` (and its descendants; `root` for all) to `sink`
     /// instead of their handlers' destinations, rendered as the logger's first handler renders
-    /// them. Takes effect for every record logged after the call returns. Where the names of
+    /// them (`stream_plain`'s default format for a logger with no handlers). Takes effect for every record logged after the call returns. Where the names of
     /// several sinks cover a logger, the most specific captures its records (a sink on
     /// `app.db` keeps `app.db`'s records from one on `app` or `root`, in whatever order they
     /// were added).

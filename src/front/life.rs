@@ -42,6 +42,17 @@ impl LifeGuard {
     }
 }
 
+impl std::fmt::Debug for LifeGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LifeGuard")
+            .field("name", &self.end.message)
+            .field("level", &self.level)
+            .field("elapsed_secs", &self.elapsed_secs())
+            .field("logger", &self.logger)
+            .finish()
+    }
+}
+
 impl Deref for LifeGuard {
     type Target = Logger;
 

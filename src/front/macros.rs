@@ -4,9 +4,9 @@
 
 /// Logs at a level given as an expression: `log!(logger, Level::Info, "msg", k = v)`.
 ///
-/// Fields: `k = v` (integers, floats, bools, strings, or an error by reference, `error = &e`),
-/// `k = %v` (formatted with `Display`), `k = ?v` (formatted with `Debug`), or `k` alone for
-/// `k = k`. A raw identifier names the field without its `r#` (`r#type = 1` is `type`), as in
+/// Fields: `k = v` (integers, floats, bools, chars, strings, or an error by reference,
+/// `error = &e`), `k = %v` (formatted with `Display`), `k = ?v` (formatted with `Debug`), or
+/// `k` alone for `k = k`. A raw identifier names the field without its `r#` (`r#type = 1` is `type`), as in
 /// `tracing`. The values are evaluated once, in order, and only when the level is enabled.
 #[macro_export]
 macro_rules! log {

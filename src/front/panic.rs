@@ -21,6 +21,10 @@ static CALLSITE: Callsite = Callsite {
 /// usually to `root`) with its `message`, `location` (`file:line:column`), `thread` and
 /// `backtrace`, flushes, then runs the previously installed hook.
 ///
+/// Fails, installing nothing, when the configuration has no logger `panic` resolves to (no
+/// `panic`, no `root`): the `CONFIGURATION::LoggerFactory::VALIDATION::ERROR` of
+/// [`Kolog::logger`].
+///
 /// ```
 /// let kolog = kolog::Kolog::default();
 /// kolog::install_panic_hook(&kolog).unwrap();

@@ -8,7 +8,10 @@
 
 pub use crate::record::encode::FieldValue;
 
-/// Types that can be a field value as they are.
+/// Types that can be a field value as they are (`k = v`): integers, floats, `bool`, `char`,
+/// strings (`&str`, `String`, `Cow<str>`, `Box<str>`, `Arc<str>`) and references to them.
+/// Any other type is logged with `k = %v` (its `Display`) or `k = ?v` (its `Debug`); an error
+/// with `error = &e`.
 pub trait ToValue {
     /// The value to encode.
     fn to_value(&self) -> FieldValue<'_>;
@@ -52,6 +55,14 @@ impl ToValue for bool {
     #[inline(always)]
     fn to_value(&self) -> FieldValue<'_> {
         FieldValue::Bool(*self)
+    }
+}
+
+/// A string of the one character (formatted on the caller, as `%c` is).
+impl ToValue for char {
+    #[inline]
+    fn to_value(&self) -> FieldValue<'_> {
+        FieldValue::Display(self)
     }
 }
 

@@ -80,7 +80,7 @@ impl Sink {
     }
 
     /// Rendered lines, as the logger's first handler renders them (without the trailing
-    /// newline).
+    /// newline); for a logger with no handlers, in `stream_plain`'s default format.
     pub fn events(&self) -> Vec<String> {
         self.settle();
         self.lock().events.clone()
