@@ -58,24 +58,21 @@ impl LoggerFactory {
     /// its handlers reach the drainer before its final drain, which installs and closes them.
     ///
     /// Records go through `queue_manager` with its own [`QueueConfig`]: a `config.queue`
-    /// other than the defaults that differs from the queue manager's is refused (a
-    /// `CONFIGURATION::LoggerFactory::VALIDATION::ERROR` at path `queue`) instead of being
-    /// ignored; start the queue manager with it (`QueueManager::start(config.queue.clone())`).
+    /// other than the defaults that differs from the queue manager's does not apply, and one
+    /// stderr line says so (the same document can serve both forms; start the queue manager
+    /// with it, `QueueManager::start(config.queue.clone())`, for its settings to apply).
     pub fn new(
         config: LoggingSystemConfig,
         queue_manager: &QueueManager,
     ) -> Result<LoggerFactory, Error> {
         if config.queue != QueueConfig::default() && config.queue != *queue_manager.config() {
-            return Err(Error::configuration(
-                "LoggerFactory",
-                format!(
-                    "`queue`: the configuration's queue settings ({}) differ from its queue \
-                     manager's ({}); a factory's records go through the QueueManager it is built \
-                     on: start one with these settings (`QueueManager::start(config.queue)`), \
-                     or leave `queue` out",
-                    describe(&config.queue),
-                    describe(queue_manager.config())
-                ),
+            crate::error::report(format_args!(
+                "kolog: a LoggerFactory's `queue` settings ({}) differ from its queue manager's \
+                 ({}), which apply: a factory's records go through the QueueManager it is built \
+                 on (start one with these settings, `QueueManager::start(config.queue)`, or \
+                 leave `queue` out)",
+                describe(&config.queue),
+                describe(queue_manager.config())
             ));
         }
         let shared = queue_manager.shared.clone();
