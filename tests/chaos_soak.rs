@@ -587,7 +587,7 @@ fn run(dir: &Path, p: &Params) -> Outcome {
 /// counts never go down, no record has more than one outcome, and nothing outruns `enqueued`.
 /// After the drain (`drained` read before the stats), the counts balance at every read.
 fn check_running(last: &Stats, s: &Stats, policy: BackpressurePolicy, sh: &Shared, drained: bool) {
-    check_sums(s);
+    common::assert_dropped_is_the_sum_of_its_reasons(s);
     if drained {
         common::assert_balanced(s);
     }
@@ -629,18 +629,6 @@ fn check_running(last: &Stats, s: &Stats, policy: BackpressurePolicy, sh: &Share
     if policy == BackpressurePolicy::Block {
         assert_eq!(s.dropped, 0, "{s:?}");
     }
-}
-
-fn check_sums(s: &Stats) {
-    assert_eq!(
-        s.dropped,
-        s.dropped_full
-            + s.dropped_oldest
-            + s.dropped_oversize
-            + s.dropped_shutdown
-            + s.dropped_timeout,
-        "{s:?}"
-    );
 }
 
 /// A record's key: producer, sequence number, phase (0, or 1/2 for a lifecycle's Begin/End).
@@ -999,7 +987,7 @@ fn verify(dir: &Path, p: &Params, out: &Outcome) -> String {
     // The counts: stats after the last flush, the shutdown report, and what was found.
     let s = &out.stats;
     let r = &out.report;
-    check_sums(s);
+    common::assert_dropped_is_the_sum_of_its_reasons(s);
     common::assert_balanced(s);
     if p.live_shutdown {
         // The report is the counts when the drain ended; records left in rings after it are

@@ -94,21 +94,6 @@ fn json_values(text: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
-#[derive(Debug)]
-struct DbError(std::io::Error);
-
-impl std::fmt::Display for DbError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("query failed")
-    }
-}
-
-impl std::error::Error for DbError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // 1. The seed README, example by example
 // ---------------------------------------------------------------------------------------------
@@ -570,7 +555,7 @@ fn child_yaml_file_with_every_type() {
         n = 1
     );
     info!(log, "request", path = "/health");
-    let e = DbError(std::io::Error::other("disk gone"));
+    let e = common::DbError(std::io::Error::other("disk gone"));
     let error_line = line!() + 1;
     error!(log, "failed", error = &e);
     let report = kolog.shutdown().unwrap();
@@ -616,7 +601,7 @@ fn child_yaml_file_with_every_type() {
         serde_json::json!({
             "timestamp": v[1]["timestamp"], "level": "ERROR", "logger": "app.api",
             "event": "failed", "service": "checkout",
-            "error": {"type": "new_user_round::DbError", "message": "query failed",
+            "error": {"type": "new_user_round::common::DbError", "message": "query failed",
                       "chain": ["disk gone"]},
             "region": "eu", "filename": "new_user_round.rs", "lineno": error_line,
             "funcName": "child_yaml_file_with_every_type", "module": "new_user_round",

@@ -259,6 +259,11 @@ pub fn assert_balanced(s: &kolog::Stats) {
         s.written + s.filtered + s.failed + s.dropped_oldest + s.dropped_timeout,
         "enqueued must equal written + filtered + failed + dropped_oldest + dropped_timeout: {s:?}"
     );
+    assert_dropped_is_the_sum_of_its_reasons(s);
+}
+
+/// `dropped` is the sum of the counts by reason (true at any moment, not only after a flush).
+pub fn assert_dropped_is_the_sum_of_its_reasons(s: &kolog::Stats) {
     assert_eq!(
         s.dropped,
         s.dropped_full
