@@ -633,36 +633,31 @@ fn to_yaml(value: &serde_json::Value) -> String {
             serde_json::Value::Object(m) if !m.is_empty() => {
                 for (k, v) in m {
                     out.push_str(&format!("{pad}{}:", serde_json::to_string(k).unwrap()));
-                    match v {
-                        serde_json::Value::Object(c) if !c.is_empty() => {
-                            out.push('\n');
-                            emit(v, indent + 2, out);
-                        }
-                        serde_json::Value::Array(a) if !a.is_empty() => {
-                            out.push('\n');
-                            emit(v, indent + 2, out);
-                        }
-                        other => out.push_str(&format!(" {}\n", flow(other))),
-                    }
+                    entry(v, indent, out);
                 }
             }
             serde_json::Value::Array(a) if !a.is_empty() => {
                 for v in a {
                     out.push_str(&format!("{pad}-"));
-                    match v {
-                        serde_json::Value::Object(c) if !c.is_empty() => {
-                            out.push('\n');
-                            emit(v, indent + 2, out);
-                        }
-                        serde_json::Value::Array(a) if !a.is_empty() => {
-                            out.push('\n');
-                            emit(v, indent + 2, out);
-                        }
-                        other => out.push_str(&format!(" {}\n", flow(other))),
-                    }
+                    entry(v, indent, out);
                 }
             }
             other => out.push_str(&format!("{pad}{}\n", flow(other))),
+        }
+    }
+    /// The value of a mapping entry or sequence item after its `key:` or `-`: a non-empty
+    /// collection on the lines below, indented; anything else on the same line.
+    fn entry(v: &serde_json::Value, indent: usize, out: &mut String) {
+        match v {
+            serde_json::Value::Object(c) if !c.is_empty() => {
+                out.push('\n');
+                emit(v, indent + 2, out);
+            }
+            serde_json::Value::Array(a) if !a.is_empty() => {
+                out.push('\n');
+                emit(v, indent + 2, out);
+            }
+            other => out.push_str(&format!(" {}\n", flow(other))),
         }
     }
     fn flow(v: &serde_json::Value) -> String {

@@ -1040,14 +1040,7 @@ fn colored_output_without_its_escapes_is_the_plain_output() {
         function: None,
     };
     let mut rng = Rng(0xC0FF_EE12_3456_789A);
-    let levels = [
-        Level::Trace,
-        Level::Debug,
-        Level::Info,
-        Level::Warning,
-        Level::Error,
-        Level::Critical,
-    ];
+    let levels = Level::ALL;
     let mut direct_checked = 0;
     for case in 0..300 {
         let mut fmt = String::new();
